@@ -1,0 +1,43 @@
+"""JPEG compression artefacts: a real libjpeg encode and decode through OpenCV.
+
+quality in [30, 95] (CoLoRA patent / Real-ESRGAN), an integer as libjpeg takes it. The image is
+rounded to 8 bits first (JPEG is an 8-bit codec), encoded as BGR so OpenCV's RGB->YCbCr
+conversion sees the right channel order, and decoded back to float32 RGB.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from degrade.imageconv import apply_on_any_image, float_to_uint8
+from degrade.op import Op, Params
+from degrade.paramcheck import check_int, check_keys
+
+QUALITY_RANGE = (30, 95)
+
+
+def jpeg_rgb(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """Encode float32 HxWx3 RGB in [0, 1] as JPEG at `quality` and decode it again."""
+    bgr = cv2.cvtColor(float_to_uint8(rgb), cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError(f"jpeg: OpenCV could not encode a {rgb.shape} image")
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR_RGB)
+    return decoded.astype(np.float32) / np.float32(255)
+
+
+def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """JPEG round trip at `quality` on any accepted image layout."""
+    return apply_on_any_image(lambda rgb: jpeg_rgb(rgb, quality), image)
+
+
+def _sample_jpeg(rng: np.random.Generator, image_shape) -> Params:
+    return {"quality": int(rng.integers(QUALITY_RANGE[0], QUALITY_RANGE[1] + 1))}
+
+
+def _validate_jpeg(params: Params) -> None:
+    check_keys("jpeg", params, ("quality",))
+    check_int("jpeg", params, "quality", *QUALITY_RANGE)
+
+
+JPEG = Op("jpeg", lambda rgb, p: jpeg_rgb(rgb, **p), _sample_jpeg, _validate_jpeg)

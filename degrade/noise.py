@@ -1,0 +1,193 @@
+"""The three noise ops of the PROD pool: additive Gaussian, Poisson (shot) and speckle noise.
+
+Ranges (CoLoRA patent, equal to Real-ESRGAN's first stage; speckle is ours):
+- gaussian_noise: sigma in [1, 30] on the 0-255 scale; grey (one field for all channels) with
+  probability 0.4, as Real-ESRGAN.
+- poisson_noise: scale in [0.05, 3]. Real-ESRGAN's definition: the image (or its luma, for grey
+  noise) is quantised to 8 bits, img_q = q / 255; with vals = 256 (2**ceil(log2(256 levels))),
+  noise = (poisson(img_q * vals) / vals - img_q) * scale, added to the unquantised image.
+  Poisson draws are exact inverse-CDF lookups in one table per 8-bit level.
+- speckle_noise: out = img + img * N(0, sigma), sigma in [0.05, 0.3] (skimage's default speckle
+  variance 0.01 is sigma 0.1, near the middle); grey with probability 0.4.
+Every output is clipped to [0, 1]. Each op's params carry a `seed` for its own noise field, so
+`apply` is a pure function of (image, params).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numba
+import numpy as np
+from scipy.special import pdtr
+
+from degrade.imageconv import apply_on_any_image
+from degrade.op import Op, Params
+from degrade.paramcheck import check_bool, check_keys, check_number, check_seed
+from degrade.seeding import draw_seed
+
+GAUSSIAN_SIGMA_RANGE = (1.0, 30.0)
+POISSON_SCALE_RANGE = (0.05, 3.0)
+SPECKLE_SIGMA_RANGE = (0.05, 0.3)
+GREY_PROBABILITY = 0.4
+POISSON_VALS = 256  # 2**ceil(log2(number of 8-bit levels)), Real-ESRGAN's `vals`
+POISSON_TABLE_WIDTH = 512  # CDF of Poisson(256) reaches 1.0 in float64 well before k=512
+
+
+# ---- fused kernels: draw, scale, clip in one pass (grey noise shared by the three channels) ---
+# The kernels draw from the op's numpy Generator inside numba, which consumes exactly the stream
+# numpy itself would (same bit generator, same ziggurat), so results stay tied to the seed.
+
+@numba.njit(cache=True, nogil=True)
+def _normal_noise_kernel(rgb, rng, scale, grey, multiplicative):
+    """clip(rgb + scale * n [* rgb]) on a flat (P, 3) image, n ~ N(0, 1) drawn per pixel and
+    channel (colour) or per pixel (grey), in pixel-major order."""
+    out = np.empty_like(rgb)
+    n = 0.0
+    for p in range(rgb.shape[0]):
+        for c in range(3):
+            if c == 0 or not grey:
+                n = rng.standard_normal()
+            v = rgb[p, c]
+            delta = scale * n * v if multiplicative else scale * n
+            out[p, c] = min(max(v + np.float32(delta), np.float32(0.0)), np.float32(1.0))
+    return out
+
+
+def _apply_normal_noise(rgb, seed, grey, scale, multiplicative):
+    rng = np.random.default_rng(seed)
+    out = _normal_noise_kernel(rgb.reshape(-1, 3), rng, float(scale), bool(grey), multiplicative)
+    return out.reshape(rgb.shape)
+
+
+# ---- Gaussian -------------------------------------------------------------------------------
+
+def gaussian_noise_rgb(rgb: np.ndarray, sigma: float, grey: bool, seed: int) -> np.ndarray:
+    """Additive N(0, sigma/255) noise on float32 HxWx3 in [0, 1], clipped."""
+    return _apply_normal_noise(rgb, seed, grey, sigma / 255.0, False)
+
+
+def gaussian_noise(image: np.ndarray, sigma: float, grey: bool = False, seed: int = 0):
+    """Additive Gaussian noise (sigma on the 0-255 scale) on any accepted image layout."""
+    return apply_on_any_image(lambda rgb: gaussian_noise_rgb(rgb, sigma, grey, seed), image)
+
+
+def _sample_gaussian(rng: np.random.Generator, image_shape) -> Params:
+    return {"sigma": float(rng.uniform(*GAUSSIAN_SIGMA_RANGE)),
+            "grey": bool(rng.random() < GREY_PROBABILITY), "seed": draw_seed(rng)}
+
+
+def _validate_gaussian(params: Params) -> None:
+    check_keys("gaussian_noise", params, ("sigma", "grey", "seed"))
+    check_number("gaussian_noise", params, "sigma", *GAUSSIAN_SIGMA_RANGE)
+    check_bool("gaussian_noise", params, "grey")
+    check_seed("gaussian_noise", params)
+
+
+# ---- speckle --------------------------------------------------------------------------------
+
+def speckle_noise_rgb(rgb: np.ndarray, sigma: float, grey: bool, seed: int) -> np.ndarray:
+    """img + img * N(0, sigma) on float32 HxWx3 in [0, 1], clipped."""
+    return _apply_normal_noise(rgb, seed, grey, sigma, True)
+
+
+def speckle_noise(image: np.ndarray, sigma: float, grey: bool = False, seed: int = 0):
+    """Multiplicative speckle noise on any accepted image layout."""
+    return apply_on_any_image(lambda rgb: speckle_noise_rgb(rgb, sigma, grey, seed), image)
+
+
+def _sample_speckle(rng: np.random.Generator, image_shape) -> Params:
+    return {"sigma": float(rng.uniform(*SPECKLE_SIGMA_RANGE)),
+            "grey": bool(rng.random() < GREY_PROBABILITY), "seed": draw_seed(rng)}
+
+
+def _validate_speckle(params: Params) -> None:
+    check_keys("speckle_noise", params, ("sigma", "grey", "seed"))
+    check_number("speckle_noise", params, "sigma", *SPECKLE_SIGMA_RANGE)
+    check_bool("speckle_noise", params, "grey")
+    check_seed("speckle_noise", params)
+
+
+# ---- Poisson --------------------------------------------------------------------------------
+
+POISSON_GUIDE_SIZE = 256  # guide entries per level: the inverse-CDF scan then takes ~1 step
+
+
+@lru_cache(maxsize=1)
+def poisson_cdf_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(cdf, guide) for the 256 quantised levels.
+
+    cdf: float64 [256, 512], row q is the CDF of Poisson(q / 255 * 256) at k = 0..511.
+    guide: int32 [256, 256], guide[q, j] = smallest k with cdf[q, k] > j / 256, a safe start
+    for the search of u in [j / 256, (j + 1) / 256).
+    """
+    lam = np.arange(256, dtype=np.float64)[:, None] * (POISSON_VALS / 255.0)
+    k = np.arange(POISSON_TABLE_WIDTH, dtype=np.float64)[None, :]
+    cdf = pdtr(k, lam)
+    cdf[:, -1] = 1.0  # the tail beyond 511 is below 1e-40 for every level
+    steps = np.arange(POISSON_GUIDE_SIZE, dtype=np.float64) / POISSON_GUIDE_SIZE
+    guide = np.stack([np.searchsorted(row, steps, side="right") for row in cdf]).astype(np.int32)
+    return np.ascontiguousarray(cdf), np.ascontiguousarray(guide)
+
+
+@numba.njit(cache=True, nogil=True)
+def _poisson_count(cdf, guide, level, u):
+    """Smallest k with cdf[level, k] > u: the exact inverse-CDF Poisson draw for uniform u."""
+    k = guide[level, int(u * guide.shape[1])]
+    while cdf[level, k] <= u:
+        k += 1
+    return k
+
+
+@numba.njit(cache=True, nogil=True)
+def _poisson_kernel(rgb, rng, cdf, guide, scale, grey):
+    """Per pixel and channel (grey: per pixel, on BT.601 luma): quantise to level q, draw
+    k ~ Poisson(q / 255 * 256) from one uniform, add scale * (k / 256 - q / 255), clip."""
+    out = np.empty_like(rgb)
+    noise = 0.0
+    for p in range(rgb.shape[0]):
+        for c in range(3):
+            if c == 0 or not grey:
+                if grey:
+                    source = (rgb[p, 0] * np.float32(0.299) + rgb[p, 1] * np.float32(0.587)
+                              + rgb[p, 2] * np.float32(0.114))
+                else:
+                    source = rgb[p, c]
+                level = int(np.rint(min(max(source, np.float32(0.0)), np.float32(1.0)) * 255.0))
+                count = _poisson_count(cdf, guide, level, rng.random())
+                noise = count / 256.0 - level / 255.0
+            v = rgb[p, c] + np.float32(scale * noise)
+            out[p, c] = min(max(v, np.float32(0.0)), np.float32(1.0))
+    return out
+
+
+def poisson_noise_rgb(rgb: np.ndarray, scale: float, grey: bool, seed: int) -> np.ndarray:
+    """Real-ESRGAN's Poisson noise (8-bit quantised source, vals=256) on float32 HxWx3, clipped."""
+    cdf, guide = poisson_cdf_tables()
+    rng = np.random.default_rng(seed)
+    out = _poisson_kernel(rgb.reshape(-1, 3), rng, cdf, guide, float(scale), bool(grey))
+    return out.reshape(rgb.shape)
+
+
+def poisson_noise(image: np.ndarray, scale: float, grey: bool = False, seed: int = 0):
+    """Poisson (shot) noise on any accepted image layout."""
+    return apply_on_any_image(lambda rgb: poisson_noise_rgb(rgb, scale, grey, seed), image)
+
+
+def _sample_poisson(rng: np.random.Generator, image_shape) -> Params:
+    return {"scale": float(rng.uniform(*POISSON_SCALE_RANGE)),
+            "grey": bool(rng.random() < GREY_PROBABILITY), "seed": draw_seed(rng)}
+
+
+def _validate_poisson(params: Params) -> None:
+    check_keys("poisson_noise", params, ("scale", "grey", "seed"))
+    check_number("poisson_noise", params, "scale", *POISSON_SCALE_RANGE)
+    check_bool("poisson_noise", params, "grey")
+    check_seed("poisson_noise", params)
+
+
+GAUSSIAN_NOISE = Op("gaussian_noise", lambda rgb, p: gaussian_noise_rgb(rgb, **p),
+                    _sample_gaussian, _validate_gaussian)
+POISSON_NOISE = Op("poisson_noise", lambda rgb, p: poisson_noise_rgb(rgb, **p),
+                   _sample_poisson, _validate_poisson)
+SPECKLE_NOISE = Op("speckle_noise", lambda rgb, p: speckle_noise_rgb(rgb, **p),
+                   _sample_speckle, _validate_speckle)
