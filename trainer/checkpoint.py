@@ -1,0 +1,264 @@
+"""Weights and training state on disk: safetensors for tensors, nothing ever unpickled.
+
+A model file is a safetensors file whose metadata holds `format`, `preset` and `config` (the
+JSON of `model.config`, enough to rebuild the architecture), plus whatever the caller adds
+(values that are not strings are stored as JSON). A run folder stands for its weights:
+`model.safetensors` (final) if present, else `best.safetensors`, else the newest checkpoint.
+
+Training state (optimizer, scheduler, step, RNG states, data position) is a dict of tensors and
+plain Python values written with `torch.save` and read back with `weights_only=True`, which
+refuses anything but tensors and builtin containers.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+MODEL_FORMAT = "colora-kit/model"
+SUBSET_FORMAT = "colora-kit/trainable-subset"
+FINAL_NAME = "model.safetensors"
+BEST_NAME = "best.safetensors"
+CHECKPOINT_DIR = "checkpoints"
+_CHECKPOINT_RE = re.compile(r"^step-(\d{8,})\.state\.pt$")
+
+
+class CheckpointError(Exception):
+    """A model or checkpoint file that is missing, unreadable or not what it should be."""
+
+
+# ---------------------------------------------------------------- atomic files
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it replaces `path` in one rename, so
+    readers see the old file or the complete new one, never a partial one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------- model files
+
+def _encode_metadata(metadata: dict[str, Any]) -> dict[str, str]:
+    return {str(k): v if isinstance(v, str) else json.dumps(v, sort_keys=True)
+            for k, v in metadata.items()}
+
+
+def _cpu_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    # clone: safetensors refuses tensors that share storage (tied or viewed weights)
+    return {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+
+
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor],
+                 metadata: dict[str, Any]) -> Path:
+    """Write `tensors` as a safetensors file atomically; metadata values become strings."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file(_cpu_tensors(tensors), str(tmp), metadata=_encode_metadata(metadata))
+    return path
+
+
+def model_metadata(model: nn.Module, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The metadata a model file carries: format, preset and config, then the caller's keys."""
+    config = dict(getattr(model, "config", None) or {})
+    extra = dict(metadata or {})
+    preset = extra.pop("preset", None) or config.get("preset") or config.get("name") or ""
+    return {"format": MODEL_FORMAT, "preset": preset, "config": config, **extra}
+
+
+def save_model(path: str | Path, model: nn.Module, metadata: dict[str, Any] | None = None) -> Path:
+    """Save `model`'s state dict as safetensors with {"format", "preset", "config", ...}."""
+    if getattr(model, "config", None) is None:
+        raise CheckpointError(f"{path}: the model has no `config` to rebuild it from")
+    return save_tensors(path, model.state_dict(), model_metadata(model, metadata))
+
+
+def resolve_model_path(path: str | Path) -> Path:
+    """A .safetensors file as given, or a run folder's final, best or newest checkpoint weights."""
+    path = Path(path)
+    if path.is_dir():
+        for candidate in (path / FINAL_NAME, path / BEST_NAME):
+            if candidate.is_file():
+                return candidate
+        latest = latest_checkpoint(path / CHECKPOINT_DIR)
+        if latest is not None:
+            return latest[1]
+        raise CheckpointError(f"{path}: run folder holds no {FINAL_NAME}, {BEST_NAME} "
+                              f"or checkpoint")
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such model file or run folder")
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The raw string metadata of a safetensors file (CheckpointError if it is not one)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except Exception as error:  # safetensors raises several types for corrupt headers
+        raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
+
+
+def read_tensors(path: str | Path, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as handle:
+            return {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as error:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({error})") from None
+
+
+def decode_metadata(raw: dict[str, str]) -> dict[str, Any]:
+    """Metadata with JSON values decoded (plain strings stay strings)."""
+    decoded = {}
+    for key, value in raw.items():
+        try:
+            decoded[key] = json.loads(value)
+        except (json.JSONDecodeError, TypeError):
+            decoded[key] = value
+    return decoded
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+    """Rebuild the architecture from the file's config and load its weights (strictly).
+
+    `path` is a .safetensors model file or a run folder (see `resolve_model_path`).
+    Returns (model in eval mode on `device`, decoded metadata).
+    """
+    from trainer.models import model_from_config
+
+    path = resolve_model_path(path)
+    metadata = decode_metadata(read_metadata(path))
+    if metadata.get("format") != MODEL_FORMAT or not isinstance(metadata.get("config"), dict):
+        raise CheckpointError(f"{path}: not a colora-kit model file (metadata has no model "
+                              f"config; an adapter or training subset is not a model)")
+    model = model_from_config(metadata["config"])
+    load_weights(model, read_tensors(path), path, strict=True)
+    return model.to(device).eval(), metadata
+
+
+def load_weights(model: nn.Module, tensors: dict[str, torch.Tensor], source: str | Path,
+                 strict: bool = True) -> None:
+    """Copy `tensors` into `model`; a missing, unexpected or mis-shaped key is a CheckpointError
+    (with strict=False only keys present in `tensors` are required to exist in the model)."""
+    own = model.state_dict()
+    unexpected = sorted(set(tensors) - set(own))
+    missing = sorted(set(own) - set(tensors)) if strict else []
+    wrong = sorted(k for k in set(tensors) & set(own) if tensors[k].shape != own[k].shape)
+    for label, keys in (("unexpected", unexpected), ("missing", missing), ("mis-shaped", wrong)):
+        if keys:
+            raise CheckpointError(f"{source}: {len(keys)} {label} weight(s) for this model, "
+                                  f"e.g. {keys[0]!r}")
+    model.load_state_dict(tensors, strict=strict)
+
+
+# ---------------------------------------------------------------- training state
+
+def rng_states() -> dict[str, Any]:
+    """Python, numpy and torch (CPU and CUDA) generator states as tensors and builtins only."""
+    version, internal, gauss = random.getstate()
+    numpy_state = np.random.get_state(legacy=False)
+    states = {
+        "python": [version, torch.tensor(internal, dtype=torch.int64), gauss],
+        "numpy": {"key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
+                  "pos": int(numpy_state["state"]["pos"]),
+                  "has_gauss": int(numpy_state["has_gauss"]),
+                  "gauss": float(numpy_state["gauss"])},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(int(v) for v in internal.tolist()), gauss))
+    numpy_state = states["numpy"]
+    np.random.set_state({"bit_generator": "MT19937",
+                         "state": {"key": numpy_state["key"].numpy().astype(np.uint32),
+                                   "pos": numpy_state["pos"]},
+                         "has_gauss": numpy_state["has_gauss"], "gauss": numpy_state["gauss"]})
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def checkpoint_paths(folder: str | Path, step: int) -> tuple[Path, Path]:
+    """(weights, state) file paths of the checkpoint at `step` inside `folder`."""
+    folder = Path(folder)
+    return folder / f"step-{step:08d}.safetensors", folder / f"step-{step:08d}.state.pt"
+
+
+def save_checkpoint(folder: str | Path, step: int, tensors: dict[str, torch.Tensor],
+                    metadata: dict[str, Any], state: dict[str, Any], keep: int = 1) -> Path:
+    """Write weights, then the state file (its presence marks the checkpoint complete), then
+    delete all but the newest `keep` checkpoints. Returns the state file path."""
+    weights_path, state_path = checkpoint_paths(folder, step)
+    save_tensors(weights_path, tensors, {**metadata, "step": step})
+    with atomic_path(state_path) as tmp:
+        torch.save(state, tmp)
+    for old_step in list_checkpoints(folder)[:-keep] if keep > 0 else []:
+        for old in checkpoint_paths(folder, old_step):
+            old.unlink(missing_ok=True)
+    return state_path
+
+
+def list_checkpoints(folder: str | Path) -> list[int]:
+    """Steps of the complete checkpoints in `folder`, ascending."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    steps = [int(m.group(1)) for p in folder.iterdir() if (m := _CHECKPOINT_RE.match(p.name))]
+    return sorted(s for s in steps if checkpoint_paths(folder, s)[0].is_file())
+
+
+def latest_checkpoint(folder: str | Path) -> tuple[int, Path, Path] | None:
+    """(step, weights path, state path) of the newest complete checkpoint, or None."""
+    steps = list_checkpoints(folder)
+    if not steps:
+        return None
+    return (steps[-1], *checkpoint_paths(folder, steps[-1]))
+
+
+def load_train_state(path: str | Path) -> dict[str, Any]:
+    """Read a training-state file without unpickling arbitrary objects."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"{path}: unreadable training state ({error})") from None
