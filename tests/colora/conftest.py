@@ -1,0 +1,77 @@
+"""Toy models for the CoLoRA/FAIG tests: every layer kind, a blocks() list, a config dict."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from trainer.models import BlockInfo
+
+
+class ToyBlock(nn.Module):
+    """1x1, depthwise 3x3, grouped 3x3 and dense 3x3 convs, a norm and a residual scale."""
+
+    def __init__(self, channels: int = 4):
+        super().__init__()
+        self.norm = nn.GroupNorm(1, channels)
+        self.expand = nn.Conv2d(channels, 2 * channels, 1)
+        self.depthwise = nn.Conv2d(2 * channels, 2 * channels, 3, padding=1, groups=2 * channels)
+        self.grouped = nn.Conv2d(2 * channels, channels, 3, padding=1, groups=2)
+        self.dense = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.beta = nn.Parameter(torch.full((channels,), 0.5))
+
+    def forward(self, x):
+        y = self.dense(self.grouped(torch.relu(self.depthwise(self.expand(self.norm(x))))))
+        return x + y * self.beta.view(1, -1, 1, 1)
+
+
+class ToyNet(nn.Module):
+    """intro -> encoder block -> middle block -> decoder block (+ Linear over channels) -> out."""
+
+    def __init__(self, channels: int = 4):
+        super().__init__()
+        self.intro = nn.Conv2d(3, channels, 3, padding=1)
+        self.enc = ToyBlock(channels)
+        self.mid = ToyBlock(channels)
+        self.up = nn.Conv2d(channels, channels, 1)
+        self.dec = ToyBlock(channels)
+        self.mix = nn.Linear(channels, channels)
+        self.out = nn.Conv2d(channels, 3, 3, padding=1)
+
+    @property
+    def config(self) -> dict:
+        return {"arch": "toy", "img_channels": 3}
+
+    def forward(self, x):
+        y = self.dec(self.up(self.mid(self.enc(self.intro(x)))))
+        y = self.mix(y.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return x + self.out(y)
+
+    def blocks(self):
+        parts = [("enc", "encoder"), ("mid", "middle"), ("dec", "decoder")]
+        return [BlockInfo(i, name, part, self.get_submodule(name))
+                for i, (name, part) in enumerate(parts)]
+
+
+@pytest.fixture
+def toy():
+    torch.manual_seed(0)
+    return ToyNet()
+
+
+@pytest.fixture
+def images():
+    generator = torch.Generator().manual_seed(1)
+    gt = torch.rand(2, 3, 8, 8, generator=generator)
+    lq = (gt + 0.1 * torch.randn(2, 3, 8, 8, generator=generator)).clamp(0, 1)
+    return lq, gt
+
+
+def scores_rising_with_depth(model) -> dict[str, float]:
+    """Contributions rising with position: later parameters count more."""
+    return {name: float(i + 1) for i, (name, _) in enumerate(model.named_parameters())}
+
+
+@pytest.fixture
+def depth_scores():
+    return scores_rising_with_depth

@@ -1,0 +1,227 @@
+"""Which parameters a method tunes: per-layer LoRA ranks and the bias/norm tensors tuned in full.
+
+CoLoRA gives layer i the rank r_i = min(cap_i, floor(lam * s_i)), s_i its FAIG contribution and
+cap_i = min(d_i, k_i); a bias or normalization vector is a rank-1 item (cap 1) tuned in full when
+floor(lam * s_i) >= 1. One scalar lam is chosen so that the total tuned count (LoRA factors
+r_i * (d_i + k_i) plus tuned vectors) lands closest to the budget. Ranks are therefore monotone in
+the contribution (s_i >= s_j implies r_i >= min(r_j, cap_i)) and zero for layers that do not
+contribute.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from trainer.colora.layers import SUPPORTED, weight_matrix_shape
+
+VECTOR_KINDS = ("bias", "norm")
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """One candidate of a plan. role: lora (name is a module) or tuned (name is a parameter)."""
+
+    name: str
+    role: str
+    rank: int
+    params: int
+    delta: float
+    score: float
+    d: int
+    k: int
+
+
+@dataclass(frozen=True)
+class AdapterPlan:
+    """The outcome of allocation: every candidate with its rank, share and source score."""
+
+    method: str
+    layers: tuple[LayerPlan, ...]
+    model_params: int
+    budget: float | None
+
+    @property
+    def lora_ranks(self) -> dict[str, int]:
+        return {p.name: p.rank for p in self.layers if p.role == "lora" and p.rank > 0}
+
+    @property
+    def tuned_parameters(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.layers if p.role == "tuned" and p.params > 0)
+
+    @property
+    def tuned_count(self) -> int:
+        return sum(p.params for p in self.layers)
+
+    def counts_by_role(self) -> dict[str, int]:
+        return {role: sum(p.params for p in self.layers if p.role == role)
+                for role in ("lora", "tuned")}
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "model_params": self.model_params, "budget": self.budget,
+                "tuned_count": self.tuned_count, "layers": [asdict(p) for p in self.layers]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "AdapterPlan":
+        layers = tuple(LayerPlan(**p) for p in data["layers"])
+        return cls(data["method"], layers, int(data["model_params"]), data.get("budget"))
+
+
+def allocate_ranks(scores, unit_costs, caps, budget: float) -> np.ndarray:
+    """Integer ranks r_i = min(caps_i, floor(lam * scores_i)) with sum r_i * unit_costs_i closest to
+    budget. Items with equal thresholds move together, so equal scores get equal ranks."""
+    scores, unit_costs, caps = (np.asarray(a, dtype=np.float64) for a in (scores, unit_costs, caps))
+    if np.any(scores < 0) or not np.isfinite(scores).all():
+        raise ValueError("scores: contributions must be finite and >= 0")
+    item, lam = _rank_events(scores, caps.astype(np.int64))
+    if lam.size == 0:
+        raise ValueError("scores: every contribution is zero; nothing to allocate")
+    order = np.argsort(lam, kind="stable")
+    item, lam = item[order], lam[order]
+    group_ends = np.flatnonzero(np.r_[lam[1:] != lam[:-1], True])
+    totals = np.cumsum(unit_costs[item])[group_ends]
+    chosen = _closest_prefix(totals, budget)
+    if chosen < 0:
+        return np.zeros(scores.size, dtype=np.int64)
+    included = item[: group_ends[chosen] + 1]
+    return np.bincount(included, minlength=scores.size).astype(np.int64)
+
+
+def _rank_events(scores: np.ndarray, caps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(item, lam) for every rank step: item i gains its m-th rank once lam >= m / s_i."""
+    live = np.flatnonzero((scores > 0) & (caps > 0))
+    counts = caps[live]
+    item = np.repeat(live, counts)
+    step = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+    return item, step / scores[item]
+
+
+def _closest_prefix(totals: np.ndarray, budget: float) -> int:
+    """Index of the cumulative total nearest the budget (-1: taking nothing is nearest)."""
+    candidates = np.r_[0.0, totals]
+    return int(np.argmin(np.abs(candidates - budget))) - 1
+
+
+def lora_candidates(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Every Conv2d/Linear module, by its name, in model order."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, SUPPORTED)]
+
+
+def plan_colora(model: nn.Module, scores: Mapping[str, float], budget: float,
+                kind_of: Callable) -> AdapterPlan:
+    """CoLoRA: ranks and tuned bias/norm vectors from per-parameter contributions `scores`
+    (parameter name -> FAIG score, e.g. faig's layer scores averaged over tasks)."""
+    layers = lora_candidates(model)
+    vectors = [(name, p) for name, p, kind in _named_kinds(model, kind_of) if kind in VECTOR_KINDS]
+    shapes = [weight_matrix_shape(m.weight) for _, m in layers]
+    item_scores = [_score(scores, f"{name}.weight") for name, _ in layers]
+    item_scores += [_score(scores, name) for name, _ in vectors]
+    costs = [d + k for d, k in shapes] + [p.numel() for _, p in vectors]
+    caps = [min(s) for s in shapes] + [1] * len(vectors)
+    total = _parameter_count(model)
+    ranks = allocate_ranks(item_scores, costs, caps, budget * total)
+    plans = [_lora_plan(name, int(r), shape, s)
+             for (name, _), r, shape, s in zip(layers, ranks, shapes, item_scores)]
+    plans += [_tuned_plan(name, p, bool(r), s)
+              for (name, p), r, s in zip(vectors, ranks[len(layers):], item_scores[len(layers):])]
+    return AdapterPlan("colora", tuple(plans), total, budget)
+
+
+def plan_lora(model: nn.Module, budget: float, rank: int | None = None) -> AdapterPlan:
+    """Conventional LoRA: one rank (capped per layer) everywhere, bias/norm frozen; without
+    `rank`, the rank whose total is closest to the budget."""
+    layers = lora_candidates(model)
+    shapes = [weight_matrix_shape(m.weight) for _, m in layers]
+    total = _parameter_count(model)
+    if rank is None:
+        rank = _uniform_rank_for_budget(shapes, budget * total)
+    plans = [_lora_plan(name, min(rank, min(shape)), shape, 0.0)
+             for (name, _), shape in zip(layers, shapes)]
+    return AdapterPlan("lora", tuple(plans), total, budget)
+
+
+def _uniform_rank_for_budget(shapes: list[tuple[int, int]], budget: float) -> int:
+    largest = max(min(s) for s in shapes)
+    totals = np.array([sum(min(r, min(s)) * (s[0] + s[1]) for s in shapes)
+                       for r in range(1, largest + 1)])
+    return int(np.argmin(np.abs(totals - budget))) + 1
+
+
+def plan_decoder(model: nn.Module) -> AdapterPlan:
+    """Only-decoder: in full, every parameter first used after the last encoder/middle block in
+    the forward pass: up-sampling layers, decoder blocks and the output layer."""
+    owned = decoder_path_parameters(model)
+    plans = [_tuned_plan(name, p, id(p) in owned, 0.0) for name, p in model.named_parameters()]
+    return AdapterPlan("decoder", tuple(plans), _parameter_count(model), None)
+
+
+def decoder_path_parameters(model: nn.Module) -> set[int]:
+    """ids of the parameters whose module first runs after the last non-decoder block ends,
+    found by tracing one small forward pass (the blocks list names no up-sampling layers)."""
+    blocks = model.blocks()
+    last_front = max((b.index for b in blocks if b.part in ("encoder", "middle")), default=None)
+    if last_front is None:
+        raise ValueError("decoder: the model has no encoder/middle blocks to split at")
+    clock, first_run, front_end = [0], {}, {}
+
+    def before(module, _inputs):
+        clock[0] += 1
+        first_run.setdefault(module, clock[0])
+
+    def after(module, _inputs, _output):
+        clock[0] += 1
+        front_end[module] = clock[0]
+
+    handles = [m.register_forward_pre_hook(before) for m in model.modules()]
+    front = blocks[last_front].module
+    handles.append(front.register_forward_hook(after))
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, _input_channels(model), 32, 32))
+    finally:
+        for handle in handles:
+            handle.remove()
+    split = front_end[front]
+    return {id(p) for m, t in first_run.items() if t > split for p in m.parameters(recurse=False)}
+
+
+def _input_channels(model: nn.Module) -> int:
+    config = getattr(model, "config", None) or {}
+    return int(config.get("img_channels", config.get("inp_channels", 3)))
+
+
+def plan_full(model: nn.Module) -> AdapterPlan:
+    plans = [_tuned_plan(name, p, True, 0.0) for name, p in model.named_parameters()]
+    return AdapterPlan("full", tuple(plans), _parameter_count(model), None)
+
+
+def _lora_plan(name: str, rank: int, shape: tuple[int, int], score: float) -> LayerPlan:
+    d, k = shape
+    params = rank * (d + k)
+    return LayerPlan(name, "lora", rank, params, params / (d * k), float(score), d, k)
+
+
+def _tuned_plan(name: str, param: nn.Parameter, tuned: bool, score: float) -> LayerPlan:
+    n = param.numel()
+    d, k = int(param.shape[0]) if param.dim() else 1, int(param[0].numel()) if param.dim() else 1
+    return LayerPlan(name, "tuned", 0, n if tuned else 0, float(tuned), float(score), d, k)
+
+
+def _score(scores: Mapping[str, float], name: str) -> float:
+    if name not in scores:
+        raise KeyError(f"scores: no contribution for parameter {name!r} (FAIG of another model?)")
+    return float(scores[name])
+
+
+def _named_kinds(model: nn.Module, kind_of: Callable):
+    modules = dict(model.named_modules())
+    for name, param in model.named_parameters():
+        owner = modules[name.rpartition(".")[0]]
+        yield name, param, kind_of(name, param, owner)
+
+
+def _parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
