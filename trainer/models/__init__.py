@@ -1,0 +1,13 @@
+"""Restoration models: presets by name, ordered blocks, parameter kinds, official weights.
+
+    model = create_model("nafnet-sidd-w32")
+    model.blocks()[16]          # BlockInfo(index=16, name="middle_blks.0", part="middle", ...)
+    rebuilt = model_from_config(model.config)
+"""
+from trainer.models import nafnet as _nafnet  # noqa: F401  (registers presets)
+from trainer.models.introspect import (BlockInfo, PARAM_KINDS, PARTS, count_parameters,
+                                       named_param_kinds, param_kind)
+from trainer.models.registry import create_model, get_preset, list_presets, model_from_config
+
+__all__ = ["BlockInfo", "PARAM_KINDS", "PARTS", "count_parameters", "create_model", "get_preset",
+           "list_presets", "model_from_config", "named_param_kinds", "param_kind"]
