@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from degrade.kernels import kernel_from_params, sample_kernel_params, validate_kernel_params
+from degrade.kernels import OP_NAME, kernel_from_params, sample_kernel_params, validate_kernel_params
 from degrade.op import Op, Params
 
 ERROR_BOUND = 0.5 / 255
@@ -119,31 +119,42 @@ def _peeled_box(kernel: np.ndarray, budget: float) -> tuple[int, int, int, int]:
 
 def _plans_for_box(kernel: np.ndarray, box: tuple[int, int, int, int],
                    tolerance: float) -> list[FilterPlan]:
-    """The exact-box plan and the lowest-rank separable plan within tolerance, if any."""
+    """The exact-box plan and the lowest-rank separable plan within tolerance, if any.
+
+    Both are rescaled to the kernel's total weight, so a flat image stays exactly flat.
+    """
     top, left, height, width = box
     sub = kernel[top:top + height, left:left + width]
-    outside = kernel.copy()
-    outside[top:top + height, left:left + width] = 0.0
     plans = []
-    exact_bound = _residual_bound(outside)
-    if exact_bound <= tolerance:
-        plans.append(FilterPlan(kernel.shape, box, (), (), sub.astype(np.float32), exact_bound,
+    cropped = sub * (kernel.sum() / sub.sum())
+    bound = _residual_bound(_residual(kernel, box, cropped))
+    if bound <= tolerance:
+        plans.append(FilterPlan(kernel.shape, box, (), (), cropped.astype(np.float32), bound,
                                 _exact_cost(height, width)))
     u, s, vt = np.linalg.svd(sub)
-    approx = np.zeros_like(sub)
-    residual = kernel.copy()
     max_useful_rank = int(_exact_cost(height, width) // _separable_cost(height, width)) + 1
     for rank in range(1, min(len(s), max_useful_rank) + 1):
-        approx += s[rank - 1] * np.outer(u[:, rank - 1], vt[rank - 1])
-        residual[top:top + height, left:left + width] = sub - approx
-        bound = _residual_bound(residual)
+        columns = u[:, :rank] * s[:rank]
+        rows = vt[:rank]
+        gain = kernel.sum() / (columns.sum(axis=0) @ rows.sum(axis=1))
+        bound = _residual_bound(_residual(kernel, box, gain * columns @ rows))
         if bound <= tolerance:
-            columns = tuple((u[:, i] * s[i]).astype(np.float32) for i in range(rank))
-            rows = tuple(vt[i].astype(np.float32) for i in range(rank))
-            plans.append(FilterPlan(kernel.shape, box, columns, rows, None, bound,
-                                    rank * _separable_cost(height, width)))
+            plans.append(FilterPlan(
+                kernel.shape, box,
+                tuple((gain * columns[:, i]).astype(np.float32) for i in range(rank)),
+                tuple(rows[i].astype(np.float32) for i in range(rank)),
+                None, bound, rank * _separable_cost(height, width)))
             break
     return plans
+
+
+def _residual(kernel: np.ndarray, box: tuple[int, int, int, int],
+              approximation: np.ndarray) -> np.ndarray:
+    """kernel minus the approximation of its box (zero outside the box)."""
+    top, left, height, width = box
+    residual = kernel.copy()
+    residual[top:top + height, left:left + width] -= approximation
+    return residual
 
 
 def plan_filter(kernel: np.ndarray, tolerance: float = ERROR_BOUND) -> FilterPlan:
@@ -218,5 +229,5 @@ def sample_gaussian_blur(rng: np.random.Generator, image_shape: tuple[int, ...])
     return sample_kernel_params(rng)
 
 
-GAUSSIAN_BLUR = Op(name="gaussian_blur", apply=apply_gaussian_blur,
+GAUSSIAN_BLUR = Op(name=OP_NAME, apply=apply_gaussian_blur,
                    sample_params=sample_gaussian_blur, validate=validate_kernel_params)

@@ -17,6 +17,9 @@ import math
 
 import numpy as np
 
+from degrade.paramcheck import check_keys, check_number
+
+OP_NAME = "gaussian_blur"
 FAMILIES = ("gaussian", "generalized", "plateau")
 KERNEL_SIZES = tuple(range(7, 22, 2))
 SIGMA_RANGE = (0.2, 3.0)
@@ -62,7 +65,7 @@ def make_kernel(family: str, size: int, sigma_x: float, sigma_y: float, theta: f
     elif family == "plateau":
         weights = 1.0 / (1.0 + np.power(q, beta))
     else:
-        raise ValueError(f"gaussian_blur: family={family!r} not one of {', '.join(FAMILIES)}")
+        raise ValueError(f"{OP_NAME}: family={family!r} is not one of {', '.join(FAMILIES)}")
     return weights / weights.sum()
 
 
@@ -101,30 +104,16 @@ def sample_kernel_params(rng: np.random.Generator) -> dict:
             "theta": theta, "beta": beta}
 
 
-def _check_number(name: str, value, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"gaussian_blur: {name}={value!r} is not a finite number")
-    if not low <= value <= high:
-        raise ValueError(f"gaussian_blur: {name}={value!r} outside [{low:g}, {high:g}]")
-
-
 def validate_kernel_params(params: dict) -> None:
     """Raise ValueError naming the first missing, unknown or out-of-range parameter."""
-    expected = {"family", "size", "sigma_x", "sigma_y", "theta", "beta"}
-    if not isinstance(params, dict):
-        raise ValueError(f"gaussian_blur: params must be a dict, got {type(params).__name__}")
-    missing, unknown = expected - params.keys(), params.keys() - expected
-    if missing:
-        raise ValueError(f"gaussian_blur: missing parameter(s) {', '.join(sorted(missing))}")
-    if unknown:
-        raise ValueError(f"gaussian_blur: unknown parameter(s) {', '.join(sorted(unknown))}")
+    check_keys(OP_NAME, params, ("family", "size", "sigma_x", "sigma_y", "theta", "beta"))
     family = params["family"]
     if family not in FAMILIES:
-        raise ValueError(f"gaussian_blur: family={family!r} not one of {', '.join(FAMILIES)}")
+        raise ValueError(f"{OP_NAME}: family={family!r} is not one of {', '.join(FAMILIES)}")
     size = params["size"]
     if isinstance(size, bool) or not isinstance(size, int) or size not in KERNEL_SIZES:
-        raise ValueError(f"gaussian_blur: size={size!r} not an odd integer in 7..21")
-    _check_number("sigma_x", params["sigma_x"], *SIGMA_RANGE)
-    _check_number("sigma_y", params["sigma_y"], *SIGMA_RANGE)
-    _check_number("theta", params["theta"], *THETA_RANGE)
-    _check_number("beta", params["beta"], *BETA_RANGES[family])
+        raise ValueError(f"{OP_NAME}: size={size!r} is not an odd integer in 7..21")
+    check_number(OP_NAME, params, "sigma_x", *SIGMA_RANGE)
+    check_number(OP_NAME, params, "sigma_y", *SIGMA_RANGE)
+    check_number(OP_NAME, params, "theta", *THETA_RANGE)
+    check_number(OP_NAME, params, "beta", *BETA_RANGES[family])

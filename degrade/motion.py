@@ -24,7 +24,10 @@ from numba import njit
 
 from degrade.blur import correlate, plan_filter
 from degrade.op import Op, Params
+from degrade.paramcheck import check_keys
 
+OP_NAME = "motion_blur"
+MAX_POINTS = 4096  # a bound on replay work for hand-written records
 KERNEL_SIZES = tuple(range(5, 32, 2))
 TRAJECTORY_POINTS = 64
 SIMULATION_STEPS = 2000
@@ -162,37 +165,29 @@ def sample_motion_blur(rng: np.random.Generator, image_shape: tuple[int, ...]) -
 
 
 def _points_array(points) -> np.ndarray:
-    if not isinstance(points, (list, tuple)) or not points:
-        raise ValueError("motion_blur: points must be a non-empty list of [x, y] pairs")
+    if not isinstance(points, (list, tuple)) or not 1 <= len(points) <= MAX_POINTS:
+        raise ValueError(f"{OP_NAME}: points must be a list of 1..{MAX_POINTS} [x, y] pairs")
     for pair in points:
         if (not isinstance(pair, (list, tuple)) or len(pair) != 2
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                            for v in pair)):
-            raise ValueError(f"motion_blur: point {pair!r} is not an [x, y] pair of numbers")
+            raise ValueError(f"{OP_NAME}: point {pair!r} is not an [x, y] pair of numbers")
     array = np.asarray(points, dtype=np.float64)
     if not np.isfinite(array).all():
-        raise ValueError("motion_blur: points contain a non-finite coordinate")
+        raise ValueError(f"{OP_NAME}: points contain a non-finite coordinate")
     return array
 
 
 def validate_motion_blur(params: Params) -> None:
     """Raise ValueError naming the first missing, unknown or out-of-range parameter."""
-    if not isinstance(params, dict):
-        raise ValueError(f"motion_blur: params must be a dict, got {type(params).__name__}")
-    missing, unknown = {"size", "points"} - params.keys(), params.keys() - {"size", "points"}
-    if missing:
-        raise ValueError(f"motion_blur: missing parameter(s) {', '.join(sorted(missing))}")
-    if unknown:
-        raise ValueError(f"motion_blur: unknown parameter(s) {', '.join(sorted(unknown))}")
+    check_keys(OP_NAME, params, ("size", "points"))
     size = params["size"]
     if isinstance(size, bool) or not isinstance(size, int) or size not in KERNEL_SIZES:
-        raise ValueError(f"motion_blur: size={size!r} not an odd integer in 5..31")
-    if len(params["points"]) > 4096 if isinstance(params["points"], list) else False:
-        raise ValueError(f"motion_blur: {len(params['points'])} points, at most 4096 allowed")
+        raise ValueError(f"{OP_NAME}: size={size!r} is not an odd integer in 5..31")
     points = _points_array(params["points"])
     reach = np.abs(points - trajectory_centre(points)).max()
     if reach > (size - 1) / 2 + 1e-6:
-        raise ValueError(f"motion_blur: trajectory reaches {reach:.3f} px from its centre of "
+        raise ValueError(f"{OP_NAME}: trajectory reaches {reach:.3f} px from its centre of "
                          f"mass, more than the {(size - 1) // 2} px a size-{size} kernel holds")
 
 
@@ -203,5 +198,5 @@ def apply_motion_blur(image: np.ndarray, params: Params) -> np.ndarray:
     return correlate(image, plan_filter(kernel))
 
 
-MOTION_BLUR = Op(name="motion_blur", apply=apply_motion_blur,
+MOTION_BLUR = Op(name=OP_NAME, apply=apply_motion_blur,
                  sample_params=sample_motion_blur, validate=validate_motion_blur)
