@@ -1,0 +1,70 @@
+"""Lossless image codecs for shard members: PNG through OpenCV, and .npy; both uint8 RGB HxWx3.
+
+`decode_member` doubles as a webdataset `.decode()` handler: it turns `*.png` and `*.npy`
+members into uint8 RGB arrays and leaves everything else to the next handler (returns None).
+"""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+FORMATS = ("png", "npy")
+
+
+class CodecError(ValueError):
+    """Bytes that do not decode to a uint8 HxWx3 image."""
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    import cv2
+
+    ok, buffer = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    if not ok:
+        raise CodecError("OpenCV could not encode the PNG")
+    return buffer.tobytes()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    import cv2
+
+    bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if bgr is None or bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3:
+        raise CodecError("not an 8-bit RGB PNG")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def encode_npy(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(rgb, dtype=np.uint8), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def decode_npy(data: bytes) -> np.ndarray:
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except Exception as error:  # noqa: BLE001 - numpy raises several types for bad bytes
+        raise CodecError(f"not a .npy array ({error})") from None
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+        raise CodecError(f"expected uint8 HxWx3, got {array.dtype} {array.shape}")
+    return array
+
+
+ENCODERS = {"png": encode_png, "npy": encode_npy}
+DECODERS = {"png": decode_png, "npy": decode_npy}
+
+
+def encode_image(rgb: np.ndarray, fmt: str) -> bytes:
+    return ENCODERS[fmt](rgb)
+
+
+def decode_image(data: bytes, fmt: str) -> np.ndarray:
+    return DECODERS[fmt](data)
+
+
+def decode_member(key: str, data: bytes):
+    """webdataset decoder handler: '*.png' / '*.npy' -> uint8 RGB array; anything else -> None."""
+    extension = key.rsplit(".", 1)[-1].lower()
+    if extension in DECODERS:
+        return DECODERS[extension](data)
+    return None

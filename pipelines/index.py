@@ -1,0 +1,149 @@
+"""index.parquet: one row per sample (what its chain is), and filtering samples by their ops.
+
+Columns: key, shard, ops (list<string>, chain order), chain_length, params (the chain's ops
+with their parameters, a JSON string), seed (the chain seed), source, source_sha256,
+crop (list<int32>: y, x, h, w), and one typed column per numeric op parameter named
+`<op>__<param>`, a list<double> with one value per occurrence of that op in the chain
+(empty when the op is absent).
+"""
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.shardwriter import write_bytes_atomically
+
+INDEX_NAME = "index.parquet"
+BASE_COLUMNS = ("key", "shard", "ops", "chain_length", "params", "seed", "source",
+                "source_sha256", "crop")
+
+
+def _typed_param_columns(rows: Sequence[dict]) -> dict[str, list[list[float]]]:
+    names: dict[str, None] = {}
+    parsed = [json.loads(row["params"]) for row in rows]
+    for ops in parsed:
+        for op in ops:
+            for param, value in op["params"].items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    names.setdefault(f"{op['name']}__{param}")
+    columns = {name: [] for name in sorted(names)}
+    for ops in parsed:
+        values = {name: [] for name in columns}
+        for op in ops:
+            for param, value in op["params"].items():
+                column = f"{op['name']}__{param}"
+                if column in values:
+                    values[column].append(float(value))
+        for name in columns:
+            columns[name].append(values[name])
+    return columns
+
+
+def rows_to_table(rows: Sequence[dict]):
+    import pyarrow as pa
+
+    rows = sorted(rows, key=lambda row: row["key"])
+    columns = {
+        "key": pa.array([r["key"] for r in rows], pa.string()),
+        "shard": pa.array([r["shard"] for r in rows], pa.string()),
+        "ops": pa.array([r["ops"] for r in rows], pa.list_(pa.string())),
+        "chain_length": pa.array([r["chain_length"] for r in rows], pa.int32()),
+        "params": pa.array([r["params"] for r in rows], pa.string()),
+        "seed": pa.array([r["seed"] for r in rows], pa.int64()),
+        "source": pa.array([r["source"] for r in rows], pa.string()),
+        "source_sha256": pa.array([r["source_sha256"] for r in rows], pa.string()),
+        "crop": pa.array([r["crop"] for r in rows], pa.list_(pa.int32())),
+    }
+    for name, values in _typed_param_columns(rows).items():
+        columns[name] = pa.array(values, pa.list_(pa.float64()))
+    return pa.table(columns)
+
+
+def write_index(path: Path, rows: Sequence[dict]) -> None:
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(rows_to_table(rows), buffer, compression="zstd")
+    write_bytes_atomically(Path(path), buffer.getvalue())
+
+
+def read_index(dataset_dir: Path, columns: Iterable[str] | None = None):
+    import pyarrow.parquet as pq
+
+    path = Path(dataset_dir) / INDEX_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no index (is {dataset_dir} a finished build-shards folder?)")
+    return pq.read_table(path, columns=list(columns) if columns else None)
+
+
+@dataclass(frozen=True)
+class OpsFilter:
+    """Which chains to keep. All given conditions must hold.
+
+    contains: every one of these ops appears in the chain ("contains rain").
+    only: every op of the chain is one of these ("only blur" = only gaussian_blur, motion_blur).
+    exclude: none of these ops appears.
+    lengths: the chain length is one of these ("single-op" = (1,)).
+    """
+
+    contains: tuple[str, ...] = ()
+    only: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    lengths: tuple[int, ...] | None = None
+
+    def __call__(self, ops: Sequence[str]) -> bool:
+        present = set(ops)
+        return (all(name in present for name in self.contains)
+                and (self.only is None or present <= set(self.only))
+                and not present & set(self.exclude)
+                and (self.lengths is None or len(ops) in self.lengths))
+
+    @classmethod
+    def parse(cls, text: str) -> "OpsFilter":
+        """'contains=rain', 'only=gaussian_blur,motion_blur;length=1', 'exclude=jpeg;length=1-3'."""
+        fields: dict = {}
+        for clause in filter(None, (part.strip() for part in text.split(";"))):
+            name, _, value = clause.partition("=")
+            name, items = name.strip(), tuple(v.strip() for v in value.split(",") if v.strip())
+            if name in ("contains", "only", "exclude"):
+                fields[name] = items
+            elif name in ("length", "lengths"):
+                fields["lengths"] = _parse_lengths(items)
+            else:
+                raise ValueError(f"ops filter {text!r}: unknown clause {name!r} "
+                                 "(use contains=, only=, exclude=, length=)")
+        return cls(**fields)
+
+
+def _parse_lengths(items: Sequence[str]) -> tuple[int, ...]:
+    lengths: list[int] = []
+    try:
+        for item in items:
+            low, _, high = item.partition("-")
+            lengths.extend(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise ValueError(f"ops filter: length must be integers or ranges like 1-3, got {items}") from None
+    return tuple(lengths)
+
+
+def as_ops_filter(spec) -> Callable[[Sequence[str]], bool] | None:
+    """None, an OpsFilter, a string for OpsFilter.parse, or any callable(ops list) -> bool."""
+    if spec is None or callable(spec):
+        return spec
+    if isinstance(spec, str):
+        return OpsFilter.parse(spec)
+    raise TypeError(f"ops_filter must be None, a string, or a callable, got {type(spec).__name__}")
+
+
+def select_keys(dataset_dir: Path, ops_filter) -> dict[str, set[str]]:
+    """{shard name: keys whose chain passes the filter}; shards without a match are left out."""
+    keep = as_ops_filter(ops_filter)
+    table = read_index(dataset_dir, columns=["key", "shard", "ops"]).to_pydict()
+    selected: dict[str, set[str]] = {}
+    for key, shard, ops in zip(table["key"], table["shard"], table["ops"]):
+        if keep is None or keep(ops):
+            selected.setdefault(shard, set()).add(key)
+    return selected

@@ -1,0 +1,133 @@
+"""Streaming a shard folder into torch for training: `train_loader` and its epoch plumbing.
+
+The stages (shard resampling, tar reading with the corruption policy, shuffle buffer, decode,
+paired crops/flips, collation) live in pipelines.stages; this module splits them across
+distributed ranks and DataLoader workers and cuts the endless stream into epochs.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.utils.data
+
+from pipelines.stages import (CorruptDataError, Problems, ShardEntry, decode_samples,
+                              filter_shards, list_shards, paired_augment, read_tar_samples,
+                              sample_total, shard_stream, shuffle_buffer)
+
+__all__ = ["train_loader", "TrainLoader", "TrainStream", "CorruptDataError", "distributed_rank_world"]
+
+
+def batches(samples: Iterable[dict], batch_size: int) -> Iterator[dict]:
+    """Stacks into {"lq", "gt": float32 Bx3xHxW in [0, 1], "key": [str], "record": [dict]}."""
+    group: list[dict] = []
+    for sample in samples:
+        group.append(sample)
+        if len(group) == batch_size:
+            yield collate(group)
+            group = []
+
+
+def collate(group: list[dict]) -> dict:
+    def stack(name):
+        array = np.stack([s[name] for s in group])                 # B x H x W x 3 uint8, one copy
+        return torch.from_numpy(array).permute(0, 3, 1, 2).float().div_(255.0).contiguous()
+
+    return {"lq": stack("lq"), "gt": stack("gt"), "key": [s["key"] for s in group],
+            "record": [s["record"] for s in group]}
+
+
+def distributed_rank_world(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
+    """Explicit values, else torch.distributed when initialised, else RANK / WORLD_SIZE, else (0, 1)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        detected = dist.get_rank(), dist.get_world_size()
+    else:
+        detected = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    rank = detected[0] if rank is None else rank
+    world_size = detected[1] if world_size is None else world_size
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} is outside 0..{world_size - 1} (world size {world_size})")
+    return rank, world_size
+
+
+class TrainStream(torch.utils.data.IterableDataset):
+    """Endless batches for one rank; each DataLoader worker takes its own split (see module doc)."""
+
+    def __init__(self, entries: list[ShardEntry], batch_size: int, patch: int, seed: int, rank: int,
+                 world_size: int, shuffle: int = 1000, strict: bool = False, flips: bool = True):
+        super().__init__()
+        self.entries, self.batch_size, self.patch, self.seed = entries, batch_size, patch, seed
+        self.rank, self.world_size, self.shuffle = rank, world_size, shuffle
+        self.problems, self.flips = Problems(strict), flips
+
+    def split(self) -> tuple[int, int]:
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        return self.rank * workers + worker, self.world_size * workers
+
+    def __iter__(self) -> Iterator[dict]:
+        import webdataset as wds
+
+        split, splits = self.split()
+        rng = np.random.default_rng([self.seed, split, splits])
+        pipeline = wds.DataPipeline(
+            lambda: shard_stream(self.entries, self.seed, split, splits),
+            lambda src: read_tar_samples(src, self.problems, max_empty=len(self.entries) + splits),
+            lambda src: shuffle_buffer(src, self.shuffle, rng),
+            lambda src: decode_samples(src, self.problems),
+            lambda src: paired_augment(src, self.patch, rng, self.problems, self.flips),
+            lambda src: batches(src, self.batch_size),
+        )
+        return iter(pipeline)
+
+
+class TrainLoader:
+    """`for batch in loader` runs one epoch of `len(loader)` batches; the stream continues across
+    epochs (DataLoader workers persist), so every epoch sees new data and no rank stops early."""
+
+    def __init__(self, loader, epoch_length: int, samples: int | None):
+        self.loader, self.epoch_length, self.samples = loader, epoch_length, samples
+        self._iterator = None
+
+    def __len__(self) -> int:
+        return self.epoch_length
+
+    def __iter__(self) -> Iterator[dict]:
+        if self._iterator is None:
+            self._iterator = iter(self.loader)
+        for _ in range(self.epoch_length):
+            yield next(self._iterator)
+
+
+def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: int, seed: int,
+                 ops_filter=None, epoch_length: int | None = None, *, rank: int | None = None,
+                 world_size: int | None = None, shuffle_buffer_size: int = 1000, strict: bool = False,
+                 flips: bool = True) -> TrainLoader:
+    """Batches {"lq", "gt": float32 Bx3xHxW in [0, 1], "key": [str], "record": [dict]} for training.
+
+    ops_filter: None, an OpsFilter, a string like "contains=rain" or "only=gaussian_blur,motion_blur;
+    length=1", or a callable(ops list) -> bool (needs index.parquet). epoch_length: batches per
+    epoch per rank; default ceil(selected samples / (batch_size * world_size)). rank/world_size:
+    default from torch.distributed, else RANK/WORLD_SIZE. patch 0 keeps whole images (then
+    batch_size must be 1 unless all images share a size).
+    """
+    if batch_size < 1 or patch < 0 or workers < 0:
+        raise ValueError(f"batch_size >= 1, patch >= 0, workers >= 0 required; got {batch_size}, {patch}, {workers}")
+    rank, world_size = distributed_rank_world(rank, world_size)
+    entries = filter_shards(shard_dir, list_shards(shard_dir), ops_filter)
+    samples = sample_total(entries)
+    if epoch_length is None:
+        if samples is None:
+            raise ValueError(f"{shard_dir}: no manifest.json, so give epoch_length explicitly")
+        epoch_length = max(1, math.ceil(samples / (batch_size * world_size)))
+    stream = TrainStream(entries, batch_size, patch, seed, rank, world_size, shuffle_buffer_size, strict, flips)
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers,
+                                         persistent_workers=workers > 0,
+                                         prefetch_factor=4 if workers > 0 else None)
+    return TrainLoader(loader, epoch_length, samples)

@@ -1,0 +1,233 @@
+"""The reader's generator stages (no torch): shard lists, tar reading, shuffling, decoding, crops.
+
+Each stage is a generator over the previous one (webdataset style); pipelines.reader composes
+them in a webdataset DataPipeline and feeds a torch DataLoader:
+
+    shard_stream -> read_tar_samples -> shuffle_buffer -> decode_samples -> paired_augment
+    (-> pipelines.reader.batches)
+
+Splitting: the stream of shards is an endless sequence of seeded permutations of the shard
+list; split s of S (S = world_size * DataLoader workers) takes every S-th entry starting at s.
+Every split therefore gets an endless, equally long supply whatever the number of shards, so
+no rank runs dry and hangs the others, and each consecutive group of S*len(shards) entries
+covers every shard the same number of times. All randomness comes from (seed, split), so a
+run is reproducible for a fixed seed, worker count and world size.
+
+Corruption policy (strict=False, the default): a sample or shard that cannot be read is
+reported once per occurrence on the `pipelines.reader` logger (WARNING, which Python prints
+to stderr even without logging set up), naming the shard, the key and the reason, and
+skipped: a bad sample is dropped, a broken tar is abandoned at the break, and a shard holding
+fewer samples than the manifest says is reported at its end. With strict=True the first
+problem raises CorruptDataError instead. If a split reads a whole round of shards without one
+usable sample, CorruptDataError is raised in either mode rather than spinning forever.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import tarfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.codecs import CodecError, decode_image
+
+LOG = logging.getLogger("pipelines.reader")  # one logger name for the whole reader
+MANIFEST_NAME = "manifest.json"
+
+
+class CorruptDataError(RuntimeError):
+    """A shard or sample that cannot be read (raised with strict=True, or when nothing is readable)."""
+
+
+@dataclass(frozen=True)
+class ShardEntry:
+    path: str
+    count: int | None                 # from the manifest; None when the folder has no manifest
+    keys: frozenset[str] | None = None  # only these samples (an ops filter); None = all
+
+
+@dataclass(frozen=True)
+class Problems:
+    """The reader's error policy, threaded through every stage."""
+
+    strict: bool = False
+
+    def report(self, where: str, reason: str) -> None:
+        message = f"{where}: {reason}"
+        if self.strict:
+            raise CorruptDataError(message)
+        LOG.warning("skipped %s", message)
+
+
+# ---------------------------------------------------------------- shard lists
+
+def list_shards(shard_dir: str | Path) -> list[ShardEntry]:
+    """The shards of a folder: from manifest.json when present, else every *.tar in name order."""
+    shard_dir = Path(shard_dir)
+    manifest = shard_dir / MANIFEST_NAME
+    if manifest.is_file():
+        shards = json.loads(manifest.read_text())["shards"]
+        entries = [ShardEntry(str(shard_dir / s["name"]), int(s["count"])) for s in shards]
+    else:
+        entries = [ShardEntry(str(p), None) for p in sorted(shard_dir.glob("*.tar"))]
+    if not entries:
+        raise FileNotFoundError(f"{shard_dir}: no shards (no manifest.json and no *.tar files)")
+    return entries
+
+
+def filter_shards(shard_dir: str | Path, entries: list[ShardEntry], ops_filter) -> list[ShardEntry]:
+    """Restrict to samples whose chain passes `ops_filter` (see pipelines.index.OpsFilter)."""
+    if ops_filter is None:
+        return entries
+    from pipelines.index import select_keys
+
+    selected = select_keys(Path(shard_dir), ops_filter)
+    kept = [ShardEntry(e.path, e.count, frozenset(selected[Path(e.path).name]))
+            for e in entries if Path(e.path).name in selected]
+    if not kept:
+        raise ValueError(f"{shard_dir}: no sample matches the ops filter {ops_filter!r}")
+    return kept
+
+
+def sample_total(entries: list[ShardEntry]) -> int | None:
+    if any(e.keys is None and e.count is None for e in entries):
+        return None
+    return sum(len(e.keys) if e.keys is not None else e.count for e in entries)
+
+
+# ---------------------------------------------------------------- stages
+
+def shard_stream(entries: list[ShardEntry], seed: int, split: int, splits: int) -> Iterator[ShardEntry]:
+    """Endless: seeded permutations of `entries`, one after another; every `splits`-th from `split`."""
+    position, round_index = 0, 0
+    while True:
+        order = np.random.default_rng([seed, round_index, 0x5A4D]).permutation(len(entries))
+        for shard_index in order:
+            if position % splits == split:
+                yield entries[shard_index]
+            position += 1
+        round_index += 1
+
+
+def split_key(member_name: str) -> tuple[str, str]:
+    """'dir/000000001.lq.png' -> ('000000001', 'lq.png'): split at the basename's first dot."""
+    base = member_name.rsplit("/", 1)[-1]
+    key, _, suffix = base.partition(".")
+    return key, suffix.lower()
+
+
+def read_tar_samples(entries: Iterable[ShardEntry], problems: Problems,
+                     max_empty: int | None = None) -> Iterator[dict]:
+    """Raw samples {"__key__", "__shard__", suffix: bytes}; see the module's corruption policy."""
+    empty_in_a_row = 0
+    for entry in entries:
+        yielded = 0
+        for sample in _read_one_tar(entry, problems):
+            yielded += 1
+            yield sample
+        empty_in_a_row = 0 if yielded else empty_in_a_row + 1
+        if max_empty is not None and empty_in_a_row > max_empty:
+            raise CorruptDataError(f"no usable sample in {empty_in_a_row} shards in a row "
+                                   f"(last: {entry.path}); is the dataset corrupt?")
+
+
+def _read_one_tar(entry: ShardEntry, problems: Problems) -> Iterator[dict]:
+    seen, current = 0, None
+    try:
+        with open(entry.path, "rb") as handle, tarfile.open(fileobj=handle, mode="r|") as stream:
+            for member in stream:
+                if not member.isreg():
+                    continue
+                key, suffix = split_key(member.name)
+                if current is None or current["__key__"] != key:
+                    if current is not None:
+                        seen += 1
+                        if _wanted(current, entry):
+                            yield current
+                    current = {"__key__": key, "__shard__": entry.path}
+                if entry.keys is None or key in entry.keys:
+                    current[suffix] = stream.extractfile(member).read()
+    except (OSError, tarfile.TarError, EOFError) as error:
+        problems.report(entry.path, f"unreadable tar after {seen} samples ({type(error).__name__}: {error})")
+        return
+    if current is not None:
+        seen += 1
+        if _wanted(current, entry):
+            yield current
+    if entry.count is not None and seen != entry.count:
+        problems.report(entry.path, f"holds {seen} samples but the manifest says {entry.count} "
+                        "(truncated or replaced shard)")
+
+
+def _wanted(sample: dict, entry: ShardEntry) -> bool:
+    return entry.keys is None or sample["__key__"] in entry.keys
+
+
+def shuffle_buffer(samples: Iterable[dict], size: int, rng: np.random.Generator) -> Iterator[dict]:
+    """Reservoir-style shuffle: fill `size` slots, then emit a random slot for every new sample."""
+    buffer: list[dict] = []
+    for sample in samples:
+        if len(buffer) < size:
+            buffer.append(sample)
+            continue
+        slot = int(rng.integers(len(buffer)))
+        buffer[slot], sample = sample, buffer[slot]
+        yield sample
+    while buffer:
+        yield buffer.pop(int(rng.integers(len(buffer))))
+
+
+def decode_samples(samples: Iterable[dict], problems: Problems) -> Iterator[dict]:
+    """Raw -> {"key", "shard", "lq", "gt" (uint8 HxWx3 RGB), "record" (dict)}; bad ones reported."""
+    for raw in samples:
+        where = f"{raw['__shard__']}:{raw['__key__']}"
+        try:
+            yield decode_sample(raw)
+        except (CodecError, KeyError, ValueError) as error:
+            problems.report(where, str(error))
+
+
+def decode_sample(raw: dict) -> dict:
+    lq_name = next((s for s in raw if s.startswith("lq.")), None)
+    gt_name = next((s for s in raw if s.startswith("gt.")), None)
+    if lq_name is None or gt_name is None:
+        raise KeyError(f"missing member(s): has {sorted(s for s in raw if not s.startswith('__'))}")
+    lq = decode_image(raw[lq_name], lq_name.split(".", 1)[1])
+    gt = decode_image(raw[gt_name], gt_name.split(".", 1)[1])
+    if lq.shape != gt.shape:
+        raise ValueError(f"lq {lq.shape} and gt {gt.shape} differ in size")
+    record = json.loads(raw["json"]) if "json" in raw else {}
+    return {"key": raw["__key__"], "shard": raw["__shard__"], "lq": lq, "gt": gt, "record": record}
+
+
+def paired_augment(samples: Iterable[dict], patch: int, rng: np.random.Generator, problems: Problems,
+                   flips: bool = True) -> Iterator[dict]:
+    """The same random crop (patch x patch; 0 = none), flips and 90-degree turn on lq and gt."""
+    for sample in samples:
+        height, width = sample["gt"].shape[:2]
+        if patch and (height < patch or width < patch):
+            problems.report(f"{sample['shard']}:{sample['key']}",
+                            f"{height}x{width} is smaller than the training patch {patch}")
+            continue
+        y = int(rng.integers(0, height - patch + 1)) if patch else 0
+        x = int(rng.integers(0, width - patch + 1)) if patch else 0
+        h, w = (patch, patch) if patch else (height, width)
+        turn, flip = (int(rng.integers(4)), bool(rng.integers(2))) if flips else (0, False)
+        yield dict(sample, lq=_view(sample["lq"], y, x, h, w, turn, flip),
+                   gt=_view(sample["gt"], y, x, h, w, turn, flip))
+
+
+def _view(image: np.ndarray, y: int, x: int, h: int, w: int, turn: int, flip: bool) -> np.ndarray:
+    view = image[y:y + h, x:x + w]
+    view = np.rot90(view, turn) if turn else view
+    return view[:, ::-1] if flip else view
+
+
+def iter_dataset(shard_dir: str | Path, strict: bool = False, decode: bool = True) -> Iterator[dict]:
+    """Every sample once, in shard and key order, decoded like decode_sample (no torch needed)."""
+    problems = Problems(strict)
+    raw = read_tar_samples(list_shards(shard_dir), problems)
+    return decode_samples(raw, problems) if decode else raw

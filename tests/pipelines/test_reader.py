@@ -1,0 +1,147 @@
+import json
+import logging
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from pipelines.codecs import decode_image
+from pipelines.reader import train_loader
+from pipelines.stages import (CorruptDataError, Problems, ShardEntry, iter_dataset, list_shards,
+                              paired_augment, read_tar_samples, shard_stream, shuffle_buffer)
+
+
+def collect(loader, epochs=1):
+    return [batch for _ in range(epochs) for batch in loader]
+
+
+def test_batches_have_the_contract_shapes_and_values(fake_dataset):
+    loader = train_loader(fake_dataset, batch_size=4, patch=16, workers=0, seed=1, rank=0, world_size=1)
+    assert len(loader) == 3  # ceil(12 / 4)
+    batches = collect(loader)
+    assert len(batches) == 3
+    for batch in batches:
+        assert batch["lq"].dtype == torch.float32 and batch["lq"].shape == (4, 3, 16, 16)
+        assert batch["gt"].shape == (4, 3, 16, 16)
+        assert 0.0 <= float(batch["lq"].min()) and float(batch["lq"].max()) <= 1.0
+        assert len(batch["key"]) == 4 and all("." not in k for k in batch["key"])
+
+
+def test_lq_and_gt_get_the_same_crop_and_flips(fake_dataset, sample_of):
+    # Reconstruct: the fake lq is gt plus noise in [-20, 20], so a shared crop/flip keeps |lq-gt| <= 20/255.
+    loader = train_loader(fake_dataset, batch_size=4, patch=12, workers=0, seed=3, rank=0, world_size=1)
+    for batch in collect(loader, epochs=2):
+        assert float((batch["lq"] - batch["gt"]).abs().max()) <= 20 / 255 + 1e-6
+        # and the crop is really a crop of this sample's gt under one of the 8 symmetries
+        key, gt = batch["key"][0], (batch["gt"][0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        _, _, full_gt = sample_of(int(key), 24)
+        assert any(_contains(np.rot90(f, t), gt) for t in range(4) for f in (full_gt, full_gt[:, ::-1]))
+
+
+def _contains(big, small):
+    h, w = small.shape[:2]
+    return any(np.array_equal(big[y:y + h, x:x + w], small)
+               for y in range(big.shape[0] - h + 1) for x in range(big.shape[1] - w + 1))
+
+
+def test_same_seed_same_batches_and_different_seed_differs(fake_dataset):
+    def keys(seed, workers):
+        loader = train_loader(fake_dataset, batch_size=3, patch=8, workers=workers, seed=seed, rank=0, world_size=1)
+        return [k for b in collect(loader, epochs=2) for k in b["key"]], collect(loader)[0]["lq"]
+
+    first, second = keys(5, 0), keys(5, 0)
+    assert first[0] == second[0] and torch.equal(first[1], second[1])
+    assert keys(6, 0)[0] != first[0]
+    with_workers = keys(5, 2)
+    assert with_workers[0] == keys(5, 2)[0]
+
+
+def test_every_rank_gets_a_full_epoch_even_with_more_splits_than_shards(tmp_path, make_dataset):
+    folder = make_dataset(tmp_path / "d", shards=1, per_shard=6)
+    per_rank = []
+    for rank in range(3):
+        loader = train_loader(folder, batch_size=2, patch=8, workers=2, seed=0, rank=rank, world_size=3,
+                              epoch_length=4)
+        batches = collect(loader)
+        assert len(batches) == 4 == len(loader)
+        per_rank.append(batches)
+
+
+def test_shard_stream_splits_cover_every_shard_equally():
+    entries = [ShardEntry(str(i), 1) for i in range(5)]
+    streams = [shard_stream(entries, seed=0, split=s, splits=3) for s in range(3)]
+    taken = [next(streams[s]).path for _ in range(5) for s in range(3)]
+    assert sorted(taken) == sorted([str(i) for i in range(5)] * 3)
+
+
+def test_shuffle_buffer_is_a_permutation():
+    rng = np.random.default_rng(0)
+    out = list(shuffle_buffer(({"i": i} for i in range(50)), 8, rng))
+    assert sorted(s["i"] for s in out) == list(range(50)) and [s["i"] for s in out] != list(range(50))
+
+
+def test_ops_filter_via_the_index(fake_dataset, sample_of):
+    loader = train_loader(fake_dataset, batch_size=1, patch=8, workers=0, seed=0, rank=0, world_size=1,
+                          ops_filter="contains=rain")
+    keys = {k for b in collect(loader, epochs=3) for k in b["key"]}
+    expected = {sample_of(i, 24)[0]["key"] for i in range(12)
+                if "rain" in [op["name"] for op in sample_of(i, 24)[0]["ops"]]}
+    assert keys == expected and len(loader) == len(expected)
+    single = train_loader(fake_dataset, batch_size=1, patch=8, workers=0, seed=0, rank=0, world_size=1,
+                          ops_filter="only=gaussian_blur,gaussian_noise;length=1")
+    for batch in collect(single, epochs=2):
+        ops = [op["name"] for op in batch["record"][0]["ops"]]
+        assert len(ops) == 1 and ops[0] in ("gaussian_blur", "gaussian_noise")
+    with pytest.raises(ValueError, match="no sample matches"):
+        train_loader(fake_dataset, 1, 8, 0, 0, ops_filter="contains=jpeg", rank=0, world_size=1)
+
+
+def test_corrupt_sample_is_reported_and_skipped_or_raises_when_strict(tmp_path, caplog, make_dataset):
+    folder = make_dataset(tmp_path / "d", shards=1, per_shard=4)
+    tar = folder / "shard-000000.tar"
+    data = bytearray(tar.read_bytes())
+    marker = data.find(b"\x89PNG")  # first sample's lq PNG
+    data[marker + 40: marker + 200] = b"\x00" * 160
+    tar.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="pipelines.reader"):
+        keys = [s["key"] for s in iter_dataset(folder)]
+    assert keys == ["000000001", "000000002", "000000003"]
+    assert "000000000" in caplog.text and "shard-000000.tar" in caplog.text
+    with pytest.raises(CorruptDataError, match="000000000"):
+        list(iter_dataset(folder, strict=True))
+
+
+def test_truncated_shard_is_reported_with_the_manifest_count(tmp_path, caplog, make_dataset):
+    folder = make_dataset(tmp_path / "d", shards=2, per_shard=4)
+    tar = folder / "shard-000001.tar"
+    tar.write_bytes(tar.read_bytes()[: tar.stat().st_size // 2])
+    with caplog.at_level(logging.WARNING, logger="pipelines.reader"):
+        keys = [s["key"] for s in iter_dataset(folder)]
+    assert keys[:4] == [f"{i:09d}" for i in range(4)] and len(keys) < 8
+    assert "shard-000001.tar" in caplog.text
+    with pytest.raises(CorruptDataError, match="shard-000001.tar"):
+        list(iter_dataset(folder, strict=True))
+
+
+def test_all_shards_unreadable_raises_instead_of_spinning(tmp_path, make_dataset):
+    folder = make_dataset(tmp_path / "d", shards=2, per_shard=2)
+    for tar in folder.glob("*.tar"):
+        tar.write_bytes(b"garbage" * 100)
+    loader = train_loader(folder, 1, 8, 0, 0, rank=0, world_size=1)
+    with pytest.raises(CorruptDataError, match="no usable sample"):
+        collect(loader)
+
+
+def test_npy_format_reads_back_identically(tmp_path, make_dataset, sample_of):
+    folder = make_dataset(tmp_path / "d", shards=1, per_shard=3, fmt="npy")
+    for sample in iter_dataset(folder):
+        _, lq, gt = sample_of(int(sample["key"]), 24)
+        assert np.array_equal(sample["lq"], lq) and np.array_equal(sample["gt"], gt)
+
+
+def test_paired_augment_reports_images_smaller_than_the_patch(caplog):
+    sample = {"key": "k", "shard": "s", "lq": np.zeros((4, 4, 3), np.uint8), "gt": np.zeros((4, 4, 3), np.uint8)}
+    with caplog.at_level(logging.WARNING, logger="pipelines.reader"):
+        out = list(paired_augment([sample], 8, np.random.default_rng(0), Problems()))
+    assert out == [] and "smaller than the training patch 8" in caplog.text
