@@ -50,6 +50,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
@@ -57,6 +58,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -98,7 +105,7 @@ def model_metadata(model: nn.Module, metadata: dict[str, Any] | None = None) -> 
     """The metadata a model file carries: format, preset and config, then the caller's keys."""
     config = dict(getattr(model, "config", None) or {})
     extra = dict(metadata or {})
-    preset = extra.pop("preset", None) or config.get("preset") or config.get("name") or ""
+    preset = extra.pop("preset", None) or getattr(model, "preset", None) or ""
     return {"format": MODEL_FORMAT, "preset": preset, "config": config, **extra}
 
 
@@ -163,12 +170,18 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     from trainer.models import model_from_config
 
     path = resolve_model_path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not a file")
     metadata = decode_metadata(read_metadata(path))
     if metadata.get("format") != MODEL_FORMAT or not isinstance(metadata.get("config"), dict):
         raise CheckpointError(f"{path}: not a colora-kit model file (metadata has no model "
                               f"config; an adapter or training subset is not a model)")
-    model = model_from_config(metadata["config"])
+    try:
+        model = model_from_config(metadata["config"])
+    except ValueError as error:
+        raise CheckpointError(f"{path}: {error}") from None
     load_weights(model, read_tensors(path), path, strict=True)
+    model.preset = metadata.get("preset") or None
     return model.to(device).eval(), metadata
 
 

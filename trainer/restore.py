@@ -84,8 +84,8 @@ def check_tiling(tile: int | None, overlap: int) -> None:
         return
     if tile < 16:
         raise ValueError(f"--tile must be at least 16 pixels, got {tile}")
-    if overlap < 0 or 2 * overlap >= tile:
-        raise ValueError(f"--overlap must be in [0, tile/2), got {overlap} for tile {tile}")
+    if overlap < 0 or 2 * overlap > tile:
+        raise ValueError(f"--overlap must be in [0, tile/2], got {overlap} for tile {tile}")
 
 
 @torch.no_grad()
@@ -121,3 +121,18 @@ def restore_image(model: nn.Module, image: np.ndarray, device: torch.device | st
     device = torch.device(device)
     x = image_to_tensor(image, device)
     return tensor_to_image(restore_tensor(model, x, tile=tile, overlap=overlap, amp=amp))
+
+
+def load_for_inference(model_path, adapter_path=None, device: torch.device | str = "cpu"):
+    """Load a model file or run folder, attach a CoLoRA adapter if given; (model, metadata).
+
+    Raises CheckpointError for the model and trainer.colora.AdapterError for the adapter.
+    """
+    from trainer.checkpoint import load_model
+
+    model, metadata = load_model(model_path, device="cpu")
+    if adapter_path is not None:
+        from trainer.colora import load_adapter
+
+        model = load_adapter(model, adapter_path)
+    return model.to(device).eval(), metadata
