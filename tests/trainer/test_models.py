@@ -82,6 +82,20 @@ def test_paper_preset_has_the_published_size_and_block_layout():
     assert blocks[35].name == "decoders.3.1"
 
 
+def test_restormer_preset_has_the_published_size_and_block_layout():
+    model = build_on_meta("restormer")
+    assert count_parameters(model) == 26_126_644
+    parts = [b.part for b in model.blocks()]
+    assert parts == ["encoder"] * 16 + ["middle"] * 8 + ["decoder"] * 20
+    names = [b.name for b in model.blocks()]
+    assert names[16] == "latent.0" and names[-1] == "refinement.3"
+    kinds = named_param_kinds(model)
+    assert kinds["latent.0.attn.temperature"] == "other"
+    assert kinds["latent.0.norm1.bias"] == "norm"
+    assert kinds["latent.0.ffn.dwconv.weight"] == "conv"
+    assert not any(kind == "bias" for kind in kinds.values())  # bias-free convs
+
+
 def test_overrides_change_the_config_and_bad_names_fail_clearly():
     model = create_model("nafnet-tiny", width=16, middle_blocks=3)
     assert model.config["width"] == 16 and len(model.blocks()) == 4 + 3 + 4
@@ -96,6 +110,10 @@ def test_overrides_change_the_config_and_bad_names_fail_clearly():
     with pytest.raises(ValueError, match="unknown arch"):
         model_from_config({"arch": "unet"})
     assert get_preset("nafnet-sidd-w32").arch == "nafnet"
+    with pytest.raises(ValueError, match="3 heads do not divide"):
+        create_model("restormer-tiny", heads=[1, 3, 4, 8])
+    with pytest.raises(ValueError, match="layernorm must be one of"):
+        create_model("restormer-tiny", layernorm="batch")
 
 
 def test_same_seed_gives_the_same_weights():

@@ -5,6 +5,7 @@
     rebuilt = model_from_config(model.config)
 """
 from trainer.models import nafnet as _nafnet  # noqa: F401  (registers presets)
+from trainer.models import restormer as _restormer  # noqa: F401  (registers presets)
 from trainer.models.introspect import (BlockInfo, PARAM_KINDS, PARTS, count_parameters,
                                        named_param_kinds, param_kind)
 from trainer.models.registry import create_model, get_preset, list_presets, model_from_config

@@ -1,13 +1,16 @@
-"""NAFNet against a slow, independent float64 numpy implementation written from the paper's
-description: one NAFBlock, and the whole U-shaped wiring of a tiny preset (padding to a
-multiple of 16, stride-2 downs, 1x1 + PixelShuffle ups, additive skips, global residual)."""
+"""NAFNet and Restormer against slow, independent float64 numpy implementations written from
+the papers' descriptions: one block of each, and the whole U-shaped wiring of the tiny presets
+(padding, downsampling, upsampling, skips, global residual)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
+from scipy.special import erf
 
 from trainer.models import create_model
 from trainer.models.nafnet import NAFBlock
+from trainer.models.restormer import RestormerConfig, TransformerBlock
 
 
 def randomize(model, seed=0, scale=0.2):
@@ -26,6 +29,9 @@ def params_of(module) -> dict[str, np.ndarray]:
 def conv(x, weight, bias=None, stride=1, groups=1):
     """Zero-padded 'same' cross-correlation on one CHW image, by explicit loops over taps."""
     out_ch, in_per_group, kh, kw = weight.shape
+    if kh == kw == 1 and groups == 1:
+        out = np.einsum("oc,chw->ohw", weight[:, :, 0, 0], x)
+        return out if bias is None else out + bias[:, None, None]
     pad = kh // 2 if stride == 1 else 0
     xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
     h = (xp.shape[1] - kh) // stride + 1
@@ -46,8 +52,11 @@ def conv(x, weight, bias=None, stride=1, groups=1):
 
 
 def layer_norm(x, weight, bias, eps=1e-6):
+    """Over channels at each pixel; bias None: Restormer's bias-free form (no centring)."""
     mean = x.mean(axis=0, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=0, keepdims=True)
+    if bias is None:
+        return x / np.sqrt(var + eps) * weight[:, None, None]
     return (x - mean) / np.sqrt(var + eps) * weight[:, None, None] + bias[:, None, None]
 
 
@@ -132,3 +141,88 @@ def test_fresh_nafnet_is_the_identity_plus_intro_ending_path():
             getattr(model, name).bias.zero_()
     image = torch.rand(2, 3, 17, 30)
     torch.testing.assert_close(model(image), image)
+
+
+def restormer_block_reference(x, p, heads, prefix=""):
+    def get(name):
+        return p.get(prefix + name)
+    c, h, w = x.shape
+    t = layer_norm(x, get("norm1.weight"), get("norm1.bias"), eps=1e-5)
+    qkv = conv(conv(t, get("attn.qkv.weight"), get("attn.qkv.bias")),
+               get("attn.qkv_dwconv.weight"), get("attn.qkv_dwconv.bias"), groups=3 * c)
+    out = np.zeros((c, h * w))
+    per_head = c // heads
+    for head in range(heads):
+        rows = slice(head * per_head, (head + 1) * per_head)
+        q, k, v = (qkv[offset:offset + c][rows].reshape(per_head, h * w)
+                   for offset in (0, c, 2 * c))
+        q = q / np.linalg.norm(q, axis=1, keepdims=True)
+        k = k / np.linalg.norm(k, axis=1, keepdims=True)
+        logits = q @ k.T * get("attn.temperature")[head]
+        weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+        out[rows] = weights / weights.sum(axis=1, keepdims=True) @ v
+    x = x + conv(out.reshape(c, h, w), get("attn.project_out.weight"),
+                 get("attn.project_out.bias"))
+    t = layer_norm(x, get("norm2.weight"), get("norm2.bias"), eps=1e-5)
+    t = conv(t, get("ffn.project_in.weight"), get("ffn.project_in.bias"))
+    t = conv(t, get("ffn.dwconv.weight"), get("ffn.dwconv.bias"), groups=t.shape[0])
+    gate, value = np.split(t, 2)
+    t = 0.5 * gate * (1 + erf(gate / np.sqrt(2))) * value
+    return x + conv(t, get("ffn.project_out.weight"), get("ffn.project_out.bias"))
+
+
+def pixel_unshuffle(x, r=2):
+    c, h, w = x.shape
+    out = np.zeros((c * r * r, h // r, w // r))
+    for channel in range(c):
+        for dy in range(r):
+            for dx in range(r):
+                out[channel * r * r + dy * r + dx] = x[channel, dy::r, dx::r]
+    return out
+
+
+def restormer_reference(image, p, config):
+    height, width = image.shape[1:]
+    padded = np.pad(image, ((0, 0), (0, -height % 8), (0, -width % 8)), mode="reflect")
+
+    def stage(x, name, heads):
+        index = 0
+        while f"{name}.{index}.norm1.weight" in p:
+            x = restormer_block_reference(x, p, heads, f"{name}.{index}.")
+            index += 1
+        return x
+
+    heads = config["heads"]
+    level1 = stage(conv(padded, p["patch_embed.proj.weight"]), "encoder_level1", heads[0])
+    level2 = stage(pixel_unshuffle(conv(level1, p["down1_2.body.0.weight"])),
+                   "encoder_level2", heads[1])
+    level3 = stage(pixel_unshuffle(conv(level2, p["down2_3.body.0.weight"])),
+                   "encoder_level3", heads[2])
+    x = stage(pixel_unshuffle(conv(level3, p["down3_4.body.0.weight"])), "latent", heads[3])
+    x = np.concatenate([pixel_shuffle(conv(x, p["up4_3.body.0.weight"])), level3])
+    x = stage(conv(x, p["reduce_chan_level3.weight"]), "decoder_level3", heads[2])
+    x = np.concatenate([pixel_shuffle(conv(x, p["up3_2.body.0.weight"])), level2])
+    x = stage(conv(x, p["reduce_chan_level2.weight"]), "decoder_level2", heads[1])
+    x = np.concatenate([pixel_shuffle(conv(x, p["up2_1.body.0.weight"])), level1])
+    x = stage(stage(x, "decoder_level1", heads[0]), "refinement", heads[0])
+    return (conv(x, p["output.weight"]) + padded)[:, :height, :width]
+
+
+@pytest.mark.parametrize("layernorm", ["with_bias", "bias_free"])
+def test_restormer_block_matches_numpy_reference(layernorm):
+    config = RestormerConfig(dim=8, bias=True, layernorm=layernorm)
+    block = TransformerBlock(8, 2, config).double()
+    randomize(block, seed=3, scale=0.3)
+    x = torch.randn(1, 8, 6, 5, dtype=torch.float64)
+    got = block(x)[0].detach().numpy()
+    expected = restormer_block_reference(x[0].numpy(), params_of(block), heads=2)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_restormer_wiring_matches_numpy_reference_on_odd_size():
+    model = create_model("restormer-tiny", heads=[1, 2, 2, 4]).double()
+    randomize(model, seed=4, scale=0.1)
+    image = torch.rand(1, 3, 11, 13, dtype=torch.float64)
+    got = model(image)[0].detach().numpy()
+    expected = restormer_reference(image[0].numpy(), params_of(model), model.config)
+    np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-8)
