@@ -100,8 +100,6 @@ def validate_config(config: BuildConfig) -> list[str]:
         (config.shard_size >= 1, f"--shard-size must be at least 1, got {config.shard_size}"),
         (config.mode in MODES, f"--mode must be one of {', '.join(MODES)}, got {config.mode!r}"),
         (config.fmt in FORMATS, f"--format must be one of {', '.join(FORMATS)}, got {config.fmt!r}"),
-        (config.n >= 0, f"--n must be at least 0, got {config.n}"),
-        (0 <= config.min_length <= config.n, f"--min-length must be in 0..{config.n}, got {config.min_length}"),
         (config.seed >= 0, f"--seed must be a non-negative integer, got {config.seed}"),
         (config.workers is None or config.workers >= 1, f"--workers must be at least 1, got {config.workers}"),
         (config.distributor in DISTRIBUTORS,
@@ -110,7 +108,11 @@ def validate_config(config: BuildConfig) -> list[str]:
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
-    return resolve_pool(list(config.ops) if config.ops else None, config.k)
+    from degrade.chain import check_chain_options
+
+    pool = resolve_pool(list(config.ops) if config.ops else None, config.k)
+    check_chain_options(pool, config.n, config.mode, config.min_length)
+    return pool
 
 
 def identity(config: BuildConfig, pool: list[str], listing: str) -> dict:

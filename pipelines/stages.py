@@ -51,15 +51,23 @@ class ShardEntry:
 
 @dataclass(frozen=True)
 class Problems:
-    """The reader's error policy, threaded through every stage."""
+    """The reader's error policy, threaded through every stage.
+
+    strict: raise CorruptDataError at the first problem. collected: a list to append each
+    problem's message to instead of logging it (verify uses this to build its report).
+    """
 
     strict: bool = False
+    collected: list | None = None
 
     def report(self, where: str, reason: str) -> None:
         message = f"{where}: {reason}"
         if self.strict:
             raise CorruptDataError(message)
-        LOG.warning("skipped %s", message)
+        if self.collected is not None:
+            self.collected.append(message)
+        else:
+            LOG.warning("skipped %s", message)
 
 
 # ---------------------------------------------------------------- shard lists
