@@ -45,3 +45,41 @@ def conv_net():
 def make_batches():
     """synthetic_batches(seed, batch=2, patch=16) -> batches(start) for fit()."""
     return synthetic_batches
+
+
+@pytest.fixture(scope="session")
+def shard_dir(tmp_path_factory):
+    """A tiny PROD shard folder: 16 pairs of 48x48 in 4 shards (embedded source images)."""
+    from pipelines.build import BuildConfig, build_shards
+
+    out = tmp_path_factory.mktemp("shards") / "shards"
+    build_shards(BuildConfig(out=str(out), count=16, patch=48, shard_size=4, workers=1,
+                             progress=False))
+    return out
+
+
+@pytest.fixture(scope="session")
+def paired_dir(tmp_path_factory, shard_dir):
+    """A paired folder (lq/ + gt/ PNGs) holding the first 4 pairs of `shard_dir`."""
+    from pipelines.codecs import encode_png
+    from pipelines.pairs import iter_pairs
+
+    root = tmp_path_factory.mktemp("paired")
+    for folder in ("lq", "gt"):
+        (root / folder).mkdir()
+    for name, lq, gt in iter_pairs(shard_dir, limit=4):
+        (root / "lq" / f"{name}.png").write_bytes(encode_png(lq))
+        (root / "gt" / f"{name}.png").write_bytes(encode_png(gt))
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tmp_path_factory):
+    """A saved nafnet-tiny model file (random weights, seed 0)."""
+    from trainer.checkpoint import save_model
+    from trainer.models import create_model
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    save_model(path, create_model("nafnet-tiny"), {"note": "test"})
+    return path

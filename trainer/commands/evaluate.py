@@ -1,0 +1,64 @@
+"""`trainer eval MODEL --data DIR`: PSNR/SSIM per image, their mean, and the identity baseline."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A paired folder (lq/ + gt/, or input/ + target/) or a shard folder.")
+@click.option("--limit", type=int, help="Evaluate at most this many pairs.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("eval.csv"),
+              show_default=True, help="Per-image CSV (with a final mean row).")
+@click.option("--adapter", type=click.Path(path_type=Path),
+              help="A CoLoRA adapter file to attach to the model first.")
+@click.option("--device", help="cpu or cuda [default: cuda when available].")
+@click.option("--amp", type=click.Choice(["bf16", "fp16", "none"]), default="none",
+              show_default=True, help="Mixed precision for inference.")
+@click.option("--tile", type=int, help="Restore in tiles of this size (default: whole images).")
+@click.option("--overlap", type=int, default=32, show_default=True, help="Tile overlap.")
+def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap):
+    """Score MODEL (a .safetensors file or a run folder) on paired images.
+
+    Reports PSNR and SSIM (RGB, 0-255, as restoration papers) per image in a CSV, their means,
+    and the identity baseline (the degraded input scored against the target).
+
+    \b
+    Example:
+      trainer eval runs/pretrain --data val/ --out val.csv
+    """
+    from trainer.checkpoint import CheckpointError
+    from trainer.distributed import default_device
+    from trainer.evaluate import evaluate_pairs, write_report
+    from trainer.restore import check_tiling, load_for_inference
+
+    from pipelines.pairs import iter_pairs
+
+    errors = _input_errors(CheckpointError)
+    try:
+        check_tiling(tile, overlap)
+        model, _ = load_for_inference(model_path, adapter, device or default_device())
+        device = next(model.parameters()).device
+        pairs = iter_pairs(data, limit=limit)
+        report = evaluate_pairs(model, pairs, device, amp, tile, overlap, progress=True,
+                                total=limit)
+    except errors as error:
+        raise click.UsageError(str(error)) from None
+    if not report.scores:
+        raise click.UsageError(f"--data {data}: no image pairs found")
+    write_report(report, out)
+    click.echo(f"{report.summary()} -> {out}")
+
+
+def _input_errors(*extra):
+    """The exception types that mean bad input (model, adapter, images), not a bug."""
+    import pipelines.pairs as pairs_module
+
+    from trainer.colora import AdapterError
+
+    known = tuple(getattr(pairs_module, name) for name in ("PairError",)
+                  if hasattr(pairs_module, name))
+    return (AdapterError, ValueError, OSError, *known, *extra)

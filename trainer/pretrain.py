@@ -1,0 +1,227 @@
+"""PROD pre-training: stream the shards, train a restoration preset with `fit`, write the run.
+
+A run folder holds `run.json` (the options that define the run), `metrics.jsonl`,
+`checkpoints/` (weights + training state, newest only), `best.safetensors` (best validation
+PSNR), `model.safetensors` (final weights), `curves.png` and `summary.json`.
+
+Defaults are NAFNet's official SIDD width-32 recipe: 200k steps, global batch 32 of 256x256
+patches, AdamW lr 1e-3 with betas (0.9, 0.9) and no weight decay, cosine to 1e-7, PSNR loss,
+gradient-norm clipping at 0.01. `batch` is the global batch: under torchrun each of N processes
+takes batch / N samples per step, so the recipe does not depend on the number of GPUs.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from trainer import checkpoint as ckpt
+from trainer import distributed
+from trainer.loop import AMP_MODES, LOSSES, METRICS_NAME, FitResult, LoopConfig, fit
+
+RUN_FILE = "run.json"
+SUMMARY_FILE = "summary.json"
+CURVES_FILE = "curves.png"
+# Options that define a run: resuming with different values would silently train another one.
+RUN_IDENTITY = ("model", "steps", "batch", "patch", "lr", "loss", "seed")
+OUTPUT_NAMES = (RUN_FILE, METRICS_NAME, ckpt.CHECKPOINT_DIR, ckpt.BEST_NAME, ckpt.FINAL_NAME,
+                CURVES_FILE, SUMMARY_FILE, "tensorboard")
+
+
+class PretrainError(Exception):
+    """A pre-training run that cannot start: bad options, data or run folder."""
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Everything `pretrain` needs; `None` means "choose for the device" where noted."""
+
+    shards: Path
+    model: str = "nafnet-sidd-w32"
+    steps: int = 200_000
+    batch: int = 32
+    patch: int = 256
+    lr: float = 1e-3
+    loss: str = "psnr"
+    val: Path | None = None
+    val_limit: int = 8
+    out: Path = Path("runs/pretrain")
+    resume: bool = False
+    overwrite: bool = False
+    seed: int = 0
+    workers: int = 2
+    amp: str | None = None            # None: bf16 on CUDA, none on CPU
+    channels_last: bool | None = None  # None: on for CUDA
+    compile: bool = False
+    log_every: int = 50
+    val_every: int = 1000
+    ckpt_every: int = 1000
+    device: str | None = None          # None: cuda when available
+    progress: bool = True
+
+    def __post_init__(self):
+        for name in ("steps", "batch", "patch", "log_every", "ckpt_every"):
+            if getattr(self, name) < 1:
+                raise PretrainError(f"--{name.replace('_', '-')} must be at least 1, "
+                                    f"got {getattr(self, name)}")
+        if self.loss not in LOSSES:
+            raise PretrainError(f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        if self.amp is not None and self.amp not in AMP_MODES:
+            raise PretrainError(f"--amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
+        if self.resume and self.overwrite:
+            raise PretrainError("--resume and --overwrite contradict each other; pick one")
+
+
+@dataclass(frozen=True)
+class PretrainResult:
+    out: Path
+    model_path: Path
+    fit: FitResult
+    summary: str
+
+
+# ---------------------------------------------------------------- run folder
+
+def _identity(config: PretrainConfig) -> dict:
+    return {name: getattr(config, name) for name in RUN_IDENTITY}
+
+
+def _run_record(config: PretrainConfig) -> dict:
+    record = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
+    return {"identity": _identity(config), "options": record}
+
+
+def prepare_run_folder(config: PretrainConfig) -> None:
+    """Create or check `config.out`: a fresh folder, an --overwrite, or a matching --resume."""
+    out, run_file = config.out, config.out / RUN_FILE
+    if run_file.exists() and config.overwrite:
+        for name in OUTPUT_NAMES:
+            target = out / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    elif run_file.exists():
+        _check_same_run(config, json.loads(run_file.read_text())["identity"])
+    elif out.exists() and any(out.iterdir()) and not config.overwrite:
+        raise PretrainError(f"{out}: folder exists and is not a training run; choose another "
+                            f"--out or pass --overwrite")
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt.atomic_write_text(run_file, json.dumps(_run_record(config), indent=2) + "\n")
+
+
+def _check_same_run(config: PretrainConfig, saved: dict) -> None:
+    if not config.resume:
+        raise PretrainError(f"{config.out}: already holds a run ({saved['model']}, "
+                            f"{saved['steps']} steps); pass --resume to continue it or "
+                            f"--overwrite to start over")
+    now = _identity(config)
+    changed = [f"--{k} {saved.get(k)} -> {now[k]}" for k in RUN_IDENTITY if saved.get(k) != now[k]]
+    if changed:
+        raise PretrainError(f"{config.out}: --resume with different options ({', '.join(changed)}); "
+                            f"use the original options or a new --out")
+
+
+# ---------------------------------------------------------------- data
+
+def _per_rank_batch(batch: int, ranks: int) -> int:
+    if batch % ranks:
+        raise PretrainError(f"--batch {batch} does not split evenly over {ranks} processes")
+    return batch // ranks
+
+
+def batch_source(config: PretrainConfig, per_rank_batch: int):
+    """`source(start)` for `fit`: this rank's batch stream from batch number `start` on.
+
+    The reader's stream is endless and deterministic for (seed, ranks, workers) and continues
+    across its epochs, so skipping `start` batches puts a resumed run exactly where the
+    interrupted one was (at the cost of decoding the skipped batches once).
+    """
+    from pipelines.reader import train_loader
+
+    def endless() -> Iterator[dict]:
+        loader = train_loader(config.shards, per_rank_batch, config.patch, config.workers,
+                              config.seed)
+        while True:
+            yield from loader
+
+    def source(start: int) -> Iterator[dict]:
+        return itertools.islice(endless(), start, None)
+    return source
+
+
+def load_val_pairs(config: PretrainConfig) -> list:
+    if config.val is None:
+        return []
+    from pipelines.pairs import iter_pairs
+
+    pairs = list(iter_pairs(config.val, limit=config.val_limit))
+    if not pairs:
+        raise PretrainError(f"--val {config.val}: no image pairs found")
+    return pairs
+
+
+# ---------------------------------------------------------------- the run
+
+def resolve_device(config: PretrainConfig, context: distributed.DistContext) -> PretrainConfig:
+    """Fill the device-dependent defaults (amp, channels_last) from the chosen device."""
+    cuda = context.device.type == "cuda"
+    return replace(config, device=str(context.device),
+                   amp=config.amp or ("bf16" if cuda else "none"),
+                   channels_last=cuda if config.channels_last is None else config.channels_last)
+
+
+def loop_config(config: PretrainConfig, is_main: bool) -> LoopConfig:
+    return LoopConfig(steps=config.steps, lr=config.lr, loss=config.loss, amp=config.amp,
+                      channels_last=config.channels_last, compile=config.compile,
+                      log_every=config.log_every,
+                      val_every=config.val_every if config.val else 0,
+                      ckpt_every=config.ckpt_every, device=config.device,
+                      progress=config.progress and is_main)
+
+
+def _finish(config: PretrainConfig, model, result: FitResult, seconds: float) -> PretrainResult:
+    from trainer.plots import plot_curves
+
+    final = ckpt.save_model(config.out / ckpt.FINAL_NAME, model,
+                            {"preset": config.model, "steps": result.steps, "seed": config.seed,
+                             "loss": config.loss, "shards": str(config.shards)})
+    plot_curves(config.out / METRICS_NAME, config.out / CURVES_FILE, title=config.model)
+    val = result.last_val or {}
+    loss = "n/a" if result.final_loss is None else f"{result.final_loss:.4f}"
+    summary = (f"pre-trained {config.model} for {result.steps} steps in {seconds:.0f}s "
+               f"({result.images_per_s:.1f} img/s): final loss {loss}"
+               + (f", val PSNR {val['psnr']:.2f} dB / SSIM {val['ssim']:.4f}" if val else "")
+               + f" -> {final}")
+    record = {"summary": summary, "steps": result.steps, "final_loss": result.final_loss,
+              "val": val, "best_psnr": result.best_psnr, "seconds": seconds,
+              "images_per_s": result.images_per_s, "model_sha256": ckpt.sha256_file(final)}
+    ckpt.atomic_write_text(config.out / SUMMARY_FILE, json.dumps(record, indent=2) + "\n")
+    return PretrainResult(config.out, final, result, summary)
+
+
+def pretrain(config: PretrainConfig) -> PretrainResult | None:
+    """Run (or resume) one pre-training run; returns the result on rank 0, None elsewhere."""
+    from trainer.evaluate import validation_fn
+    from trainer.models import create_model
+
+    began = time.perf_counter()
+    context = distributed.init_from_env(config.device)
+    config = resolve_device(config, context)
+    per_rank = _per_rank_batch(config.batch, context.world_size)
+    if context.is_main:
+        prepare_run_folder(config)
+    distributed.barrier()
+    torch.manual_seed(config.seed)
+    model = create_model(config.model)
+    # only rank 0 validates, but every rank must agree that validation happens (barriers)
+    val_pairs = load_val_pairs(config) if context.is_main else []
+    val_fn = validation_fn(val_pairs, context.device, config.amp) if config.val else None
+    result = fit(model, batch_source(config, per_rank), loop_config(config, context.is_main),
+                 val_fn=val_fn, out_dir=config.out, resume=True, metadata={"preset": config.model})
+    if not context.is_main:
+        return None
+    return _finish(config, model, result, time.perf_counter() - began)
