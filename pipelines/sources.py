@@ -137,6 +137,8 @@ def decode_image(data: bytes, *, min_side: int = 1, max_pixels: int = DEFAULT_MA
         except Exception as error:  # noqa: BLE001 - any parser failure means an unusable file
             raise SourceError(f"not a readable image ({type(error).__name__}: {error})") from None
         check_dimensions(image.width, image.height, min_side, max_pixels)
+        if _is_16_bit_colour(image):  # Pillow would keep only the high byte; round instead
+            return _decode_with_cv2(data, min_side, max_pixels)
         try:
             image.load()
             if getattr(image, "n_frames", 1) > 1:
@@ -146,6 +148,12 @@ def decode_image(data: bytes, *, min_side: int = 1, max_pixels: int = DEFAULT_MA
             raise
         except Exception as error:  # noqa: BLE001
             raise SourceError(f"corrupt or truncated ({type(error).__name__}: {error})") from None
+
+
+def _is_16_bit_colour(image) -> bool:
+    tiles = getattr(image, "tile", None) or []
+    raw_mode = tiles[0].args if tiles and isinstance(tiles[0].args, str) else ""
+    return image.mode in ("RGB", "RGBA") and ";16" in raw_mode
 
 
 def check_dimensions(width: int, height: int, min_side: int, max_pixels: int) -> None:

@@ -75,3 +75,27 @@ def make_dataset():
 def sample_of():
     """fake_sample(index, size) -> (record, lq, gt), the content the fake datasets hold."""
     return fake_sample
+
+
+def smooth_image(seed: int, height: int, width: int) -> np.ndarray:
+    """A photo-like test source: smooth colour gradients plus a little texture."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    channels = [np.sin(6 * x * rng.uniform(0.5, 2) + 4 * y * rng.uniform(0.5, 2) + rng.uniform(0, 6))
+                for _ in range(3)]
+    image = (np.stack(channels, axis=2) + 1) * 110 + rng.normal(0, 6, (height, width, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def source_folder(tmp_path):
+    """Four small PNG/JPEG sources in nested folders."""
+    import cv2
+
+    folder = tmp_path / "src"
+    for i, (name, h, w) in enumerate([("a/one.png", 72, 90), ("a/two.jpg", 64, 64),
+                                      ("b/three.png", 80, 70), ("four.png", 66, 100)]):
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        assert cv2.imwrite(str(path), smooth_image(i, h, w)[..., ::-1])
+    return folder
