@@ -3,12 +3,16 @@
     model = create_model("nafnet-sidd-w32")
     model.blocks()[16]          # BlockInfo(index=16, name="middle_blks.0", part="middle", ...)
     rebuilt = model_from_config(model.config)
+    load_official_weights(create_model("nafnet-sidd-w32"), "NAFNet-SIDD-width32.pth")
 """
 from trainer.models import nafnet as _nafnet  # noqa: F401  (registers presets)
 from trainer.models import restormer as _restormer  # noqa: F401  (registers presets)
 from trainer.models.introspect import (BlockInfo, PARAM_KINDS, PARTS, count_parameters,
                                        named_param_kinds, param_kind)
+from trainer.models.official import (OfficialWeightsError, load_official_state_dict,
+                                     load_official_weights)
 from trainer.models.registry import create_model, get_preset, list_presets, model_from_config
 
-__all__ = ["BlockInfo", "PARAM_KINDS", "PARTS", "count_parameters", "create_model", "get_preset",
-           "list_presets", "model_from_config", "named_param_kinds", "param_kind"]
+__all__ = ["BlockInfo", "OfficialWeightsError", "PARAM_KINDS", "PARTS", "count_parameters",
+           "create_model", "get_preset", "list_presets", "load_official_state_dict",
+           "load_official_weights", "model_from_config", "named_param_kinds", "param_kind"]

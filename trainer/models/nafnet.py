@@ -102,10 +102,12 @@ class NAFNet(nn.Module):
         channels = config.width
         self.intro = nn.Conv2d(config.img_channels, channels, 3, padding=1)
         self.ending = nn.Conv2d(channels, config.img_channels, 3, padding=1)
+        # Registration order as in the official code, so state dicts list keys identically.
         self.encoders = nn.ModuleList()
-        self.downs = nn.ModuleList()
-        self.ups = nn.ModuleList()
         self.decoders = nn.ModuleList()
+        self.middle_blks = nn.Sequential()
+        self.ups = nn.ModuleList()
+        self.downs = nn.ModuleList()
         for count in config.enc_blocks:
             self.encoders.append(_stage(channels, count, config))
             self.downs.append(nn.Conv2d(channels, channels * 2, 2, stride=2))
