@@ -16,6 +16,7 @@ import json
 import os
 import random
 import re
+import struct
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +25,6 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import nn
 
 MODEL_FORMAT = "colora-kit/model"
@@ -87,9 +87,31 @@ def _encode_metadata(metadata: dict[str, Any]) -> dict[str, str]:
             for k, v in metadata.items()}
 
 
-def _cpu_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    # clone: safetensors refuses tensors that share storage (tied or viewed weights)
-    return {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+_DTYPE_NAMES = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16",
+                torch.bfloat16: "BF16", torch.int64: "I64", torch.int32: "I32",
+                torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL"}
+
+
+def safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """The safetensors encoding with a canonical header (keys sorted, compact JSON).
+
+    The safetensors library writes its header from a hash map whose order changes from one
+    process to the next; sorting makes identical weights give identical bytes.
+    """
+    header: dict[str, Any] = {"__metadata__": dict(sorted(metadata.items()))} if metadata else {}
+    blobs, offset = [], 0
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().to("cpu").contiguous()
+        if tensor.dtype not in _DTYPE_NAMES:
+            raise CheckpointError(f"{name}: dtype {tensor.dtype} cannot be stored")
+        blob = tensor.reshape(-1).view(torch.uint8).numpy().tobytes()
+        header[name] = {"dtype": _DTYPE_NAMES[tensor.dtype], "shape": list(tensor.shape),
+                        "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    encoded = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    encoded += b" " * (-len(encoded) % 8)  # the format aligns the data start to 8 bytes
+    return b"".join([struct.pack("<Q", len(encoded)), encoded, *blobs])
 
 
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor],
@@ -97,7 +119,7 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor],
     """Write `tensors` as a safetensors file atomically; metadata values become strings."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        save_file(_cpu_tensors(tensors), str(tmp), metadata=_encode_metadata(metadata))
+        tmp.write_bytes(safetensors_bytes(tensors, _encode_metadata(metadata)))
     return path
 
 

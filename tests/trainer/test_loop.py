@@ -134,7 +134,7 @@ def test_validation_keeps_the_best_weights(conv_net, make_batches, tmp_path):
     assert [r["val_psnr"] for r in _records(tmp_path, "val_psnr")] == [20.0, 25.0, 22.0]
 
 
-@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step()`")  # fp16 skips step 1
+@pytest.mark.filterwarnings("ignore:Detected call of:UserWarning")  # fp16 skips step 1
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
 def test_amp_modes_train(conv_net, make_batches, amp):
     torch.manual_seed(0)
