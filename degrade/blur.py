@@ -7,15 +7,19 @@ point-symmetric, so for them correlation and convolution agree). Edges: reflect-
 (cv2.BORDER_REFLECT_101, numpy's 'reflect': ... 2 1 | 0 1 2 ... n-1 | n-2 ...), folded again
 as often as needed when the kernel reaches past the far edge; a single row or column repeats.
 
-Speed: `plan_filter` replaces the kernel by the cheapest of (a) a sum of r separable passes
-(cv2.sepFilter2D) from its SVD, possibly on a cropped box, and (b) the exact kernel through
-cv2.filter2D (direct for small areas, OpenCV's DFT path for large ones), among plans whose
-worst-case output error on images in [0, 1] is at most ERROR_BOUND = 0.5/255. The bound is
-exact for the approximation (not a heuristic): with the residual R = kernel - approximation,
-the output error lies in [-sum(R<0), sum(R>0)] for inputs in [0, 1].
+Speed: `plan_filter` turns a kernel into a few passes over the padded image, each a cv2 call on
+a box of the kernel, and picks the cheapest plan (by a cost model measured with OpenCV 5, one
+thread) among: the kernel's support in one cv2.filter2D call (OpenCV runs it directly below
+130 taps and through its DFT above); its SVD truncated to r separable cv2.sepFilter2D passes;
+row or column strips of under 130 taps covering the non-zero taps, each one direct filter2D
+call. Candidates first drop the lightest taps worth up to half the tolerance. Every plan is rescaled to the kernel's total
+weight (a flat image stays exactly flat) and kept only if its worst-case output error on
+images in [0, 1] is at most ERROR_BOUND = 0.5/255. The bound is exact, not a heuristic: with
+R = kernel - plan, the output error lies in [-sum(R < 0), sum(R > 0)].
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -26,135 +30,155 @@ from degrade.op import Op, Params
 
 ERROR_BOUND = 0.5 / 255
 
-# Rough single-thread costs (ms for a 256x256x3 float32 image), measured on the development
-# machine with OpenCV 5; only their ratios matter, to choose between plans.
-_SEPARABLE_PASS_BASE = 0.13
-_SEPARABLE_PER_TAP = 0.0095
-_DIRECT_PER_TAP = 0.012
-_DFT_COST = 5.5
-_DFT_MIN_AREA = 130  # OpenCV's filter2D switches float32 kernels to its DFT path at this area
+# Single-thread cost model, ms for a 256x256x3 float32 image (OpenCV 5, development machine);
+# only ratios matter. OpenCV's filter2D switches float32 kernels to its DFT path at 130 taps.
+_DIRECT_CALL, _DIRECT_PER_TAP, _DIRECT_MAX_AREA = 0.03, 0.0072, 129
+_DFT_COST = 4.6
+_SEPARABLE_CALL, _SEPARABLE_PER_TAP = 0.07, 0.0085
+_ACCUMULATE = 0.03  # adding one more pass into the output
+
+Box = tuple[int, int, int, int]  # (top, left, height, width) inside the kernel
+
+
+@dataclass(frozen=True)
+class FilterPass:
+    """One cv2 call: a dense box of the kernel (filter2D) or one separable term (sepFilter2D)."""
+
+    box: Box
+    dense: np.ndarray | None = None  # float32 height x width
+    column: np.ndarray | None = None  # float32 height (vertical factor)
+    row: np.ndarray | None = None  # float32 width (horizontal factor)
 
 
 @dataclass(frozen=True)
 class FilterPlan:
-    """How to correlate with one kernel: a box of it, either exact or as separable passes.
-
-    box: (top, left, height, width) inside the original kernel; the anchor keeps the original
-    kernel centre, so cropping shifts nothing. columns[i] (length height) and rows[i] (length
-    width) are the vertical and horizontal factors of pass i; exact is the float32 box when the
-    plan filters with the full 2-D box instead. error_bound: worst output error on [0, 1] input.
-    """
+    """Passes whose sum approximates the kernel; error_bound is the worst error on [0, 1] input."""
 
     kernel_shape: tuple[int, int]
-    box: tuple[int, int, int, int]
-    columns: tuple[np.ndarray, ...]
-    rows: tuple[np.ndarray, ...]
-    exact: np.ndarray | None
+    passes: tuple[FilterPass, ...]
     error_bound: float
     cost: float
-
-    @property
-    def anchor(self) -> tuple[int, int]:
-        """cv2 anchor (x, y) of the original kernel centre inside the box."""
-        top, left, _, _ = self.box
-        return (self.kernel_shape[1] // 2 - left, self.kernel_shape[0] // 2 - top)
+    kind: str  # "exact", "separable" or "strips", for benchmarks and tests
 
 
 def _residual_bound(residual: np.ndarray) -> float:
     return float(max(residual[residual > 0].sum(), -residual[residual < 0].sum()))
 
 
+def _direct_cost(area: int) -> float:
+    return _DFT_COST if area > _DIRECT_MAX_AREA else _DIRECT_CALL + _DIRECT_PER_TAP * area
+
+
 def _separable_cost(height: int, width: int) -> float:
-    return _SEPARABLE_PASS_BASE + _SEPARABLE_PER_TAP * (height + width)
+    return _SEPARABLE_CALL + _SEPARABLE_PER_TAP * (height + width)
 
 
-def _exact_cost(height: int, width: int) -> float:
-    area = height * width
-    return _DFT_COST if area >= _DFT_MIN_AREA else _DIRECT_PER_TAP * area
+def _support_box(kernel: np.ndarray) -> Box:
+    rows = np.flatnonzero(np.any(kernel != 0, axis=1))
+    cols = np.flatnonzero(np.any(kernel != 0, axis=0))
+    if rows.size == 0:
+        return (kernel.shape[0] // 2, kernel.shape[1] // 2, 1, 1)
+    return (int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1))
 
 
-def _candidate_boxes(kernel: np.ndarray, budget: float) -> list[tuple[int, int, int, int]]:
-    """The whole kernel, its non-zero support, and a box peeled while the lost mass <= budget.
-
-    Every box contains the kernel centre (cv2 needs the anchor inside the kernel).
-    """
-    k_h, k_w = kernel.shape
-    c_y, c_x = k_h // 2, k_w // 2
-    boxes = [(0, 0, k_h, k_w)]
-    rows_used = np.flatnonzero(np.abs(kernel).sum(axis=1) > 0)
-    cols_used = np.flatnonzero(np.abs(kernel).sum(axis=0) > 0)
-    if rows_used.size:
-        top, bottom = min(rows_used[0], c_y), max(rows_used[-1], c_y)
-        left, right = min(cols_used[0], c_x), max(cols_used[-1], c_x)
-        boxes.append((int(top), int(left), int(bottom - top + 1), int(right - left + 1)))
-    boxes.append(_peeled_box(kernel, budget))
-    return list(dict.fromkeys(boxes))
-
-
-def _peeled_box(kernel: np.ndarray, budget: float) -> tuple[int, int, int, int]:
-    """Greedily drop the lightest outer row or column while the dropped |mass| stays <= budget."""
-    k_h, k_w = kernel.shape
-    top, bottom, left, right = 0, k_h - 1, 0, k_w - 1
-    magnitude, lost = np.abs(kernel), 0.0
-    while True:
-        edges = []
-        if top < k_h // 2:
-            edges.append((magnitude[top, left:right + 1].sum(), "top"))
-        if bottom > k_h // 2:
-            edges.append((magnitude[bottom, left:right + 1].sum(), "bottom"))
-        if left < k_w // 2:
-            edges.append((magnitude[top:bottom + 1, left].sum(), "left"))
-        if right > k_w // 2:
-            edges.append((magnitude[top:bottom + 1, right].sum(), "right"))
-        if not edges:
-            break
-        mass, side = min(edges)
-        if lost + mass > budget:
-            break
-        lost += mass
-        top, bottom = top + (side == "top"), bottom - (side == "bottom")
-        left, right = left + (side == "left"), right - (side == "right")
-    return (top, left, bottom - top + 1, right - left + 1)
-
-
-def _plans_for_box(kernel: np.ndarray, box: tuple[int, int, int, int],
-                   tolerance: float) -> list[FilterPlan]:
-    """The exact-box plan and the lowest-rank separable plan within tolerance, if any.
-
-    Both are rescaled to the kernel's total weight, so a flat image stays exactly flat.
-    """
+def _crop(kernel: np.ndarray, box: Box) -> np.ndarray:
     top, left, height, width = box
-    sub = kernel[top:top + height, left:left + width]
-    plans = []
-    cropped = sub * (kernel.sum() / sub.sum())
-    bound = _residual_bound(_residual(kernel, box, cropped))
-    if bound <= tolerance:
-        plans.append(FilterPlan(kernel.shape, box, (), (), cropped.astype(np.float32), bound,
-                                _exact_cost(height, width)))
-    u, s, vt = np.linalg.svd(sub)
-    max_useful_rank = int(_exact_cost(height, width) // _separable_cost(height, width)) + 1
-    for rank in range(1, min(len(s), max_useful_rank) + 1):
-        columns = u[:, :rank] * s[:rank]
-        rows = vt[:rank]
-        gain = kernel.sum() / (columns.sum(axis=0) @ rows.sum(axis=1))
-        bound = _residual_bound(_residual(kernel, box, gain * columns @ rows))
-        if bound <= tolerance:
-            plans.append(FilterPlan(
-                kernel.shape, box,
-                tuple((gain * columns[:, i]).astype(np.float32) for i in range(rank)),
-                tuple(rows[i].astype(np.float32) for i in range(rank)),
-                None, bound, rank * _separable_cost(height, width)))
-            break
-    return plans
+    return kernel[top:top + height, left:left + width]
 
 
-def _residual(kernel: np.ndarray, box: tuple[int, int, int, int],
-              approximation: np.ndarray) -> np.ndarray:
-    """kernel minus the approximation of its box (zero outside the box)."""
-    top, left, height, width = box
-    residual = kernel.copy()
-    residual[top:top + height, left:left + width] -= approximation
-    return residual
+def _pruned(kernel: np.ndarray, budget: float) -> np.ndarray:
+    """The kernel without its lightest taps, dropping at most `budget` of absolute weight.
+
+    Taps of equal magnitude go together, so a symmetric kernel stays symmetric (and centred).
+    """
+    magnitude = np.abs(kernel)
+    levels, inverse = np.unique(magnitude, return_inverse=True)
+    dropped_mass = np.cumsum(np.bincount(inverse.ravel(), weights=magnitude.ravel()))
+    keep_from = int(np.searchsorted(dropped_mass, budget, side="right"))
+    if keep_from == 0:
+        return kernel.copy()
+    return np.where(magnitude > levels[keep_from - 1], kernel, 0.0)
+
+
+def _exact_plan(kernel: np.ndarray, approximation: np.ndarray) -> FilterPlan:
+    """Filter with the approximation's support box in one filter2D call."""
+    box = _support_box(approximation)
+    dense = _crop(approximation, box)
+    scaled = dense * (kernel.sum() / dense.sum())
+    full = np.zeros_like(kernel)
+    full[box[0]:box[0] + box[2], box[1]:box[1] + box[3]] = scaled
+    return FilterPlan(kernel.shape, (FilterPass(box, dense=scaled.astype(np.float32)),),
+                      _residual_bound(kernel - full), _direct_cost(box[2] * box[3]), "exact")
+
+
+def _separable_plan(kernel: np.ndarray, approximation: np.ndarray,
+                    tolerance: float, best_cost: float) -> FilterPlan | None:
+    """The lowest-rank SVD truncation of the support box within tolerance, if cheaper."""
+    top, left, height, width = box = _support_box(approximation)
+    per_pass = _separable_cost(height, width) + _ACCUMULATE
+    max_rank = min(height, width, int(best_cost // per_pass))
+    if max_rank < 1:
+        return None
+    u, s, vt = np.linalg.svd(_crop(approximation, box))
+    terms = np.cumsum((u[:, :max_rank] * s[:max_rank]).T[:, :, None] * vt[:max_rank, None, :],
+                      axis=0)  # terms[r - 1]: the rank-r truncation
+    gains = kernel.sum() / terms.sum(axis=(1, 2))
+    terms *= gains[:, None, None]
+    outside = kernel.copy()
+    outside[top:top + height, left:left + width] = 0.0
+    residual = _crop(kernel, box)[None] - terms
+    positive = (np.where(residual > 0, residual, 0).sum(axis=(1, 2)) + outside[outside > 0].sum())
+    negative = (np.where(residual < 0, -residual, 0).sum(axis=(1, 2)) - outside[outside < 0].sum())
+    fits = np.flatnonzero(np.maximum(positive, negative) <= tolerance)
+    if fits.size == 0:
+        return None
+    rank = int(fits[0]) + 1
+    gain = gains[rank - 1]
+    passes = tuple(FilterPass(box, column=(gain * s[i] * u[:, i]).astype(np.float32),
+                              row=vt[i].astype(np.float32)) for i in range(rank))
+    bound = float(max(positive[rank - 1], negative[rank - 1]))
+    return FilterPlan(kernel.shape, passes, bound, rank * per_pass, "separable")
+
+
+def _strip_cover(mask: np.ndarray) -> tuple[float, list[Box]]:
+    """Cheapest cover of the True taps by row strips of at most _DIRECT_MAX_AREA taps (DP)."""
+    used = mask.any(axis=1)
+    firsts = np.where(used, mask.argmax(axis=1), mask.shape[1]).tolist()
+    lasts = np.where(used, mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1), -1).tolist()
+    rows = mask.shape[0]
+    best, choice = [0.0] + [math.inf] * rows, [0] * (rows + 1)
+    for end in range(1, rows + 1):
+        low, high = mask.shape[1], -1
+        for start in range(end - 1, -1, -1):  # strip = rows start .. end - 1
+            low, high = min(low, firsts[start]), max(high, lasts[start])
+            area = (end - start) * (high - low + 1) if high >= 0 else 0
+            if area > _DIRECT_MAX_AREA:
+                break
+            cost = best[start] + (_DIRECT_CALL + _ACCUMULATE + _DIRECT_PER_TAP * area
+                                  if area else 0.0)
+            if cost < best[end]:
+                best[end], choice[end] = cost, start
+    boxes, end = [], rows
+    while end > 0:
+        start = choice[end]
+        low, high = min(firsts[start:end]), max(lasts[start:end])
+        if high >= 0:
+            boxes.append((start, low, end - start, high - low + 1))
+        end = start
+    return best[rows], boxes[::-1]
+
+
+def _strips_plan(kernel: np.ndarray, approximation: np.ndarray) -> FilterPlan:
+    """Direct filter2D calls on row (or column) strips covering the approximation's taps."""
+    mask = approximation != 0
+    row_cost, row_boxes = _strip_cover(mask)
+    col_cost, col_boxes = _strip_cover(mask.T)
+    if col_cost < row_cost:
+        row_cost, row_boxes = col_cost, [(t, l, h, w) for (l, t, w, h) in col_boxes]
+    scaled = approximation * (kernel.sum() / approximation.sum())
+    passes = tuple(FilterPass(box, dense=_crop(scaled, box).astype(np.float32))
+                   for box in row_boxes)
+    return FilterPlan(kernel.shape, passes, _residual_bound(kernel - scaled), row_cost, "strips")
 
 
 def plan_filter(kernel: np.ndarray, tolerance: float = ERROR_BOUND) -> FilterPlan:
@@ -162,11 +186,20 @@ def plan_filter(kernel: np.ndarray, tolerance: float = ERROR_BOUND) -> FilterPla
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
         raise ValueError(f"blur: kernel shape {kernel.shape} is not 2-D with odd sides")
-    plans = [FilterPlan(kernel.shape, (0, 0) + kernel.shape, (), (), kernel.astype(np.float32),
-                        0.0, _exact_cost(*kernel.shape))]
-    for box in _candidate_boxes(kernel, tolerance / 2):
-        plans.extend(_plans_for_box(kernel, box, tolerance))
-    return min(plans, key=lambda plan: plan.cost)
+    if not np.isfinite(kernel).all() or kernel.sum() == 0:
+        raise ValueError("blur: kernel must be finite with a non-zero sum")
+    pruned = _pruned(kernel, tolerance / 2)
+    best = _exact_plan(kernel, pruned)  # its error is the dropped weight, <= tolerance / 2
+    separable = _separable_plan(kernel, pruned, tolerance, best.cost)
+    if separable is None:  # the rank truncation may need the whole tolerance for itself
+        separable = _separable_plan(kernel, kernel, tolerance, best.cost)
+    candidates = [separable]
+    if best.cost >= _DFT_COST:  # below, one direct call already beats any strip cover
+        candidates.append(_strips_plan(kernel, pruned))
+    for plan in candidates:
+        if plan is not None and plan.error_bound <= tolerance and plan.cost < best.cost:
+            best = plan
+    return best
 
 
 def reflect_indices(length: int, before: int, after: int) -> np.ndarray:
@@ -179,41 +212,76 @@ def reflect_indices(length: int, before: int, after: int) -> np.ndarray:
     return np.where(positions >= length, period - positions, positions)
 
 
-def _reach(plan: FilterPlan) -> tuple[int, int, int, int]:
-    """How far the box reaches above, below, left and right of the output pixel."""
-    top, left, height, width = plan.box
-    anchor_x, anchor_y = plan.anchor
-    return anchor_y, height - 1 - anchor_y, anchor_x, width - 1 - anchor_x
+def pad_reflect_101(image: np.ndarray, pad_y: int, pad_x: int) -> np.ndarray:
+    """Pad both sides of each axis by reflect-101, folding again where the image is too small."""
+    height, width = image.shape[:2]
+    if pad_y < height and pad_x < width:  # one reflection suffices: OpenCV's is the same rule
+        return cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_REFLECT_101)
+    rows = reflect_indices(height, pad_y, pad_y)
+    cols = reflect_indices(width, pad_x, pad_x)
+    return np.ascontiguousarray(image[rows[:, None], cols[None, :]])
 
 
-def _run_plan(image: np.ndarray, plan: FilterPlan) -> np.ndarray:
+def _centre_anchor(filter_pass: FilterPass, kernel_shape: tuple[int, int]):
+    """cv2 anchor (x, y) of the kernel centre inside the pass's box; None when it lies outside."""
+    top, left, height, width = filter_pass.box
+    x, y = kernel_shape[1] // 2 - left, kernel_shape[0] // 2 - top
+    return (x, y) if 0 <= x < width and 0 <= y < height else None
+
+
+def _filter(source: np.ndarray, filter_pass: FilterPass, anchor=(-1, -1), dst=None):
     border = cv2.BORDER_REFLECT_101
-    if plan.exact is not None:
-        return cv2.filter2D(image, -1, plan.exact, anchor=plan.anchor, borderType=border)
-    out = None
-    for column, row in zip(plan.columns, plan.rows):
-        part = cv2.sepFilter2D(image, -1, row, column, anchor=plan.anchor, borderType=border)
-        out = part if out is None else cv2.add(out, part, dst=out)
-    return out
+    if filter_pass.dense is not None:
+        return cv2.filter2D(source, -1, filter_pass.dense, dst=dst, anchor=anchor,
+                            borderType=border)
+    return cv2.sepFilter2D(source, -1, filter_pass.row, filter_pass.column, dst=dst,
+                           anchor=anchor, borderType=border)
+
+
+def _padded_pass(padded: np.ndarray, filter_pass: FilterPass, height: int, width: int):
+    """A pass whose box misses the kernel centre, read from real padded pixels only.
+
+    The region is the box's footprint over all outputs; with OpenCV's default (centred) anchor
+    output (y, x) sits at (y + h // 2, x + w // 2) in it.
+    """
+    top, left, box_h, box_w = filter_pass.box
+    region = padded[top:top + height + box_h - 1, left:left + width + box_w - 1]
+    out = _filter(region, filter_pass).reshape(region.shape)
+    return out[box_h // 2:box_h // 2 + height, box_w // 2:box_w // 2 + width]
 
 
 def correlate(image: np.ndarray, plan: FilterPlan) -> np.ndarray:
     """Correlate a float32 HxWx3 image with a plan's kernel; same size, clipped to [0, 1].
 
-    Where the kernel reaches past the far edge (images smaller than the kernel, down to 1x1),
-    the image is padded here with the folded reflect-101 indices and the centre cut back out,
-    so the edge rule does not depend on OpenCV's handling of tiny images.
+    Passes whose box holds the kernel centre run on the image itself with OpenCV's
+    BORDER_REFLECT_101 (the same rule while half the kernel is shorter than each side). The
+    others, and every pass on images smaller than that (down to 1x1), read a copy padded here
+    by folded reflect-101 indices. Fresh arrays are kept few: page faults on new memory cost
+    more than the arithmetic of a small kernel.
     """
-    up, down, left, right = _reach(plan)
+    image = np.ascontiguousarray(image, dtype=np.float32)
     height, width = image.shape[:2]
-    if up < height and down < height and left < width and right < width:
-        out = _run_plan(image, plan)
-    else:
-        rows = reflect_indices(height, up, down)
-        cols = reflect_indices(width, left, right)
-        padded = np.ascontiguousarray(image[rows[:, None], cols[None, :]])
-        out = _run_plan(padded, plan)[up:up + height, left:left + width]
-    out = np.ascontiguousarray(out, dtype=np.float32).reshape(image.shape)
+    k_h, k_w = plan.kernel_shape
+    one_reflection = k_h // 2 < height and k_w // 2 < width
+    out = scratch = padded = None
+    for filter_pass in plan.passes:
+        anchor = _centre_anchor(filter_pass, plan.kernel_shape) if one_reflection else None
+        if anchor is not None:
+            if out is None:
+                out = _filter(image, filter_pass, anchor).reshape(image.shape)
+                continue
+            if scratch is None:
+                scratch = np.empty_like(out)
+            part = _filter(image, filter_pass, anchor, dst=scratch).reshape(image.shape)
+        else:
+            if padded is None:
+                padded = pad_reflect_101(image, k_h // 2, k_w // 2)
+                padded = padded.reshape(padded.shape[:2] + image.shape[2:])
+            part = _padded_pass(padded, filter_pass, height, width)
+            if out is None:
+                out = np.array(part, dtype=np.float32)
+                continue
+        cv2.add(out, part, dst=out)
     return np.clip(out, 0.0, 1.0, out=out)
 
 

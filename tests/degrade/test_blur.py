@@ -112,14 +112,31 @@ def test_an_impulse_through_the_op_reproduces_the_symmetric_kernel():
     assert np.abs(out[10:21, 10:21, 1] - kernel).max() <= ERROR_BOUND
 
 
+def effective_kernel(plan) -> np.ndarray:
+    """What the plan's passes add up to, placed back in the kernel's frame."""
+    total = np.zeros(plan.kernel_shape)
+    for filter_pass in plan.passes:
+        top, left, height, width = filter_pass.box
+        part = (filter_pass.dense if filter_pass.dense is not None
+                else np.outer(filter_pass.column, filter_pass.row))
+        total[top:top + height, left:left + width] += part
+    return total
+
+
 def test_separable_gaussians_plan_a_single_separable_pass():
     for theta in (0.0, np.pi / 2, np.pi):
         kernel = make_kernel("gaussian", 21, 3.0, 1.2, theta)
         plan = plan_filter(kernel)
-        assert plan.exact is None and len(plan.rows) == 1
+        assert plan.kind == "separable" and len(plan.passes) == 1
         assert plan.error_bound <= ERROR_BOUND
         uncropped = plan_filter(kernel, tolerance=1e-9)
-        assert uncropped.exact is None and len(uncropped.rows) == 1
+        assert uncropped.kind == "separable" and len(uncropped.passes) == 1
+
+
+def test_sampled_kernels_use_every_kind_of_plan():
+    rng = np.random.default_rng(0)
+    kinds = {plan_filter(kernel_from_params(sample_kernel_params(rng))).kind for _ in range(300)}
+    assert kinds == {"exact", "separable", "strips"}
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -128,28 +145,28 @@ def test_every_plan_keeps_its_bound_and_the_bound_is_not_exceeded(seed):
     kernel = kernel_from_params(sample_kernel_params(rng))
     plan = plan_filter(kernel)
     assert plan.error_bound <= ERROR_BOUND
-    # the image that maximises the error of a low-rank plan: 1 where its residual is positive
+    residual = kernel - effective_kernel(plan)
+    bound = max(residual[residual > 0].sum(), -residual[residual < 0].sum())
+    assert bound == pytest.approx(plan.error_bound, abs=1e-6)
+    assert effective_kernel(plan).sum() == pytest.approx(1.0, abs=1e-6)
     image = random_image((40, 40, 3), seed)
     out = correlate(image, plan)
     assert np.abs(out - slow_correlate(image, kernel)).max() <= plan.error_bound + 1e-6
 
 
-def first_multi_pass_plan():
+def first_plan(kind: str, min_passes: int):
     rng = np.random.default_rng(0)
     while True:
         kernel = kernel_from_params(sample_kernel_params(rng))
         plan = plan_filter(kernel)
-        if plan.exact is None and len(plan.rows) >= 2:
+        if plan.kind == kind and len(plan.passes) >= min_passes:
             return kernel, plan
 
 
-def test_the_bound_is_attained_by_the_worst_image():
-    kernel, plan = first_multi_pass_plan()
-    approximation = np.zeros_like(kernel)
-    top, left, height, width = plan.box
-    approximation[top:top + height, left:left + width] = sum(
-        np.outer(c, r) for c, r in zip(plan.columns, plan.rows))
-    residual = kernel - approximation
+@pytest.mark.parametrize("kind", ["separable", "strips"])
+def test_the_bound_is_attained_by_the_worst_image(kind):
+    kernel, plan = first_plan(kind, 2)
+    residual = kernel - effective_kernel(plan)
     size = kernel.shape[0]
     errors = []
     for worst in (residual > 0, residual < 0):
