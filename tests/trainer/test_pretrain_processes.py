@@ -16,8 +16,8 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 
 def _command(shards, out, *extra):
     return [sys.executable, "-m", "trainer", "pretrain", str(shards), "--model", "nafnet-tiny",
-            "--steps", "40", "--batch", "2", "--patch", "32", "--workers", "0", "--seed", "5",
-            "--log-every", "1", "--ckpt-every", "3", "--device", "cpu", "--out", str(out),
+            "--steps", "12", "--batch", "2", "--patch", "32", "--workers", "0", "--seed", "5",
+            "--log-every", "1", "--ckpt-every", "2", "--device", "cpu", "--out", str(out),
             *extra]
 
 
@@ -42,10 +42,10 @@ def _kill_after_checkpoint(command, out, step, timeout=120):
 def test_sigkill_then_resume_matches_uninterrupted_run(shard_dir, tmp_path):
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     subprocess.run(_command(shard_dir, straight), env=ENV, check=True, capture_output=True)
-    assert _kill_after_checkpoint(_command(shard_dir, killed), killed, 9) == -signal.SIGKILL
+    assert _kill_after_checkpoint(_command(shard_dir, killed), killed, 4) == -signal.SIGKILL
     assert not (killed / "model.safetensors").exists()
     interrupted_at = list_checkpoints(killed / CHECKPOINT_DIR)[-1]
-    assert interrupted_at < 40
+    assert interrupted_at < 12
     done = subprocess.run(_command(shard_dir, killed, "--resume"), env=ENV, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr
