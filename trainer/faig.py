@@ -178,3 +178,26 @@ def kind_table(summary: Mapping) -> str:
         lines.append(f"{kind:<6} {entry['score']:>12.4e} {entry['params']:>12,d} "
                      f"{entry['per_param']:>12.4e}")
     return "\n".join(lines)
+
+
+PART_COLOURS = {"encoder": "tab:blue", "middle": "tab:grey", "decoder": "tab:orange",
+                "other": "tab:green"}
+
+
+def plot_block_scores(summary: Mapping, path, title: str = "FAIG per block") -> None:
+    """Bar chart PNG of the score per block index, coloured by part (matplotlib, Agg)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    blocks = summary["blocks"]
+    figure, axes = plt.subplots(figsize=(max(6.0, 0.25 * len(blocks)), 3.5))
+    axes.bar([b["index"] for b in blocks], [b["score"] for b in blocks],
+             color=[PART_COLOURS[b["part"]] for b in blocks])
+    parts = [p for p in PART_COLOURS if any(b["part"] == p for b in blocks)]
+    axes.legend(handles=[Patch(color=PART_COLOURS[p], label=p) for p in parts])
+    axes.set(xlabel="block index", ylabel="FAIG score", title=title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,111 @@
+"""End to end through the CLI on nafnet-tiny and tiny synthetic images (few steps, small M)."""
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from trainer.checkpoint import load_model, save_model
+from trainer.cli import main
+from trainer.colora import load_adapter, read_adapter
+from trainer.commands.colora_options import DEFAULT_BASE
+from trainer.finetune import DEFAULT_BASE as LIBRARY_DEFAULT_BASE
+from trainer.models import create_model
+
+
+def small_model():
+    """Two levels, one block each: five blocks, fast on a shared CPU."""
+    return create_model("nafnet-tiny", enc_blocks=(1, 1), dec_blocks=(1, 1), middle_blocks=1)
+
+FAST = ["--steps", "2", "--batch", "2", "--patch", "16", "--test-count", "2", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """Base model file, then trainer faig, trainer colora (twice) and trainer merge, once."""
+    root = tmp_path_factory.mktemp("cli")
+    torch.manual_seed(0)
+    save_model(root / "base.safetensors", small_model())
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    results = {
+        "faig": invoke("faig", "--base", root / "base.safetensors", "--task", "blur", "--task",
+                       "rain", "--steps", "2", "--tune-steps", "2", "--images", "2", "--patch",
+                       "32", "--device", "cpu", "--out", root / "faig"),
+        "colora": invoke("colora", "--task", "blur", "--base", root / "base.safetensors",
+                         "--faig", root / "faig" / "faig.json", *FAST, "--out", root / "colora"),
+        "computed": invoke("colora", "--task", "noise", "--base", root / "base.safetensors",
+                           "--faig-steps", "2", "--faig-images", "2", "--tune-steps", "2", *FAST, "--out",
+                           root / "computed"),
+        "merge": invoke("merge", root / "base.safetensors", root / "colora" / "adapter.safetensors",
+                        "--out", root / "merged.safetensors"),
+    }
+    return root, results, invoke
+
+
+def test_faig_outputs(run):
+    root, results, _ = run
+    assert results["faig"].exit_code == 0, results["faig"].output
+    report = json.loads((root / "faig" / "faig.json").read_text())
+    assert set(report["tasks"]) == {"blur", "rain"} and report["steps"] == 2
+    assert len(report["average"]["blocks"]) == len(small_model().blocks()) == 5
+    assert (root / "faig" / "faig_blocks.png").stat().st_size > 1000
+    assert "per param" in results["faig"].output and "norm" in results["faig"].output
+
+
+def test_colora_writes_adapter_and_reports(run):
+    root, results, _ = run
+    for name in ("colora", "computed"):
+        result = results[name]
+        assert result.exit_code == 0, result.output
+        assert "test before: PSNR" in result.output and "adapter" in result.output
+        summary = json.loads((root / name / "summary.json").read_text())
+        assert summary["adapter_bytes"] < summary["model_bytes"]
+        assert abs(summary["tuned_count"] - 0.07 * summary["model_params"]) <= 0.0035 * summary["model_params"]
+    assert (root / "computed" / "faig.json").is_file()
+    _, meta = read_adapter(root / "colora" / "adapter.safetensors")
+    assert meta["info"]["task"] == "blur" and meta["info"]["method"] == "colora"
+
+
+def test_merge_equals_base_plus_adapter(run):
+    root, results, _ = run
+    assert results["merge"].exit_code == 0, results["merge"].output
+    merged, _ = load_model(root / "merged.safetensors")
+    base, _ = load_model(root / "base.safetensors")
+    adapted = load_adapter(base, root / "colora" / "adapter.safetensors")
+    x = torch.rand(1, 3, 24, 24)
+    with torch.no_grad():
+        assert torch.allclose(merged(x), adapted(x), atol=1e-5)
+
+
+def test_wrong_base_and_bad_inputs_exit_2(run):
+    root, _, invoke = run
+    other = root / "other.safetensors"
+    torch.manual_seed(1)
+    save_model(other, small_model())
+    result = invoke("merge", other, root / "colora" / "adapter.safetensors", "--out", root / "x.safetensors")
+    assert result.exit_code == 2 and "different base model" in result.output
+    assert not (root / "x.safetensors").exists()
+    again = invoke("colora", "--task", "blur", "--base", root / "base.safetensors", "--faig",
+                   root / "faig" / "faig.json", *FAST, "--out", root / "colora")
+    assert again.exit_code == 2 and "--overwrite" in again.output
+    missing = invoke("colora", "--task", "blur", "--base", root / "nope", "--out", root / "n")
+    assert missing.exit_code == 2 and "nope" in missing.output
+    unknown = invoke("colora", "--task", "fog", "--base", root / "base.safetensors",
+                     "--method", "lora", *FAST, "--out", root / "u")
+    assert unknown.exit_code == 2 and "unknown task 'fog'" in unknown.output
+
+
+def test_dry_run_counts_every_method(run):
+    root, _, invoke = run
+    result = invoke("colora", "--task", "blur", "--base", root / "base.safetensors", "--faig",
+                    root / "faig" / "faig.json", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert [line.split()[0] for line in result.output.splitlines()] == ["decoder", "lora", "colora", "full"]
+
+
+def test_default_base_matches_library():
+    assert DEFAULT_BASE == LIBRARY_DEFAULT_BASE

@@ -1,0 +1,14 @@
+"""Defaults shared by `trainer faig`, `trainer colora` and `trainer merge` (light: no torch)."""
+from __future__ import annotations
+
+# Same value as trainer.finetune.DEFAULT_BASE (a test keeps them equal): the final weights of a
+# `trainer pretrain` run with its default --out.
+DEFAULT_BASE = "runs/pretrain/model.safetensors"
+
+
+def pick_device(device: str | None) -> str:
+    """The --device value, or cuda when available else cpu."""
+    if device:
+        return device
+    from trainer.distributed import default_device
+    return default_device()
