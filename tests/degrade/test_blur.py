@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from degrade.blur import (ERROR_BOUND, GAUSSIAN_BLUR, correlate, plan_filter, reflect_indices)
+from degrade.blur import (ERROR_BOUND, GAUSSIAN_BLUR, correlate, plan_filter, plan_gaussian_blur,
+                          reflect_indices)
 from degrade.kernels import kernel_from_params, make_kernel, sample_kernel_params
 
 
@@ -136,7 +137,7 @@ def test_separable_gaussians_plan_a_single_separable_pass():
 def test_sampled_kernels_use_every_kind_of_plan():
     rng = np.random.default_rng(0)
     kinds = {plan_filter(kernel_from_params(sample_kernel_params(rng))).kind for _ in range(300)}
-    assert kinds == {"exact", "separable", "strips"}
+    assert kinds == {"dense", "separable", "strips"}
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -209,3 +210,21 @@ def test_apply_rejects_bad_params_before_touching_the_image():
 def test_plan_filter_rejects_even_kernels():
     with pytest.raises(ValueError, match="odd"):
         plan_filter(np.ones((4, 5)) / 20)
+
+
+@pytest.mark.parametrize("sigma_x, sigma_y", [(0.2, 0.2), (1.0, 1.0), (3.0, 3.0), (2.5, 0.4),
+                                              (0.3, 2.9)])
+def test_unrotated_gaussians_take_the_analytic_plan_within_its_exact_bound(sigma_x, sigma_y):
+    params = {"family": "gaussian", "size": 21, "sigma_x": sigma_x, "sigma_y": sigma_y,
+              "theta": 0.0, "beta": 1.0}
+    plan = plan_gaussian_blur(params)
+    kernel = kernel_from_params(params)
+    residual = kernel - effective_kernel(plan)
+    bound = max(residual[residual > 0].sum(), -residual[residual < 0].sum())
+    assert plan.kind in ("separable", "dense") and len(plan.passes) == 1
+    assert bound == pytest.approx(plan.error_bound, abs=1e-7)
+    assert plan.error_bound <= ERROR_BOUND
+    assert plan.cost <= plan_filter(kernel).cost + 1e-9  # never worse than the generic planner
+    image = random_image((30, 35, 3), 3)
+    assert np.abs(correlate(image, plan) - slow_correlate(image, kernel)).max() \
+        <= plan.error_bound + 1e-6
