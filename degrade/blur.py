@@ -31,12 +31,43 @@ from degrade.op import Op, Params
 
 ERROR_BOUND = 0.5 / 255
 
-# Single-thread cost model, ms for a 256x256x3 float32 image (OpenCV 5, development machine);
-# only ratios matter. OpenCV's filter2D switches float32 kernels to its DFT path at 130 taps.
-_DIRECT_CALL, _DIRECT_PER_TAP, _DIRECT_MAX_AREA = 0.03, 0.0072, 129
-_DFT_COST = 4.6
-_SEPARABLE_CALL, _SEPARABLE_PER_TAP = 0.07, 0.0085
-_ACCUMULATE = 0.03  # adding one more pass into the output
+# Single-thread cost model (OpenCV 5, development machine, float32 HxWx3), in ms; only the
+# ratios matter. Direct and separable passes cost per tap per pixel; OpenCV's filter2D sends
+# kernels of 130 taps or more through its DFT path, whose cost hardly depends on the kernel.
+_DIRECT_MAX_AREA = 129
+_DIRECT_CALL, _DIRECT_PER_TAP = 0.02, 0.0075  # per 256x256 image
+_SEPARABLE_CALL, _SEPARABLE_PER_TAP = 0.05, 0.013  # per 256x256 image, taps = height + width
+_ACCUMULATE = 0.03  # per 256x256 image, adding one more pass into the output
+_DFT_PIXELS = (4096, 16384, 65536, 147456, 262144)
+_DFT_MS = (0.23, 0.7, 5.5, 7.5, 13.5)
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Estimated ms of each kind of pass on an image of `pixels` pixels."""
+
+    pixels: int = 256 * 256
+
+    @property
+    def scale(self) -> float:
+        return self.pixels / 65536
+
+    def direct(self, area: int) -> float:
+        if area > _DIRECT_MAX_AREA:
+            return self.dft()
+        return self.scale * (_DIRECT_CALL + _DIRECT_PER_TAP * area)
+
+    def separable(self, height: int, width: int) -> float:
+        return self.scale * (_SEPARABLE_CALL + _SEPARABLE_PER_TAP * (height + width))
+
+    def accumulate(self) -> float:
+        return self.scale * _ACCUMULATE
+
+    def dft(self) -> float:
+        if self.pixels > _DFT_PIXELS[-1]:
+            return _DFT_MS[-1] * self.pixels / _DFT_PIXELS[-1]
+        return float(np.interp(self.pixels, _DFT_PIXELS, _DFT_MS))
+
 
 Box = tuple[int, int, int, int]  # (top, left, height, width) inside the kernel
 
@@ -66,14 +97,6 @@ def _residual_bound(residual: np.ndarray) -> float:
     return float(max(residual[residual > 0].sum(), -residual[residual < 0].sum()))
 
 
-def _direct_cost(area: int) -> float:
-    return _DFT_COST if area > _DIRECT_MAX_AREA else _DIRECT_CALL + _DIRECT_PER_TAP * area
-
-
-def _separable_cost(height: int, width: int) -> float:
-    return _SEPARABLE_CALL + _SEPARABLE_PER_TAP * (height + width)
-
-
 def _support_box(kernel: np.ndarray) -> Box:
     rows = np.flatnonzero(np.any(kernel != 0, axis=1))
     cols = np.flatnonzero(np.any(kernel != 0, axis=0))
@@ -101,7 +124,7 @@ def _pruned(kernel: np.ndarray, budget: float) -> np.ndarray:
     return np.where(magnitude > levels[keep_from - 1], kernel, 0.0)
 
 
-def _dense_plan(kernel: np.ndarray, approximation: np.ndarray) -> FilterPlan:
+def _dense_plan(kernel: np.ndarray, approximation: np.ndarray, costs: CostModel) -> FilterPlan:
     """Filter with the approximation's support box in one filter2D call."""
     box = _support_box(approximation)
     dense = _crop(approximation, box)
@@ -109,14 +132,14 @@ def _dense_plan(kernel: np.ndarray, approximation: np.ndarray) -> FilterPlan:
     full = np.zeros_like(kernel)
     full[box[0]:box[0] + box[2], box[1]:box[1] + box[3]] = scaled
     return FilterPlan(kernel.shape, (FilterPass(box, dense=scaled.astype(np.float32)),),
-                      _residual_bound(kernel - full), _direct_cost(box[2] * box[3]), "dense")
+                      _residual_bound(kernel - full), costs.direct(box[2] * box[3]), "dense")
 
 
-def _separable_plan(kernel: np.ndarray, approximation: np.ndarray,
-                    tolerance: float, best_cost: float) -> FilterPlan | None:
+def _separable_plan(kernel: np.ndarray, approximation: np.ndarray, tolerance: float,
+                    best_cost: float, costs: CostModel) -> FilterPlan | None:
     """The lowest-rank SVD truncation of the support box within tolerance, if cheaper."""
     top, left, height, width = box = _support_box(approximation)
-    per_pass = _separable_cost(height, width) + _ACCUMULATE
+    per_pass = costs.separable(height, width) + costs.accumulate()
     max_rank = min(height, width, int(best_cost // per_pass))
     if max_rank < 1:
         return None
@@ -141,7 +164,7 @@ def _separable_plan(kernel: np.ndarray, approximation: np.ndarray,
     return FilterPlan(kernel.shape, passes, bound, rank * per_pass, "separable")
 
 
-def _strip_cover(mask: np.ndarray) -> tuple[float, list[Box]]:
+def _strip_cover(mask: np.ndarray, costs: CostModel) -> tuple[float, list[Box]]:
     """Cheapest cover of the True taps by row strips of at most _DIRECT_MAX_AREA taps (DP)."""
     used = mask.any(axis=1)
     firsts = np.where(used, mask.argmax(axis=1), mask.shape[1]).tolist()
@@ -155,8 +178,7 @@ def _strip_cover(mask: np.ndarray) -> tuple[float, list[Box]]:
             area = (end - start) * (high - low + 1) if high >= 0 else 0
             if area > _DIRECT_MAX_AREA:
                 break
-            cost = best[start] + (_DIRECT_CALL + _ACCUMULATE + _DIRECT_PER_TAP * area
-                                  if area else 0.0)
+            cost = best[start] + (costs.direct(area) + costs.accumulate() if area else 0.0)
             if cost < best[end]:
                 best[end], choice[end] = cost, start
     boxes, end = [], rows
@@ -169,11 +191,11 @@ def _strip_cover(mask: np.ndarray) -> tuple[float, list[Box]]:
     return best[rows], boxes[::-1]
 
 
-def _strips_plan(kernel: np.ndarray, approximation: np.ndarray) -> FilterPlan:
+def _strips_plan(kernel: np.ndarray, approximation: np.ndarray, costs: CostModel) -> FilterPlan:
     """Direct filter2D calls on row (or column) strips covering the approximation's taps."""
     mask = approximation != 0
-    row_cost, row_boxes = _strip_cover(mask)
-    col_cost, col_boxes = _strip_cover(mask.T)
+    row_cost, row_boxes = _strip_cover(mask, costs)
+    col_cost, col_boxes = _strip_cover(mask.T, costs)
     if col_cost < row_cost:
         row_cost, row_boxes = col_cost, [(t, l, h, w) for (l, t, w, h) in col_boxes]
     scaled = approximation * (kernel.sum() / approximation.sum())
@@ -182,7 +204,8 @@ def _strips_plan(kernel: np.ndarray, approximation: np.ndarray) -> FilterPlan:
     return FilterPlan(kernel.shape, passes, _residual_bound(kernel - scaled), row_cost, "strips")
 
 
-def plan_filter(kernel: np.ndarray, tolerance: float = ERROR_BOUND) -> FilterPlan:
+def plan_filter(kernel: np.ndarray, tolerance: float = ERROR_BOUND,
+                costs: CostModel = CostModel()) -> FilterPlan:
     """The cheapest plan whose worst-case output error on [0, 1] images is <= tolerance."""
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
@@ -190,12 +213,12 @@ def plan_filter(kernel: np.ndarray, tolerance: float = ERROR_BOUND) -> FilterPla
     if not np.isfinite(kernel).all() or kernel.sum() == 0:
         raise ValueError("blur: kernel must be finite with a non-zero sum")
     pruned = _pruned(kernel, tolerance / 2)
-    best = _dense_plan(kernel, pruned)  # its error is the dropped weight, <= tolerance / 2
+    best = _dense_plan(kernel, pruned, costs)  # its error is the dropped weight, <= tolerance / 2
     # (an SVD of the unpruned kernel, leaving the whole tolerance to the rank truncation, found
     # a plan where this one found none for 2 in 400 sampled kernels: not worth its time)
-    candidates = [_separable_plan(kernel, pruned, tolerance, best.cost)]
-    if best.cost >= _DFT_COST:  # below, one direct call already beats any strip cover
-        candidates.append(_strips_plan(kernel, pruned))
+    candidates = [_separable_plan(kernel, pruned, tolerance, best.cost, costs)]
+    if best.cost >= costs.dft():  # below, one direct call already beats any strip cover
+        candidates.append(_strips_plan(kernel, pruned, costs))
     for plan in candidates:
         if plan is not None and plan.error_bound <= tolerance and plan.cost < best.cost:
             best = plan
@@ -303,7 +326,7 @@ def correlate(image: np.ndarray, plan: FilterPlan) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def _axis_aligned_gaussian_plan(size: int, sigma_x: float, sigma_y: float,
+def _axis_aligned_gaussian_plan(size: int, sigma_x: float, sigma_y: float, costs: CostModel,
                                 tolerance: float = ERROR_BOUND) -> FilterPlan:
     """One separable pass of two trimmed 1-D Gaussians, planned without building the kernel.
 
@@ -321,30 +344,32 @@ def _axis_aligned_gaussian_plan(size: int, sigma_x: float, sigma_y: float,
     kept_x = np.array([row[half - r:half + r + 1].sum() for r in range(half + 1)])
     bounds = 1.0 - np.outer(kept_y, kept_x)
     radii = np.arange(half + 1)
-    costs = np.where(bounds <= tolerance, radii[:, None] + radii[None, :], np.inf)
-    r_y, r_x = (int(r) for r in np.unravel_index(int(np.argmin(costs)), costs.shape))
+    taps = np.where(bounds <= tolerance, radii[:, None] + radii[None, :], np.inf)
+    r_y, r_x = (int(r) for r in np.unravel_index(int(np.argmin(taps)), taps.shape))
     column = (column[half - r_y:half + r_y + 1] / kept_y[r_y]).astype(np.float32)
     row = (row[half - r_x:half + r_x + 1] / kept_x[r_x]).astype(np.float32)
     box = (half - r_y, half - r_x, 2 * r_y + 1, 2 * r_x + 1)
     bound = max(float(bounds[r_y, r_x]), 0.0)
-    if _direct_cost(box[2] * box[3]) < _separable_cost(box[2], box[3]):  # tiny: one dense call
+    if costs.direct(box[2] * box[3]) < costs.separable(box[2], box[3]):  # tiny: one dense call
         return FilterPlan((size, size), (FilterPass(box, dense=np.outer(column, row)),), bound,
-                          _direct_cost(box[2] * box[3]), "dense")
+                          costs.direct(box[2] * box[3]), "dense")
     return FilterPlan((size, size), (FilterPass(box, column=column, row=row),), bound,
-                      _separable_cost(box[2], box[3]), "separable")
+                      costs.separable(box[2], box[3]), "separable")
 
 
-def plan_gaussian_blur(params: Params) -> FilterPlan:
+def plan_gaussian_blur(params: Params, image_shape: tuple[int, ...] = (256, 256)) -> FilterPlan:
     """The filter plan for valid gaussian_blur params (unrotated Gaussians skip the SVD)."""
+    costs = CostModel(image_shape[0] * image_shape[1])
     if params["family"] == "gaussian" and params["theta"] == 0.0:
-        return _axis_aligned_gaussian_plan(params["size"], params["sigma_x"], params["sigma_y"])
-    return plan_filter(kernel_from_params(params))
+        return _axis_aligned_gaussian_plan(params["size"], params["sigma_x"], params["sigma_y"],
+                                           costs)
+    return plan_filter(kernel_from_params(params), costs=costs)
 
 
 def apply_gaussian_blur(image: np.ndarray, params: Params) -> np.ndarray:
     """Blur with the kernel the params define (regenerated, never stored), reflect-101 edges."""
     validate_kernel_params(params)
-    return correlate(image, plan_gaussian_blur(params))
+    return correlate(image, plan_gaussian_blur(params, image.shape))
 
 
 def sample_gaussian_blur(rng: np.random.Generator, image_shape: tuple[int, ...]) -> Params:

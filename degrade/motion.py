@@ -22,7 +22,7 @@ import math
 import numpy as np
 from numba import njit
 
-from degrade.blur import correlate, plan_filter
+from degrade.blur import CostModel, correlate, plan_filter
 from degrade.op import Op, Params
 from degrade.paramcheck import check_keys
 
@@ -195,7 +195,7 @@ def apply_motion_blur(image: np.ndarray, params: Params) -> np.ndarray:
     """Correlate with the centred trajectory kernel (regenerated from the points)."""
     validate_motion_blur(params)
     kernel = motion_kernel(_points_array(params["points"]), params["size"])
-    return correlate(image, plan_filter(kernel))
+    return correlate(image, plan_filter(kernel, costs=CostModel(image.shape[0] * image.shape[1])))
 
 
 MOTION_BLUR = Op(name=OP_NAME, apply=apply_motion_blur,
