@@ -59,6 +59,7 @@ def test_colora_plan_on_toy_model(toy, depth_scores):
     assert all(kinds[name] in ("bias", "norm") for name in plan.tuned_parameters)
     for layer in plan.layers:
         assert 0 <= layer.rank <= min(layer.d, layer.k)
+        assert layer.delta <= 1.0 or layer.rank == 1
         if layer.role == "lora":
             assert layer.params == layer.rank * (layer.d + layer.k)
             assert layer.delta == pytest.approx(layer.params / (layer.d * layer.k))

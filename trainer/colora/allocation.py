@@ -1,7 +1,9 @@
 """Which parameters a method tunes: per-layer LoRA ranks and the bias/norm tensors tuned in full.
 
 CoLoRA gives layer i the rank r_i = min(cap_i, floor(lam * s_i)), s_i its FAIG contribution and
-cap_i = min(d_i, k_i); a bias or normalization vector is a rank-1 item (cap 1) tuned in full when
+cap_i = max(1, floor(d_i k_i / (d_i + k_i))) <= min(d_i, k_i): the break-even rank, beyond which
+the factors would cost more than the d_i x k_i weight itself (so delta_i = r_i (d_i + k_i) /
+(d_i k_i) <= 1, the paper's ratio of learnable parameters, for every layer but rank-1 ones); a bias or normalization vector is a rank-1 item (cap 1) tuned in full when
 floor(lam * s_i) >= 1. One scalar lam is chosen so that the total tuned count (LoRA factors
 r_i * (d_i + k_i) plus tuned vectors) lands closest to the budget. Ranks are therefore monotone in
 the contribution (s_i >= s_j implies r_i >= min(r_j, cap_i)) and zero for layers that do not
@@ -120,7 +122,7 @@ def plan_colora(model: nn.Module, scores: Mapping[str, float], budget: float,
     item_scores = [_score(scores, f"{name}.weight") for name, _ in layers]
     item_scores += [_score(scores, name) for name, _ in vectors]
     costs = [d + k for d, k in shapes] + [p.numel() for _, p in vectors]
-    caps = [min(s) for s in shapes] + [1] * len(vectors)
+    caps = [rank_cap(d, k) for d, k in shapes] + [1] * len(vectors)
     total = _parameter_count(model)
     ranks = allocate_ranks(item_scores, costs, caps, budget * total)
     plans = [_lora_plan(name, int(r), shape, s)
@@ -138,15 +140,20 @@ def plan_lora(model: nn.Module, budget: float, rank: int | None = None) -> Adapt
     total = _parameter_count(model)
     if rank is None:
         rank = _uniform_rank_for_budget(shapes, budget * total)
-    plans = [_lora_plan(name, min(rank, min(shape)), shape, 0.0)
+    plans = [_lora_plan(name, min(rank, rank_cap(*shape)), shape, 0.0)
              for (name, _), shape in zip(layers, shapes)]
     return AdapterPlan("lora", tuple(plans), total, budget)
 
 
+def rank_cap(d: int, k: int) -> int:
+    """The largest rank worth giving a d x k weight: where r (d + k) reaches d k (at least 1)."""
+    return max(1, (d * k) // (d + k))
+
+
 def _uniform_rank_for_budget(shapes: list[tuple[int, int]], budget: float) -> int:
-    largest = max(min(s) for s in shapes)
-    totals = np.array([sum(min(r, min(s)) * (s[0] + s[1]) for s in shapes)
-                       for r in range(1, largest + 1)])
+    caps = [rank_cap(d, k) for d, k in shapes]
+    totals = np.array([sum(min(r, cap) * (d + k) for (d, k), cap in zip(shapes, caps))
+                       for r in range(1, max(caps) + 1)])
     return int(np.argmin(np.abs(totals - budget))) + 1
 
 
