@@ -7,15 +7,16 @@ point-symmetric, so for them correlation and convolution agree). Edges: reflect-
 (cv2.BORDER_REFLECT_101, numpy's 'reflect': ... 2 1 | 0 1 2 ... n-1 | n-2 ...), folded again
 as often as needed when the kernel reaches past the far edge; a single row or column repeats.
 
-Speed: `plan_filter` turns a kernel into a few passes over the padded image, each a cv2 call on
-a box of the kernel, and picks the cheapest plan (by a cost model measured with OpenCV 5, one
+Speed: `plan_filter` turns a kernel into a few passes, each one cv2 call on a box of the
+kernel, and picks the cheapest plan for the image size (cost model measured with OpenCV 5, one
 thread) among: the kernel's support in one cv2.filter2D call (OpenCV runs it directly below
 130 taps and through its DFT above); its SVD truncated to r separable cv2.sepFilter2D passes;
-row or column strips of under 130 taps covering the non-zero taps, each one direct filter2D
-call. Candidates first drop the lightest taps worth up to half the tolerance. Every plan is rescaled to the kernel's total
-weight (a flat image stays exactly flat) and kept only if its worst-case output error on
-images in [0, 1] is at most ERROR_BOUND = 0.5/255. The bound is exact, not a heuristic: with
-R = kernel - plan, the output error lies in [-sum(R < 0), sum(R > 0)].
+row or column strips of under 130 taps covering the non-zero taps, one direct filter2D call
+each. Unrotated Gaussians get their exact 1-D factors without an SVD. Plans first drop the
+lightest taps (the whole tolerance for dense and strip plans, half of it before an SVD), are
+rescaled to the kernel's total weight (a flat image stays exactly flat), and are kept only if
+their worst-case output error on images in [0, 1] is at most ERROR_BOUND = 0.5/255. The bound
+is exact, not a heuristic: with R = kernel - plan, the error lies in [-sum(R<0), sum(R>0)].
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from numba import njit
 
 from degrade.kernels import OP_NAME, kernel_from_params, sample_kernel_params, validate_kernel_params
 from degrade.op import Op, Params
@@ -116,17 +118,19 @@ def _pruned(kernel: np.ndarray, budget: float) -> np.ndarray:
     Taps of equal magnitude go together, so a symmetric kernel stays symmetric (and centred).
     """
     magnitude = np.abs(kernel)
-    levels, inverse = np.unique(magnitude, return_inverse=True)
-    dropped_mass = np.cumsum(np.bincount(inverse.ravel(), weights=magnitude.ravel()))
-    keep_from = int(np.searchsorted(dropped_mass, budget, side="right"))
-    if keep_from == 0:
-        return kernel.copy()
-    return np.where(magnitude > levels[keep_from - 1], kernel, 0.0)
+    ordered = np.sort(magnitude, axis=None)
+    cut = int(np.searchsorted(np.cumsum(ordered), budget, side="right"))
+    if cut == 0:
+        return kernel
+    threshold = ordered[cut - 1]
+    if cut < ordered.size and ordered[cut] == threshold:  # keep a level the cut would split
+        return np.where(magnitude < threshold, 0.0, kernel)
+    return np.where(magnitude <= threshold, 0.0, kernel)
 
 
-def _dense_plan(kernel: np.ndarray, approximation: np.ndarray, costs: CostModel) -> FilterPlan:
+def _dense_plan(kernel: np.ndarray, approximation: np.ndarray, box: Box,
+                costs: CostModel) -> FilterPlan:
     """Filter with the approximation's support box in one filter2D call."""
-    box = _support_box(approximation)
     dense = _crop(approximation, box)
     scaled = dense * (kernel.sum() / dense.sum())
     full = np.zeros_like(kernel)
@@ -135,10 +139,10 @@ def _dense_plan(kernel: np.ndarray, approximation: np.ndarray, costs: CostModel)
                       _residual_bound(kernel - full), costs.direct(box[2] * box[3]), "dense")
 
 
-def _separable_plan(kernel: np.ndarray, approximation: np.ndarray, tolerance: float,
+def _separable_plan(kernel: np.ndarray, approximation: np.ndarray, box: Box, tolerance: float,
                     best_cost: float, costs: CostModel) -> FilterPlan | None:
     """The lowest-rank SVD truncation of the support box within tolerance, if cheaper."""
-    top, left, height, width = box = _support_box(approximation)
+    top, left, height, width = box
     per_pass = costs.separable(height, width) + costs.accumulate()
     max_rank = min(height, width, int(best_cost // per_pass))
     if max_rank < 1:
@@ -164,31 +168,42 @@ def _separable_plan(kernel: np.ndarray, approximation: np.ndarray, tolerance: fl
     return FilterPlan(kernel.shape, passes, bound, rank * per_pass, "separable")
 
 
-def _strip_cover(mask: np.ndarray, costs: CostModel) -> tuple[float, list[Box]]:
-    """Cheapest cover of the True taps by row strips of at most _DIRECT_MAX_AREA taps (DP)."""
-    used = mask.any(axis=1)
-    firsts = np.where(used, mask.argmax(axis=1), mask.shape[1]).tolist()
-    lasts = np.where(used, mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1), -1).tolist()
-    rows = mask.shape[0]
-    best, choice = [0.0] + [math.inf] * rows, [0] * (rows + 1)
+@njit(cache=True)
+def _strip_dp(firsts, lasts, width, max_area, pass_cost, tap_cost):
+    """best[end]: cheapest cover of rows [0, end); choice[end]: where its last strip starts."""
+    rows = firsts.shape[0]
+    best = np.full(rows + 1, np.inf)
+    best[0] = 0.0
+    choice = np.zeros(rows + 1, dtype=np.int64)
     for end in range(1, rows + 1):
-        low, high = mask.shape[1], -1
+        low, high = width, -1
         for start in range(end - 1, -1, -1):  # strip = rows start .. end - 1
             low, high = min(low, firsts[start]), max(high, lasts[start])
             area = (end - start) * (high - low + 1) if high >= 0 else 0
-            if area > _DIRECT_MAX_AREA:
+            if area > max_area:
                 break
-            cost = best[start] + (costs.direct(area) + costs.accumulate() if area else 0.0)
+            cost = best[start] + (pass_cost + tap_cost * area if area > 0 else 0.0)
             if cost < best[end]:
                 best[end], choice[end] = cost, start
-    boxes, end = [], rows
+    return best[rows], choice
+
+
+def _strip_cover(mask: np.ndarray, costs: CostModel) -> tuple[float, list[Box]]:
+    """Cheapest cover of the True taps by row strips of at most _DIRECT_MAX_AREA taps."""
+    used = mask.any(axis=1)
+    firsts = np.where(used, mask.argmax(axis=1), mask.shape[1])
+    lasts = np.where(used, mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1), -1)
+    pass_cost = costs.direct(0) + costs.accumulate()  # a direct pass costs call + taps
+    tap_cost = costs.direct(1) - costs.direct(0)
+    total, choice = _strip_dp(firsts, lasts, mask.shape[1], _DIRECT_MAX_AREA, pass_cost, tap_cost)
+    boxes, end = [], mask.shape[0]
     while end > 0:
-        start = choice[end]
-        low, high = min(firsts[start:end]), max(lasts[start:end])
+        start = int(choice[end])
+        low, high = int(firsts[start:end].min()), int(lasts[start:end].max())
         if high >= 0:
             boxes.append((start, low, end - start, high - low + 1))
         end = start
-    return best[rows], boxes[::-1]
+    return float(total), boxes[::-1]
 
 
 def _strips_plan(kernel: np.ndarray, approximation: np.ndarray, costs: CostModel) -> FilterPlan:
@@ -205,20 +220,27 @@ def _strips_plan(kernel: np.ndarray, approximation: np.ndarray, costs: CostModel
 
 
 def plan_filter(kernel: np.ndarray, tolerance: float = ERROR_BOUND,
-                costs: CostModel = CostModel()) -> FilterPlan:
-    """The cheapest plan whose worst-case output error on [0, 1] images is <= tolerance."""
+                costs: CostModel = CostModel(), low_rank: bool = True) -> FilterPlan:
+    """The cheapest plan whose worst-case output error on [0, 1] images is <= tolerance.
+
+    low_rank=False skips the SVD candidate (camera-shake kernels are far from low rank).
+    """
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
         raise ValueError(f"blur: kernel shape {kernel.shape} is not 2-D with odd sides")
     if not np.isfinite(kernel).all() or kernel.sum() == 0:
         raise ValueError("blur: kernel must be finite with a non-zero sum")
-    pruned = _pruned(kernel, tolerance / 2)
-    best = _dense_plan(kernel, pruned, costs)  # its error is the dropped weight, <= tolerance / 2
-    # (an SVD of the unpruned kernel, leaving the whole tolerance to the rank truncation, found
-    # a plan where this one found none for 2 in 400 sampled kernels: not worth its time)
-    candidates = [_separable_plan(kernel, pruned, tolerance, best.cost, costs)]
+    # A dense or strip plan's error is exactly the weight its pruning drops, so those spend the
+    # whole tolerance on pruning; the SVD candidate keeps half of it for the rank truncation.
+    pruned = _pruned(kernel, tolerance)
+    best = _dense_plan(kernel, pruned, _support_box(pruned), costs)
+    candidates = []
     if best.cost >= costs.dft():  # below, one direct call already beats any strip cover
         candidates.append(_strips_plan(kernel, pruned, costs))
+    if low_rank:
+        half_pruned = _pruned(kernel, tolerance / 2)
+        candidates.append(_separable_plan(kernel, half_pruned, _support_box(half_pruned),
+                                          tolerance, best.cost, costs))
     for plan in candidates:
         if plan is not None and plan.error_bound <= tolerance and plan.cost < best.cost:
             best = plan

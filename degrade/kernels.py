@@ -10,6 +10,7 @@ Sigma = R diag(sigma_x^2, sigma_y^2) R^T with R the rotation by theta (counter-c
     plateau:      1 / (1 + q^beta)
 
 each normalised to sum to 1. These are the definitions Real-ESRGAN/BasicSR use.
+Rotation check: theta = pi/2 turns the sigma_x axis onto the y (row) axis.
 """
 from __future__ import annotations
 
@@ -38,20 +39,21 @@ KERNEL_MIX = (
 )
 
 
-def covariance(sigma_x: float, sigma_y: float, theta: float) -> np.ndarray:
-    """Sigma = R diag(sigma_x^2, sigma_y^2) R^T, R the counter-clockwise rotation by theta."""
-    c, s = math.cos(theta), math.sin(theta)
-    rotation = np.array([[c, -s], [s, c]])
-    return rotation @ np.diag([sigma_x**2, sigma_y**2]) @ rotation.T
-
-
 def quadratic_form(size: int, sigma_x: float, sigma_y: float, theta: float) -> np.ndarray:
-    """q(x, y) = (x, y) Sigma^-1 (x, y)^T on the size x size grid of offsets (float64)."""
+    """q(x, y) = (x, y) Sigma^-1 (x, y)^T on the size x size grid of offsets (float64).
+
+    Sigma^-1 = R diag(1/sigma_x^2, 1/sigma_y^2) R^T in closed form; with theta == 0 the cross
+    term is exactly zero, so an unrotated Gaussian is exactly separable.
+    """
     half = size // 2
     offsets = np.arange(-half, half + 1, dtype=np.float64)
-    x, y = np.meshgrid(offsets, offsets)  # x varies along columns, y along rows
-    inv = np.linalg.inv(covariance(sigma_x, sigma_y, theta))
-    return inv[0, 0] * x * x + (inv[0, 1] + inv[1, 0]) * x * y + inv[1, 1] * y * y
+    x, y = offsets[None, :], offsets[:, None]  # x varies along columns, y along rows
+    c, s = math.cos(theta), math.sin(theta)
+    along, across = 1.0 / sigma_x**2, 1.0 / sigma_y**2
+    a = c * c * along + s * s * across
+    b = c * s * (along - across)
+    d = s * s * along + c * c * across
+    return a * x * x + 2.0 * b * x * y + d * y * y
 
 
 def make_kernel(family: str, size: int, sigma_x: float, sigma_y: float, theta: float,

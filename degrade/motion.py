@@ -178,8 +178,8 @@ def _points_array(points) -> np.ndarray:
     return array
 
 
-def validate_motion_blur(params: Params) -> None:
-    """Raise ValueError naming the first missing, unknown or out-of-range parameter."""
+def _checked_points(params: Params) -> np.ndarray:
+    """The trajectory as an N x 2 array, after every check; ValueError names what is wrong."""
     check_keys(OP_NAME, params, ("size", "points"))
     size = params["size"]
     if isinstance(size, bool) or not isinstance(size, int) or size not in KERNEL_SIZES:
@@ -189,13 +189,19 @@ def validate_motion_blur(params: Params) -> None:
     if reach > (size - 1) / 2 + 1e-6:
         raise ValueError(f"{OP_NAME}: trajectory reaches {reach:.3f} px from its centre of "
                          f"mass, more than the {(size - 1) // 2} px a size-{size} kernel holds")
+    return points
+
+
+def validate_motion_blur(params: Params) -> None:
+    """Raise ValueError naming the first missing, unknown or out-of-range parameter."""
+    _checked_points(params)
 
 
 def apply_motion_blur(image: np.ndarray, params: Params) -> np.ndarray:
     """Correlate with the centred trajectory kernel (regenerated from the points)."""
-    validate_motion_blur(params)
-    kernel = motion_kernel(_points_array(params["points"]), params["size"])
-    return correlate(image, plan_filter(kernel, costs=CostModel(image.shape[0] * image.shape[1])))
+    kernel = motion_kernel(_checked_points(params), params["size"])
+    costs = CostModel(image.shape[0] * image.shape[1])
+    return correlate(image, plan_filter(kernel, costs=costs, low_rank=False))
 
 
 MOTION_BLUR = Op(name=OP_NAME, apply=apply_motion_blur,
