@@ -40,12 +40,12 @@ def elementwise_faig(base: nn.Module, target: nn.Module, batches: Sequence[Batch
     base_params, target_params = _matching_parameters(base, target)
     work = copy.deepcopy(base).eval().requires_grad_(True)
     device = next(work.parameters()).device
+    batches = [(lq.to(device), gt.to(device)) for lq, gt in batches]
     total_images = sum(int(lq.shape[0]) for lq, _ in batches)
     for t in _steps_iter(steps, progress):
         _interpolate(work, base_params, target_params, t / steps)
         for lq, gt in batches:
-            weight = lq.shape[0] / total_images
-            (loss_fn(work(lq.to(device)), gt.to(device)) * weight).backward()
+            (loss_fn(work(lq), gt) * (lq.shape[0] / total_images)).backward()
     return {name: _attribution(base_params[name], target_params[name], param.grad, steps)
             for name, param in work.named_parameters()}
 

@@ -186,8 +186,10 @@ def decoder_path_parameters(model: nn.Module) -> set[int]:
     front = blocks[last_front].module
     handles.append(front.register_forward_hook(after))
     try:
+        weight = next(model.parameters())
         with torch.no_grad():
-            model(torch.zeros(1, _input_channels(model), 32, 32))
+            model(torch.zeros(1, _input_channels(model), 32, 32, device=weight.device,
+                              dtype=weight.dtype))
     finally:
         for handle in handles:
             handle.remove()

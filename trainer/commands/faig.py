@@ -57,7 +57,10 @@ def faig(base, tasks, targets, steps, tune_steps, images, patch, batch, lr, seed
     atomic_write_text(out / "faig.json", json.dumps(report, indent=1))
     plot_block_scores(report["average"], out / "faig_blocks.png",
                       f"FAIG per block ({', '.join(tasks)})")
-    click.echo(kind_table(report["average"]))
+    for task in tasks if len(tasks) > 1 else ():
+        click.echo(f"{task}:\n{kind_table(report['tasks'][task])}")
+    click.echo(f"average:\n{kind_table(report['average'])}" if len(tasks) > 1
+               else kind_table(report["average"]))
     top = max(report["average"]["blocks"], key=lambda b: b["score"], default=None)
     click.echo(f"faig {', '.join(tasks)}: M={steps}, {images} image(s); top block "
                f"{top['index'] if top else '-'}; -> {out / 'faig.json'}")
