@@ -6,6 +6,7 @@ members into uint8 RGB arrays and leaves everything else to the next handler (re
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 
@@ -40,7 +41,13 @@ def encode_npy(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+_NPY_HEADER = re.compile(rb"\{'descr': '\|u1', 'fortran_order': False, 'shape': \((\d+), (\d+), 3\), \} *\n")
+
+
 def decode_npy(data: bytes) -> np.ndarray:
+    fast = _decode_own_npy(data)
+    if fast is not None:
+        return fast
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as error:  # noqa: BLE001 - numpy raises several types for bad bytes
@@ -48,6 +55,21 @@ def decode_npy(data: bytes) -> np.ndarray:
     if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
         raise CodecError(f"expected uint8 HxWx3, got {array.dtype} {array.shape}")
     return array
+
+
+def _decode_own_npy(data: bytes) -> np.ndarray | None:
+    """The exact header np.save writes for uint8 HxWx3 (format 1.0), parsed without
+    ast.literal_eval, which otherwise costs more than reading the pixels; None if not that."""
+    if not data.startswith(b"\x93NUMPY\x01\x00") or len(data) < 10:
+        return None
+    header_end = 10 + int.from_bytes(data[8:10], "little")
+    match = _NPY_HEADER.fullmatch(data[10:header_end])
+    if match is None:
+        return None
+    height, width = int(match.group(1)), int(match.group(2))
+    if len(data) - header_end != height * width * 3:
+        raise CodecError(f".npy payload holds {len(data) - header_end} bytes, header says {height}x{width}x3")
+    return np.frombuffer(data, dtype=np.uint8, offset=header_end).reshape(height, width, 3)
 
 
 ENCODERS = {"png": encode_png, "npy": encode_npy}

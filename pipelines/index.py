@@ -4,7 +4,7 @@ Columns: key, shard, ops (list<string>, chain order), chain_length, params (the 
 with their parameters, a JSON string), seed (the chain seed), source, source_sha256,
 crop (list<int32>: y, x, h, w), and one typed column per numeric op parameter named
 `<op>__<param>`, a list<double> with one value per occurrence of that op in the chain
-(empty when the op is absent).
+(empty when the op is absent); random-field seeds are only in `params`.
 """
 from __future__ import annotations
 
@@ -21,13 +21,18 @@ BASE_COLUMNS = ("key", "shard", "ops", "chain_length", "params", "seed", "source
                 "source_sha256", "crop")
 
 
+def _is_typed(param: str, value) -> bool:
+    """Numeric parameters get typed columns; random-field seeds (up to 2**63) stay in `params`."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and param != "seed"
+
+
 def _typed_param_columns(rows: Sequence[dict]) -> dict[str, list[list[float]]]:
     names: dict[str, None] = {}
     parsed = [json.loads(row["params"]) for row in rows]
     for ops in parsed:
         for op in ops:
             for param, value in op["params"].items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if _is_typed(param, value):
                     names.setdefault(f"{op['name']}__{param}")
     columns = {name: [] for name in sorted(names)}
     for ops in parsed:

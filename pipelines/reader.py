@@ -33,12 +33,36 @@ def batches(samples: Iterable[dict], batch_size: int) -> Iterator[dict]:
 
 
 def collate(group: list[dict]) -> dict:
-    def stack(name):
-        array = np.stack([s[name] for s in group])                 # B x H x W x 3 uint8, one copy
-        return torch.from_numpy(array).permute(0, 3, 1, 2).float().div_(255.0).contiguous()
+    return {"lq": to_float_batch([s["lq"] for s in group]), "gt": to_float_batch([s["gt"] for s in group]),
+            "key": [s["key"] for s in group], "record": [s["record"] for s in group]}
 
-    return {"lq": stack("lq"), "gt": stack("gt"), "key": [s["key"] for s in group],
-            "record": [s["record"] for s in group]}
+
+def to_float_batch(images: list[np.ndarray]) -> torch.Tensor:
+    """uint8 HxWx3 images -> contiguous float32 Bx3xHxW in [0, 1].
+
+    cv2.split writes each image's planes straight into a uint8 Bx3xHxW buffer; one contiguous
+    convert and one in-place scale follow. Inside a DataLoader worker the result is allocated
+    in shared memory, so handing it to the main process copies nothing.
+    """
+    import cv2
+
+    shapes = {image.shape for image in images}
+    if len(shapes) != 1:
+        raise ValueError(f"cannot batch images of different sizes {sorted(shapes)}; use a patch > 0 "
+                         "or batch_size=1")
+    height, width, _ = shapes.pop()
+    planes = np.empty((len(images), 3, height, width), dtype=np.uint8)
+    for i, image in enumerate(images):
+        cv2.split(image, [planes[i, 0], planes[i, 1], planes[i, 2]])
+    out = torch.empty(planes.shape, dtype=torch.float32)
+    if torch.utils.data.get_worker_info() is not None:
+        out.share_memory_()
+    return out.copy_(torch.from_numpy(planes)).mul_(1.0 / 255.0)
+
+
+def keep_batch(batch: dict) -> dict:
+    """DataLoader collate_fn for ready-made batches (its default would walk every record dict)."""
+    return batch
 
 
 def distributed_rank_world(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
@@ -127,7 +151,7 @@ def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: in
             raise ValueError(f"{shard_dir}: no manifest.json, so give epoch_length explicitly")
         epoch_length = max(1, math.ceil(samples / (batch_size * world_size)))
     stream = TrainStream(entries, batch_size, patch, seed, rank, world_size, shuffle_buffer_size, strict, flips)
-    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers,
+    loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers, collate_fn=keep_batch,
                                          persistent_workers=workers > 0,
                                          prefetch_factor=4 if workers > 0 else None)
     return TrainLoader(loader, epoch_length, samples)

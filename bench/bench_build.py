@@ -1,0 +1,90 @@
+"""Build throughput of `build-shards` against its floor: the engine's degradation and two PNG encodes.
+
+For the same planned samples (256x256 crops of the embedded images, K=7, N=6), it times
+(a) degrade.chain.degrade alone, (b) cv2 PNG encodes of lq and gt, then (c) the whole build with
+1 worker and (d) with 2 workers, and prints pairs/s and the overhead of everything else
+(source scan, hashing, tar, index, manifest, process start) as a share of the 1-worker build.
+
+    .venv/bin/python bench/bench_build.py --count 256
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def planned_crops(count: int, seed: int, patch: int):
+    from pipelines.plan import SourceShape, plan_sample
+    from pipelines.sources import embedded_default_sources, load_image
+
+    images = [load_image(p) for p in embedded_default_sources()]
+    shapes = [SourceShape(*im.shape[:2]) for im in images]
+    for index in range(count):
+        plan = plan_sample(seed, index, count, shapes, patch)
+        y, x, h, w = plan.crop
+        yield plan.chain_seed, np.ascontiguousarray(images[plan.source][y:y + h, x:x + w])
+
+
+def time_floor(count: int, seed: int, patch: int, k: int, n: int) -> tuple[float, float]:
+    from degrade.chain import degrade
+    from degrade.registry import resolve_pool
+    from pipelines.codecs import encode_png
+
+    pool = resolve_pool(k=k)
+    crops = list(planned_crops(count, seed, patch))
+    degrade(crops[0][1], 0, pool, n)  # compile / load numba code outside the timing
+    degrade_s = encode_s = 0.0
+    for chain_seed, clean in crops:
+        start = time.perf_counter()
+        degraded, _ = degrade(clean, chain_seed, pool, n)
+        middle = time.perf_counter()
+        encode_png(degraded), encode_png(clean)
+        degrade_s, encode_s = degrade_s + middle - start, encode_s + time.perf_counter() - middle
+    return degrade_s, encode_s
+
+
+def time_build(out: Path, count: int, seed: int, patch: int, k: int, n: int, workers: int, shard_size: int) -> float:
+    from pipelines.build import BuildConfig, build_shards
+
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    build_shards(BuildConfig(out=str(out), count=count, patch=patch, k=k, n=n, seed=seed, workers=workers,
+                             shard_size=shard_size, progress=False))
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=256)
+    parser.add_argument("--patch", type=int, default=256)
+    parser.add_argument("--k", type=int, default=7)
+    parser.add_argument("--n", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    degrade_s, encode_s = time_floor(args.count, args.seed, args.patch, args.k, args.n)
+    floor = degrade_s + encode_s
+    with tempfile.TemporaryDirectory() as tmp:
+        shard_size = max(1, args.count // 8)
+        one = time_build(Path(tmp) / "w1", args.count, args.seed, args.patch, args.k, args.n, 1, shard_size)
+        two = time_build(Path(tmp) / "w2", args.count, args.seed, args.patch, args.k, args.n, 2, shard_size)
+        same = all((Path(tmp) / "w1" / p.name).read_bytes() == p.read_bytes()
+                   for p in (Path(tmp) / "w2").glob("shard-*.tar"))
+    c = args.count
+    print(f"build throughput, {c} pairs of {args.patch}x{args.patch}, K={args.k}, N={args.n}, {shard_size} per shard")
+    print(f"{'stage':34s} {'seconds':>8s} {'ms/pair':>8s} {'pairs/s':>8s}")
+    for name, seconds in [("degrade.chain.degrade only", degrade_s), ("2 PNG encodes only", encode_s),
+                          ("floor (degrade + encodes)", floor), ("build-shards, 1 worker", one),
+                          ("build-shards, 2 workers", two)]:
+        print(f"{name:34s} {seconds:8.2f} {1000 * seconds / c:8.2f} {c / seconds:8.1f}")
+    print(f"overhead beyond the floor, 1 worker: {100 * (one - floor) / one:5.1f}% of build time (target <= 10%)")
+    print(f"speed-up 2 workers / 1 worker:       {one / two:5.2f}x (target >= 1.8x)")
+    print(f"1- and 2-worker shards identical:    {same}")
+
+
+if __name__ == "__main__":
+    main()
