@@ -16,6 +16,7 @@ Modes (the paper's pre-training baselines):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from math import comb
 
 import numpy as np
@@ -59,6 +60,7 @@ def _truncated_binomial(k: int, p: float, low: int, high: int) -> np.ndarray:
     return pmf / pmf.sum()
 
 
+@lru_cache(maxsize=64)
 def fixed_size_distribution(k: int, max_length: int, min_length: int) -> tuple[np.ndarray, np.ndarray]:
     """(sizes, probabilities) of fixed mode's subset size, with mean PROD's expected length."""
     low, high = min_length, min(k, max_length)
