@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from degrade.blur import (ERROR_BOUND, GAUSSIAN_BLUR, correlate, plan_filter, plan_gaussian_blur,
-                          reflect_indices)
+from degrade.blur import (ERROR_BOUND, GAUSSIAN_BLUR, CostModel, correlate, plan_filter,
+                          plan_gaussian_blur, reflect_indices)
 from degrade.kernels import kernel_from_params, make_kernel, sample_kernel_params
 
 
@@ -228,3 +228,25 @@ def test_unrotated_gaussians_take_the_analytic_plan_within_its_exact_bound(sigma
     image = random_image((30, 35, 3), 3)
     assert np.abs(correlate(image, plan) - slow_correlate(image, kernel)).max() \
         <= plan.error_bound + 1e-6
+
+
+def test_plans_of_point_symmetric_kernels_stay_centred():
+    rng = np.random.default_rng(21)
+    for _ in range(40):
+        kernel = kernel_from_params(sample_kernel_params(rng))
+        plan = plan_filter(kernel)
+        if plan.kind == "strips":
+            continue
+        top, left, height, width = plan.passes[0].box
+        assert (top + height // 2, left + width // 2) == (kernel.shape[0] // 2,) * 2
+        np.testing.assert_allclose(effective_kernel(plan), effective_kernel(plan)[::-1, ::-1],
+                                   atol=1e-7)
+
+
+def test_plans_depend_on_the_image_size_where_the_dft_cost_does():
+    kernel = make_kernel("plateau", 21, 3.0, 2.5, 0.4, 1.0)
+    small = plan_filter(kernel, costs=CostModel(64 * 64))
+    large = plan_filter(kernel, costs=CostModel(1024 * 1024))
+    assert small.error_bound <= ERROR_BOUND and large.error_bound <= ERROR_BOUND
+    assert CostModel(64 * 64).dft() < CostModel(256 * 256).dft() < CostModel(1024 * 1024).dft()
+    assert small.cost < large.cost
