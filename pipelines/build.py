@@ -24,7 +24,7 @@ from pipelines.distributors import DISTRIBUTORS, default_workers, run_local, run
 from pipelines.index import INDEX_NAME, write_index
 from pipelines.plan import SourceShape, plan_shards, source_for_sample
 from pipelines.shardtask import (WORK_DIR_NAME, ChainOptions, ShardResult, ShardTask, UsableSource,
-                                 make_shard, sidecar_path)
+                                 clear_source_cache, make_shard, sidecar_path)
 from pipelines.shardwriter import sha256_file, write_bytes_atomically
 from pipelines.sources import (DEFAULT_MAX_PIXELS, find_sources, scan_source, skip_category,
                                source_label)
@@ -146,6 +146,13 @@ def source_listing(paths: list[Path], labels: list[str]) -> str:
     return digest.hexdigest()
 
 
+def source_root(config: BuildConfig) -> Path | None:
+    """What source labels are relative to: --src, or the folder of the --src-list file."""
+    if config.src_dir is not None:
+        return Path(config.src_dir)
+    return Path(config.src_list).parent if config.src_list is not None else None
+
+
 def build_shards(config: BuildConfig) -> BuildSummary:
     """Build (or finish, or confirm) the dataset described by `config`. See the module docstring."""
     started = time.perf_counter()
@@ -155,7 +162,7 @@ def build_shards(config: BuildConfig) -> BuildSummary:
         where = config.src_dir or config.src_list or "the embedded defaults"
         raise BuildError(f"no source images found in {where} (looked for "
                          "*.jpg, *.jpeg, *.png, *.webp, *.bmp, *.tif, *.tiff)")
-    labels = [source_label(p, config.src_dir) for p in paths]
+    labels = [source_label(p, source_root(config)) for p in paths]
     wanted = identity(config, pool, source_listing(paths, labels))
     out = Path(config.out)
     finished = prepare_out_dir(out, wanted, config.overwrite)
@@ -170,7 +177,10 @@ def build_shards(config: BuildConfig) -> BuildSummary:
         raise BuildError(f"none of the {len(scan)} source images is usable: "
                          + ", ".join(f"{n} {why}" for why, n in reasons.items()))
     tasks = shard_tasks(config, pool, usable, out)
-    results, made_now = run_missing(tasks, out, config, workers)
+    try:
+        results, made_now = run_missing(tasks, out, config, workers)
+    finally:
+        clear_source_cache()  # an inline (1-worker) run cached a decoded image in this process
     return finish(out, config, wanted, scan, results, made_now, time.perf_counter() - started, workers)
 
 

@@ -113,18 +113,29 @@ def index_row(sample: dict, shard: str) -> dict:
 
 
 class _SourceCache:
-    """Keeps the most recently decoded source: a shard's samples come in runs per source."""
+    """Keeps the most recently decoded source: a shard's samples come in runs per source, and a
+    worker that makes the next shard usually starts with the source the last one ended on."""
+
+    last: tuple[UsableSource, np.ndarray] | None = None  # shared by the tasks of one process
 
     def __init__(self, sources: dict[int, UsableSource]):
-        self.sources, self.current, self.pixels = sources, None, None
+        self.sources = sources
 
     def info(self, index: int) -> UsableSource:
         return self.sources[index]
 
     def image(self, index: int) -> np.ndarray:
-        if self.current != index:
-            self.pixels, self.current = load_checked(self.sources[index]), index
-        return self.pixels
+        source = self.sources[index]
+        if _SourceCache.last is None or _SourceCache.last[0] != source:
+            _SourceCache.last = None  # free the old image before decoding the next
+            _SourceCache.last = (source, load_checked(source))
+        return _SourceCache.last[1]
+
+
+
+def clear_source_cache() -> None:
+    """Drop the decoded source kept between tasks (an inline build runs them in the caller)."""
+    _SourceCache.last = None
 
 
 def load_checked(source: UsableSource) -> np.ndarray:

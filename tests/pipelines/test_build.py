@@ -195,3 +195,16 @@ def test_built_shards_feed_the_train_loader(source_folder, tmp_path):
     loader = train_loader(out, batch_size=2, patch=16, workers=0, seed=0, rank=0, world_size=1)
     batch = next(iter(loader))
     assert batch["lq"].shape == (2, 3, 16, 16) and len(loader) == 5
+
+
+def test_src_list_keeps_its_order_and_labels_relative_to_the_list(source_folder, tmp_path):
+    listing = source_folder / "list.txt"
+    listing.write_text("four.png\n# skipped comment\nb/three.png\nmissing.png\n")
+    out = tmp_path / "out"
+    summary = build_shards(replace(small_config(source_folder, out, count=4, shard_size=4), src_dir=None,
+                                   src_list=str(listing)))
+    assert summary.sources_used == 2 and summary.sources_skipped == 1
+    stats = json.loads((out / "stats.json").read_text())["sources"]
+    assert stats["skipped_files"] == [{"path": "missing.png", "reason": "missing file"}]
+    sources = [json.loads(_member(out, f"{i:09d}", "json"))["source"]["path"] for i in range(4)]
+    assert sources == ["four.png", "four.png", "b/three.png", "b/three.png"]
