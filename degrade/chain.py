@@ -140,6 +140,24 @@ def degrade(image: np.ndarray, seed: int, pool: Sequence[str] = CANONICAL_ORDER,
     return apply_chain(image, ops), record
 
 
+def degrade_named(image: np.ndarray, names: Sequence[str], seed: int) -> tuple[np.ndarray, dict]:
+    """Apply the named ops in the given order, their params drawn from `seed`; (image, record).
+
+    The record describes the chain as a PROD draw of exactly that length from those ops
+    (mode "prod", min_length = max_length = len(names)), so replay and readers treat it alike.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    names = list(names)
+    check_chain_options(names, max(len(names), 1), "prod", len(names))
+    rng = np.random.default_rng(int(seed))
+    ops = [{"name": name, "params": OPS[name].sample_params(rng, image.shape)} for name in names]
+    pool = list(dict.fromkeys(names))
+    record = {"version": RECORD_VERSION, "seed": int(seed), "mode": "prod", "pool": pool,
+              "max_length": len(names), "min_length": len(names), "ops": ops}
+    return apply_chain(image, ops), record
+
+
 def validate_record(record: Mapping) -> None:
     """ValueError with a one-line reason if `record` cannot be replayed by this engine."""
     if not isinstance(record, Mapping):

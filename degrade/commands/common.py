@@ -1,0 +1,105 @@
+"""Pieces shared by the space, preview and apply commands: pool options, image files, atomic writes.
+
+Imports only click and the standard library at top level; OpenCV and numpy load inside the
+functions that need them, so `degrade --help` stays instant.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def pool_options(command):
+    """--ops, --k and --n, shared by every command that draws chains."""
+    command = click.option("--n", "max_length", type=int, default=6, show_default=True,
+                           help="Maximum chain length N (>= 1).")(command)
+    command = click.option("--k", type=int, default=None,
+                           help="Keep the first K ops of the pool (default: all of it).")(command)
+    command = click.option("--ops", default=None,
+                           help="Comma-separated op pool, e.g. 'jpeg,rain' (default: the canonical "
+                                "order gaussian_noise, poisson_noise, speckle_noise, gaussian_blur, "
+                                "motion_blur, jpeg, rain).")(command)
+    return command
+
+
+def resolve_pool_option(ops: str | None, k: int | None, max_length: int) -> list[str]:
+    """The op pool named by --ops/--k, checking N too; click errors (exit 2) name the option."""
+    from degrade.registry import resolve_pool
+
+    if max_length < 1:
+        raise click.BadParameter(f"N must be >= 1, got {max_length}", param_hint="'--n'")
+    try:
+        return resolve_pool(ops, k)
+    except ValueError as error:
+        hint = "'--k'" if str(error).startswith("K=") else "'--ops'"
+        raise click.BadParameter(str(error), param_hint=hint) from None
+
+
+def read_image(path: str):
+    """uint8/uint16 RGB, RGBA or grey array from an image file; a click error names a bad file."""
+    import cv2
+    import numpy as np
+
+    file = Path(path)
+    if not file.is_file():
+        raise click.BadParameter(f"{path}: no such file", param_hint="'IMAGE'")
+    try:
+        data = np.fromfile(file, dtype=np.uint8)
+    except OSError as error:
+        raise click.BadParameter(f"{path}: cannot read ({error.strerror})", param_hint="'IMAGE'")
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise click.BadParameter(f"{path}: not a readable image", param_hint="'IMAGE'")
+    if image.ndim == 3 and image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+    return image
+
+
+def check_output_path(path: str, option: str = "'--out'") -> Path:
+    """An image path whose suffix OpenCV can write and whose folder exists."""
+    out = Path(path)
+    if out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise click.BadParameter(f"{path}: use one of {', '.join(IMAGE_SUFFIXES)}",
+                                 param_hint=option)
+    if not out.parent.resolve().is_dir():
+        raise click.BadParameter(f"{path}: folder {out.parent} does not exist", param_hint=option)
+    return out
+
+
+def encode_image(image, suffix: str) -> bytes:
+    """The file bytes of an RGB/RGBA/grey uint8 or uint16 image, in the format of `suffix`."""
+    import cv2
+
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
+    ok, encoded = cv2.imencode(suffix, image)
+    if not ok:
+        raise click.ClickException(f"OpenCV cannot write a {image.dtype} image as {suffix}")
+    return encoded.tobytes()
+
+
+def write_files_atomically(contents: dict[Path, bytes]) -> None:
+    """Write every file under a temporary name first, then rename them all into place, so a
+    failure never leaves a partial file under a final name."""
+    temporaries = {}
+    try:
+        for path, data in contents.items():
+            handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+            temporaries[path] = temporary
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+        for path, temporary in temporaries.items():
+            os.replace(temporary, path)
+    finally:
+        for temporary in temporaries.values():
+            if os.path.exists(temporary):
+                os.unlink(temporary)
