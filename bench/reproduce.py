@@ -1,0 +1,98 @@
+"""Reproduce the CoLoRA paper's two ablations at small scale on real photographs.
+
+A thin command line over trainer.experiment.studies.run_reproduction and
+trainer.experiment.report.write_report; see `python bench/reproduce.py --help`.
+"""
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+REPO = Path(__file__).resolve().parents[1]
+SCALE_NAMES = ("smoke", "lite", "test")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
+              help="Data folder laid out like the shared benchmark folder: bsds500/train, sun80, "
+                   "cbsd68, polyu_real_noise/{lq,gt}.")
+@click.option("--scale", "scale_name", type=click.Choice(SCALE_NAMES), default="smoke",
+              show_default=True,
+              help="smoke: CPU, a few minutes, tiny model. lite: one GPU, about 25 minutes. "
+                   "test: a smaller smoke run for the test suite only.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output folder for results.json, charts and work files "
+                   "[default: runs/reproduce-SCALE].")
+@click.option("--report", type=click.Path(path_type=Path), default=REPO / "docs" / "results.md",
+              show_default="docs/results.md",
+              help="Markdown report to write; its charts go to a folder named after it.")
+@click.option("--device", default=None, help="torch device [default: the scale's, cpu or cuda].")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="torch CPU threads [default: 1 on CPU, where tiny models run fastest "
+                   "single-threaded and unaffected by other processes].")
+def main(data_dir: Path, scale_name: str, out: Path | None, report: Path, device: str | None,
+         threads: int | None):
+    """Run both ablations of the CoLoRA paper and write results.json, charts and a report.
+
+    \b
+    1. Pre-training study: Random init vs Single vs Fixed vs PROD (K=7, N=6)
+       pre-training, each fully fine-tuned on five tasks with 16/32/64/128 pairs.
+    2. Fine-tuning study: from the PROD model, Full vs LoRA vs Decoder-only vs CoLoRA.
+    Tasks: PolyU real noise, and heavy rain, motion blur, JPEG+noise and haze
+    (outside the pre-training pool) synthesised from real photographs.
+
+    \b
+    Example:
+      python bench/reproduce.py --data ../shared/data --scale smoke
+    """
+    import time
+
+    import torch
+
+    from trainer.experiment.datafolder import DataFolderError
+    from trainer.experiment.report import write_report
+    from trainer.experiment.scales import get_scale
+    from trainer.experiment.studies import run_reproduction
+
+    began = time.perf_counter()
+    scale = get_scale(scale_name)
+    device = device or scale.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise click.BadParameter(f"{device} asked for, but torch sees no CUDA device "
+                                 "(use --scale smoke on a CPU)", param_hint="--device/--scale")
+    torch.set_num_threads(threads or (1 if device == "cpu" else torch.get_num_threads()))
+    out = out or Path("runs") / f"reproduce-{scale_name}"
+    command = "python bench/reproduce.py " + shlex.join(sys.argv[1:])
+
+    def log(line: str) -> None:
+        click.echo(line, err=True)
+
+    try:
+        results = run_reproduction(data_dir, scale, out, device, command, log)
+    except DataFolderError as error:
+        raise click.BadParameter(str(error), param_hint="--data") from None
+    written = write_report(results, out, report)
+    click.echo(summary_line(results, out, written, time.perf_counter() - began))
+
+
+def summary_line(results: dict, out: Path, report: Path, seconds: float) -> str:
+    from trainer.experiment.report import mean_over_tasks
+
+    last = results["counts"][-1]
+    pre = mean_over_tasks(results["pretraining"]["psnr"], last)
+    ft = mean_over_tasks(results["finetuning"]["psnr"], last)
+    runs = sum(len(by_count) for study in ("pretraining", "finetuning")
+               for arm, by_task in results[study]["runs"].items()
+               if not (study == "finetuning" and arm == "full")  # shared with the first study
+               for by_count in by_task.values())
+    return (f"reproduce {results['scale']['name']}: {runs} fine-tuning runs in "
+            f"{seconds / 60:.1f} min; at {last} pairs PROD {pre['prod']:.2f} vs Random "
+            f"{pre['random']:.2f} dB, CoLoRA {ft['colora']:.2f} vs Full {ft['full']:.2f} dB; "
+            f"{out / 'results.json'}, {report}")
+
+
+if __name__ == "__main__":
+    main()

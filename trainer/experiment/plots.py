@@ -1,0 +1,119 @@
+"""The study charts: average PSNR against training pairs, per-task radar, fine-tuning comparison.
+
+Inputs are the results' score tables `{arm: {task: {count: psnr}}}` (counts as strings, as in
+results.json). Each chart is written to a temporary name and renamed, so a PNG on disk is whole.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+Scores = dict[str, dict[str, dict[str, float]]]
+
+
+def average_curve(scores_by_task: dict[str, dict[str, float]], counts: list[int]) -> list[float]:
+    """Mean PSNR over tasks at each training-pair count."""
+    return [float(np.mean([scores_by_task[task][str(c)] for task in scores_by_task]))
+            for c in counts]
+
+
+def normalized_at(scores: Scores, tasks: list[str], count: int) -> dict[str, list[float]]:
+    """Per task, each arm's PSNR at `count` mapped to [0, 1] across arms (worst 0, best 1)."""
+    table = np.array([[scores[arm][task][str(count)] for task in tasks] for arm in scores])
+    low, high = table.min(axis=0), table.max(axis=0)
+    span = np.where(high - low > 1e-9, high - low, 1.0)
+    normalized = (table - low) / span
+    return {arm: normalized[i].tolist() for i, arm in enumerate(scores)}
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial.png")
+    fig.savefig(partial, dpi=90)
+    os.replace(partial, path)
+    return path
+
+
+def _draw_curves(axis, scores: Scores, counts: list[int], labels: dict[str, str]) -> None:
+    for arm, by_task in scores.items():
+        axis.plot(counts, average_curve(by_task, counts), marker="o", label=labels.get(arm, arm))
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(counts, [str(c) for c in counts])
+    axis.set_xlabel("training pairs per task")
+    axis.set_ylabel("PSNR (dB), mean over tasks")
+    axis.grid(alpha=0.3)
+    axis.legend()
+
+
+def line_chart(scores: Scores, counts: list[int], title: str, path: Path,
+               labels: dict[str, str] | None = None) -> Path:
+    """Average PSNR over tasks against the number of training pairs, one line per arm."""
+    plt = _figure()
+    fig, axis = plt.subplots(figsize=(5.5, 4))
+    _draw_curves(axis, scores, counts, labels or {})
+    axis.set_title(title)
+    fig.tight_layout()
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def radar_chart(scores: Scores, tasks: list[str], count: int, title: str, path: Path,
+                labels: dict[str, str] | None = None) -> Path:
+    """Per-task PSNR at `count` pairs, normalized per task across arms, as a radar chart."""
+    plt = _figure()
+    labels = labels or {}
+    angles = np.linspace(0, 2 * np.pi, len(tasks), endpoint=False).tolist()
+    fig, axis = plt.subplots(figsize=(5.5, 5), subplot_kw={"projection": "polar"})
+    for arm, values in normalized_at(scores, tasks, count).items():
+        axis.plot(angles + angles[:1], values + values[:1], marker="o", label=labels.get(arm, arm))
+    ranges = [f"{t}\n{min(s[t][str(count)] for s in scores.values()):.2f}-"
+              f"{max(s[t][str(count)] for s in scores.values()):.2f} dB" for t in tasks]
+    axis.set_xticks(angles, ranges, fontsize=8)
+    axis.set_ylim(-0.1, 1.05)
+    axis.set_yticks([0, 0.5, 1.0], ["worst", "", "best"], fontsize=7)
+    axis.set_title(f"{title}\n(PSNR at {count} pairs, per task worst..best arm)", fontsize=10)
+    axis.legend(loc="lower right", bbox_to_anchor=(1.25, -0.12), fontsize=8)
+    fig.tight_layout()
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def finetuning_chart(scores: Scores, counts: list[int], tuned_percent: dict[str, float],
+                     path: Path, labels: dict[str, str] | None = None) -> Path:
+    """Left: mean PSNR against pairs per method; right: PSNR at the largest count vs % tuned."""
+    plt = _figure()
+    labels = labels or {}
+    fig, (curves, bars) = plt.subplots(1, 2, figsize=(10, 4))
+    _draw_curves(curves, scores, counts, labels)
+    curves.set_title("Fine-tuning methods from the PROD model")
+    methods = list(scores)
+    final = [average_curve(scores[m], counts)[-1] for m in methods]
+    positions = np.arange(len(methods))
+    bars.bar(positions, final, color=[f"C{i}" for i in positions])
+    bars.set_xticks(positions, [f"{labels.get(m, m)}\n{tuned_percent[m]:.1f}% tuned"
+                                for m in methods], fontsize=8)
+    low = min(final)
+    bars.set_ylim(low - max(0.5, 0.2 * (max(final) - low)), max(final) + 0.2)
+    bars.set_ylabel(f"PSNR (dB) at {counts[-1]} pairs, mean over tasks")
+    bars.grid(axis="y", alpha=0.3)
+    bars.set_title("Quality against tuned parameters")
+    fig.tight_layout()
+    try:
+        return _save(fig, path)
+    finally:
+        plt.close(fig)

@@ -1,0 +1,271 @@
+"""results.md from a results document: setup, tables, charts, hardware, and a reading against the
+paper's claims, with paired per-image differences to say which gaps this run can resolve."""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from trainer.experiment import plots
+
+PAPER_ARM_ORDER = ("prod", "fixed", "single", "random")  # the paper's few-shot ranking
+FIGURES = {"pretraining_line": "pretraining-line.png", "pretraining_radar": "pretraining-radar.png",
+           "finetuning": "finetuning.png"}
+
+
+# ---------------------------------------------------------------- environment
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def hardware_info(device: str) -> dict:
+    """CPU model, cores, torch version and threads, and the GPU's name when one is used."""
+    import torch
+
+    info = {"cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "device": device,
+            "python": platform.python_version()}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+# ---------------------------------------------------------------- numbers
+
+def mean_over_tasks(psnr: dict, count: int) -> dict[str, float]:
+    """{arm: mean PSNR over tasks at `count` pairs}."""
+    return {arm: float(np.mean([by_count[str(count)] for by_count in by_task.values()]))
+            for arm, by_task in psnr.items()}
+
+
+def paired_difference(runs: dict, a: str, b: str, count: int) -> tuple[float, float, int]:
+    """Mean and standard error of per-image PSNR(a) - PSNR(b) at `count`, over all tasks' images."""
+    diffs = np.concatenate([np.subtract(runs[a][task][str(count)]["per_image"],
+                                        runs[b][task][str(count)]["per_image"])
+                            for task in runs[a]])
+    se = float(diffs.std(ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else math.inf
+    return float(diffs.mean()), se, len(diffs)
+
+
+def describe_gap(runs: dict, a: str, b: str, count: int, labels: dict) -> str:
+    mean, se, n = paired_difference(runs, a, b, count)
+    verdict = "resolved" if abs(mean) > 2 * se else "within 2 SE: not resolved"
+    return (f"{labels[a]} - {labels[b]} = {mean:+.2f} dB (SE {se:.2f} over {n} paired test "
+            f"images; {verdict})")
+
+
+def order_agreement(means: dict[str, float], paper_order: tuple[str, ...]) -> tuple[int, int]:
+    """How many of the pairs in the paper's ranking the measured means order the same way."""
+    pairs = [(paper_order[i], paper_order[j]) for i in range(len(paper_order))
+             for j in range(i + 1, len(paper_order))]
+    return sum(means[hi] > means[lo] for hi, lo in pairs), len(pairs)
+
+
+# ---------------------------------------------------------------- tables
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def average_table(psnr: dict, counts: list[int], labels: dict, lead: list[str] | None = None,
+                  extra: dict | None = None) -> str:
+    header = ["", *(lead or []), *[f"{c} pairs" for c in counts]]
+    rows = [[labels[arm], *((extra or {}).get(arm, [])),
+             *[f"{plots.average_curve(psnr[arm], counts)[i]:.2f}" for i in range(len(counts))]]
+            for arm in psnr]
+    return _table(header, rows)
+
+
+def per_task_table(psnr: dict, tasks: list[dict], count: int, labels: dict) -> str:
+    header = ["", *[t["label"] for t in tasks]]
+    rows = [[labels[arm], *[f"{psnr[arm][t['name']][str(count)]:.2f}" for t in tasks]]
+            for arm in psnr]
+    rows.append(["*input (no restoration)*", *[f"{t['input_psnr']:.2f}" for t in tasks]])
+    return _table(header, rows)
+
+
+def setup_table(results: dict) -> str:
+    s = results["scale"]
+    rows = [
+        ["model", f"`{s['model']}` ({results['model_params']:,} parameters)"],
+        ["pre-training", f"{s['pretrain_pairs']} shard pairs of {s['pretrain_patch']}x"
+                         f"{s['pretrain_patch']} per mode (bsds500/train + sun80 crops), "
+                         f"{s['pretrain_steps']} steps, batch {s['pretrain_batch']}, lr "
+                         f"{s['pretrain_lr']}; K={s['prod_k']}, N={s['prod_n']}"],
+        ["fine-tuning", f"{s['finetune_steps']} steps, batch {s['finetune_batch']} of "
+                        f"{s['finetune_patch']}x{s['finetune_patch']} patches from "
+                        f"{s['train_crop']}x{s['train_crop']} training crops, lr "
+                        f"{s['finetune_lr']}, same steps for every pair count"],
+        ["CoLoRA", f"budget {100 * s['colora_budget']:.0f}% of the parameters; FAIG with "
+                   f"{s['faig_steps']} integration steps on the first {s['faig_pairs']} "
+                   f"training pairs, target = PROD model fully tuned {s['faig_target_steps']} "
+                   "steps; LoRA: one rank for every layer, closest to the same budget"],
+        ["evaluation", f"PolyU: first {s['polyu_test_count']} of the last 30 pairs by name; "
+                       f"synthetic tasks: first {s['cbsd68_count']} CBSD68 images by name; "
+                       + (f"centre crops of {s['eval_crop']}x{s['eval_crop']}"
+                          if s['eval_crop'] else "whole images")
+                       + "; PSNR on RGB 0-255, no border crop"],
+        ["seed", str(s["seed"])],
+    ]
+    return _table(["", "setting"], rows)
+
+
+def task_table(tasks: list[dict]) -> str:
+    rows = [[t["label"], t["description"], f"{len(t['test_images'])} x "
+             f"{t['test_size'][1]}x{t['test_size'][0]}", f"{t['input_psnr']:.2f}"]
+            for t in tasks]
+    return _table(["task", "degradation", "test images", "input PSNR (dB)"], rows)
+
+
+# ---------------------------------------------------------------- reading
+
+def pretraining_reading(results: dict) -> list[str]:
+    pre = results["pretraining"]
+    counts, labels = results["counts"], pre["labels"]
+    lines = []
+    for count in (counts[0], counts[-1]):
+        means = mean_over_tasks(pre["psnr"], count)
+        order = " > ".join(labels[a] for a in sorted(means, key=means.get, reverse=True))
+        agree, total = order_agreement(means, PAPER_ARM_ORDER)
+        lines.append(f"At {count} pairs the measured order is {order}; {agree} of the {total} "
+                     "pairwise orderings of the paper's PROD > Fixed > Single > Random hold.")
+    last = counts[-1]
+    for other in ("fixed", "single", "random"):
+        lines.append(f"At {last} pairs, " + describe_gap(pre["runs"], "prod", other, last, labels)
+                     + ".")
+    novel = "haze"
+    if any(t["name"] == novel for t in results["tasks"]):
+        per_arm = {a: pre["psnr"][a][novel][str(last)] for a in pre["psnr"]}
+        best = max(per_arm, key=per_arm.get)
+        lines.append(f"Novel task (haze, outside the pre-training pool) at {last} pairs: best arm "
+                     f"{labels[best]} ({per_arm[best]:.2f} dB); PROD {per_arm['prod']:.2f} dB, "
+                     f"Random init {per_arm['random']:.2f} dB.")
+    return lines
+
+
+def finetuning_reading(results: dict) -> list[str]:
+    ft = results["finetuning"]
+    counts, labels, tuned = results["counts"], ft["labels"], ft["tuned"]
+    last = counts[-1]
+    lines = [f"Tuned parameters: CoLoRA {tuned['colora']['percent']:.1f}%, LoRA "
+             f"{tuned['lora']['percent']:.1f}%, Decoder-only {tuned['decoder']['percent']:.1f}%, "
+             "Full 100% (paper, NAFNet-w32: 7.1%, 8.4%, 6.7%, 100%)."]
+    for other in ("full", "lora", "decoder"):
+        lines.append(f"At {last} pairs, " + describe_gap(ft["runs"], "colora", other, last, labels)
+                     + ".")
+    means = mean_over_tasks(ft["psnr"], last)
+    lines.append("The paper finds CoLoRA about equal to Full and well above LoRA and "
+                 "Decoder-only; here the mean over tasks at "
+                 f"{last} pairs is " + ", ".join(f"{labels[m]} {means[m]:.2f} dB" for m in means)
+                 + ".")
+    return lines
+
+
+# ---------------------------------------------------------------- files
+
+def write_plots(results: dict, folder: Path) -> dict[str, Path]:
+    """The three charts into `folder`; returns {figure key: path}."""
+    pre, ft, counts = results["pretraining"], results["finetuning"], results["counts"]
+    task_names = [t["name"] for t in results["tasks"]]
+    label = f"({results['scale']['name']} scale)"
+    return {
+        "pretraining_line": plots.line_chart(
+            pre["psnr"], counts, f"Pre-training study {label}, full fine-tuning",
+            folder / FIGURES["pretraining_line"], pre["labels"]),
+        "pretraining_radar": plots.radar_chart(
+            pre["psnr"], task_names, counts[-1], f"Pre-training study {label}",
+            folder / FIGURES["pretraining_radar"], pre["labels"]),
+        "finetuning": plots.finetuning_chart(
+            ft["psnr"], counts, {m: v["percent"] for m, v in ft["tuned"].items()},
+            folder / FIGURES["finetuning"], ft["labels"]),
+    }
+
+
+def copy_figures(figures: dict[str, Path], folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    copies = {}
+    for key, source in figures.items():
+        target = folder / source.name
+        partial = target.with_name(f".{target.name}.partial")
+        shutil.copyfile(source, partial)
+        os.replace(partial, target)
+        copies[key] = target
+    return copies
+
+
+def render(results: dict, figure_links: dict[str, str]) -> str:
+    """The Markdown text of the report."""
+    hw, scale = results["hardware"], results["scale"]
+    pre, ft, counts = results["pretraining"], results["finetuning"], results["counts"]
+    device = hw.get("gpu", hw["device"])
+    tuned = {m: [f"{v['mean']:,.0f}", f"{v['percent']:.1f}%"] for m, v in ft["tuned"].items()}
+    parts = [
+        f"# Reproduction of the CoLoRA paper's ablations ({scale['name']} scale)",
+        f"Written by `bench/reproduce.py` from a run finished {results['finished_utc']}. "
+        + ("**Smoke scale**: a tiny model and a few dozen optimisation steps on a CPU. It proves "
+           "that the whole pipeline runs end to end on real photographs; its numbers are far from "
+           "converged and are no evidence for or against the paper."
+           if scale["name"] != "lite" else "Lite scale: one GPU, small model."),
+        "## How it was run",
+        f"```\n{results['command']}\n```",
+        f"Hardware: {hw['cpu']}, {hw['cores']} cores (torch threads {hw['torch_threads']}); "
+        f"device {device}; torch {hw['torch']}, Python {hw['python']}. Wall time "
+        f"{results['wall_seconds'] / 60:.1f} min for everything below.",
+        setup_table(results),
+        "## Tasks",
+        "Training pairs are crops; the N-pair training set is the first N of them (nested). "
+        "PolyU: first 70 pairs by name for training (pair i from image i mod 70), last 30 for "
+        "testing. Synthetic tasks: clean crops of bsds500/train and sun80 (training) and CBSD68 "
+        "(testing), degraded by the engine with fixed seeds.",
+        task_table(results["tasks"]),
+        "## 1. Pre-training study (full fine-tuning from each initialisation)",
+        "Mean PSNR (dB) over the five tasks:",
+        average_table(pre["psnr"], counts, pre["labels"]),
+        f"Per-task PSNR (dB) at {counts[-1]} pairs:",
+        per_task_table(pre["psnr"], results["tasks"], counts[-1], pre["labels"]),
+        f"![pre-training line chart]({figure_links['pretraining_line']}) "
+        f"![pre-training radar chart]({figure_links['pretraining_radar']})",
+        "## 2. Fine-tuning study (from the PROD model)",
+        "Mean PSNR (dB) over the five tasks, with the tuned parameters (mean over runs; CoLoRA's "
+        "count varies with each task's FAIG scores):",
+        average_table(ft["psnr"], counts, ft["labels"], ["tuned params", "% of model"], tuned),
+        f"Per-task PSNR (dB) at {counts[-1]} pairs:",
+        per_task_table(ft["psnr"], results["tasks"], counts[-1], ft["labels"]),
+        f"![fine-tuning comparison]({figure_links['finetuning']})",
+        "## Reading",
+        "Pre-training study:",
+        "\n".join(f"- {line}" for line in pretraining_reading(results)),
+        "Fine-tuning study:",
+        "\n".join(f"- {line}" for line in finetuning_reading(results)),
+        "SE is the standard error of the mean paired per-image difference (same test images, "
+        "same fine-tuning batches); a gap within 2 SE is not resolved by this run.",
+    ]
+    if results.get("notes"):
+        parts += ["## Notes", results["notes"]]
+    return "\n\n".join(parts) + "\n"
+
+
+def write_report(results: dict, out: Path, report: Path) -> Path:
+    """Charts into `out` and beside the report (REPORT_STEM/), then the report itself."""
+    figures = write_plots(results, out)
+    copies = copy_figures(figures, report.parent / report.stem)
+    links = {key: path.relative_to(report.parent).as_posix() for key, path in copies.items()}
+    text = render(results, links)
+    report.parent.mkdir(parents=True, exist_ok=True)
+    partial = report.with_name(f".{report.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, report)
+    return report

@@ -1,0 +1,181 @@
+"""Both studies end to end: data, pre-training arms, fine-tuning runs, FAIG, into one results dict.
+
+Pre-training study: every arm (random, single, fixed, prod) fully fine-tuned on every task with
+every training-pair count. Fine-tuning study: from the PROD model, every method (full, lora,
+decoder, colora) on the same tasks and counts. Runs at the same (task, count) share one seed, so
+arms and methods see identical batches; "full from PROD" is one run shared by both studies.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+from trainer.experiment.scales import ScaleConfig
+
+PRETRAIN_ARMS = ("random", "single", "fixed", "prod")
+FINETUNE_METHODS = ("full", "lora", "decoder", "colora")
+ARM_LABELS = {"random": "Random init", "single": "Single", "fixed": "Fixed", "prod": "PROD"}
+METHOD_LABELS = {"full": "Full", "lora": "LoRA", "decoder": "Decoder-only", "colora": "CoLoRA"}
+_RUN_SEED_STREAM = 50
+
+
+def run_seed(scale: ScaleConfig, task_index: int, count: int) -> int:
+    """The seed of every run at (task, count), whatever the arm or method."""
+    from degrade.seeding import sample_seed
+
+    return sample_seed(scale.seed, count, _RUN_SEED_STREAM + task_index) % (2**31)
+
+
+class _Progress:
+    """Numbered progress lines: `[done/total] what: result (seconds)`."""
+
+    def __init__(self, total: int, log: Callable[[str], None]):
+        self.total, self.done, self.log = total, 0, log
+
+    def run(self, label: str, outcome) -> None:
+        self.done += 1
+        self.log(f"[{self.done}/{self.total}] {label}: {outcome.psnr:.2f} dB "
+                 f"({outcome.tuned_params:,} tuned, {outcome.seconds:.1f} s)")
+
+
+def _outcome_record(outcome) -> dict:
+    return {"psnr": outcome.psnr, "per_image": list(outcome.per_image),
+            "tuned_params": outcome.tuned_params, "seconds": outcome.seconds}
+
+
+def _task_records(tasks) -> list[dict]:
+    from trainer.experiment.downstream import TASK_DESCRIPTIONS, TASK_LABELS
+    from trainer.experiment.finetuning import input_psnrs
+
+    records = []
+    for task in tasks:
+        inputs = input_psnrs(task)
+        records.append({"name": task.name, "label": TASK_LABELS[task.name],
+                        "description": TASK_DESCRIPTIONS[task.name],
+                        "train_pairs": len(task.train), "train_size": list(task.train[0][1].shape),
+                        "test_images": [name for name, _, _ in task.test],
+                        "test_size": list(task.test[0][2].shape),
+                        "input_psnr": sum(inputs) / len(inputs), "input_per_image": inputs})
+    return records
+
+
+def pretraining_study(arms, tasks, scale: ScaleConfig, device: str, progress: _Progress) -> dict:
+    """{arm: {task: {count: run record}}}: full fine-tuning from every arm."""
+    from trainer.experiment.finetuning import finetune_and_score
+
+    runs: dict = {}
+    for arm in arms:
+        for task_index, task in enumerate(tasks):
+            for count in scale.train_counts:
+                outcome = finetune_and_score(arm.model, task, count, "full", scale,
+                                             run_seed(scale, task_index, count), device)
+                runs.setdefault(arm.arm, {}).setdefault(task.name, {})[str(count)] = \
+                    _outcome_record(outcome)
+                progress.run(f"pre-training study {arm.arm:>6} {task.name:<11} n={count}", outcome)
+    return runs
+
+
+def finetuning_study(prod, tasks, scale: ScaleConfig, device: str, progress: _Progress,
+                     full_runs: dict, faig: dict) -> dict:
+    """{method: {task: {count: run record}}} from the PROD model; `full` reuses `full_runs`."""
+    from trainer.experiment.finetuning import finetune_and_score
+
+    runs: dict = {"full": full_runs}
+    for method in FINETUNE_METHODS[1:]:
+        for task_index, task in enumerate(tasks):
+            for count in scale.train_counts:
+                outcome = finetune_and_score(prod.model, task, count, method, scale,
+                                             run_seed(scale, task_index, count), device,
+                                             scores=faig.get(task.name))
+                runs.setdefault(method, {}).setdefault(task.name, {})[str(count)] = \
+                    _outcome_record(outcome)
+                progress.run(f"fine-tuning study {method:>7} {task.name:<11} n={count}", outcome)
+    return runs
+
+
+def faig_per_task(prod, tasks, scale: ScaleConfig, device: str, log) -> dict:
+    """{task: {parameter: FAIG score}} of the PROD model, for CoLoRA's rank allocation."""
+    from trainer.experiment.finetuning import faig_for_task
+
+    scores = {}
+    for task_index, task in enumerate(tasks):
+        began = time.perf_counter()
+        scores[task.name] = faig_for_task(prod.model, task, scale,
+                                          run_seed(scale, task_index, scale.faig_pairs), device)
+        log(f"FAIG {task.name}: {scale.faig_steps} steps on {scale.faig_pairs} pairs, "
+            f"{time.perf_counter() - began:.1f} s")
+    return scores
+
+
+def tuned_parameter_table(runs: dict, model_params: int) -> dict:
+    """{method: {min, max, mean, percent}} of tuned parameter counts over tasks and counts."""
+    table = {}
+    for method, by_task in runs.items():
+        counts = [r["tuned_params"] for by_count in by_task.values() for r in by_count.values()]
+        mean = sum(counts) / len(counts)
+        table[method] = {"min": min(counts), "max": max(counts), "mean": mean,
+                         "percent": 100.0 * mean / model_params}
+    return table
+
+
+def psnr_table(runs: dict) -> dict:
+    """{arm: {task: {count: psnr}}}: the score tables the plots and the report read."""
+    return {arm: {task: {count: r["psnr"] for count, r in by_count.items()}
+                  for task, by_count in by_task.items()} for arm, by_task in runs.items()}
+
+
+def write_json_atomically(path: Path, document: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(document, indent=1) + "\n")
+    os.replace(partial, path)
+    return path
+
+
+def run_reproduction(data_dir: Path, scale: ScaleConfig, out: Path, device: str | None = None,
+                     command: str = "", log: Callable[[str], None] = print) -> dict:
+    """Run both studies; write out/results.json and return the results document.
+
+    Raises DataFolderError (one line) before any work when the data folder is incomplete.
+    """
+    from datetime import datetime, timezone
+
+    from trainer.experiment.datafolder import check_data_folder
+    from trainer.experiment.downstream import prepare_tasks
+    from trainer.experiment.pretraining import pretrained_arms
+    from trainer.experiment.report import hardware_info
+
+    began = time.perf_counter()
+    device = device or scale.device
+    folder = check_data_folder(data_dir, scale.cbsd68_count)
+    tasks = prepare_tasks(folder, scale)
+    log(f"prepared {len(tasks)} tasks ({', '.join(t.name for t in tasks)}) in "
+        f"{time.perf_counter() - began:.1f} s")
+    arms = pretrained_arms(folder, scale, out / "work", device, log)
+    per_study = len(tasks) * len(scale.train_counts)
+    progress = _Progress(per_study * (len(PRETRAIN_ARMS) + len(FINETUNE_METHODS) - 1), log)
+    pre_runs = pretraining_study(arms, tasks, scale, device, progress)
+    prod = next(arm for arm in arms if arm.arm == "prod")
+    faig = faig_per_task(prod, tasks, scale, device, log)
+    ft_runs = finetuning_study(prod, tasks, scale, device, progress, pre_runs["prod"], faig)
+    model_params = sum(p.numel() for p in prod.model.parameters())
+    results = {
+        "scale": asdict(scale), "device": device, "data": str(data_dir),
+        "counts": list(scale.train_counts), "tasks": _task_records(tasks),
+        "model_params": model_params,
+        "pretraining": {"arms": list(PRETRAIN_ARMS), "labels": ARM_LABELS,
+                        "pretrain_runs": {a.arm: a.summary for a in arms},
+                        "runs": pre_runs, "psnr": psnr_table(pre_runs)},
+        "finetuning": {"methods": list(FINETUNE_METHODS), "labels": METHOD_LABELS,
+                       "runs": ft_runs, "psnr": psnr_table(ft_runs),
+                       "tuned": tuned_parameter_table(ft_runs, model_params)},
+        "command": command, "hardware": hardware_info(device),
+        "wall_seconds": time.perf_counter() - began,
+        "finished_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    write_json_atomically(out / "results.json", results)
+    return results
