@@ -148,6 +148,8 @@ def _separable_plan(kernel: np.ndarray, approximation: np.ndarray, box: Box, tol
     max_rank = min(height, width, int(best_cost // per_pass))
     if max_rank < 1:
         return None
+    if max_rank == 1:
+        return _marginal_plan(kernel, approximation, box, tolerance, per_pass)
     u, s, vt = np.linalg.svd(_crop(approximation, box))
     terms = np.cumsum((u[:, :max_rank] * s[:max_rank]).T[:, :, None] * vt[:max_rank, None, :],
                       axis=0)  # terms[r - 1]: the rank-r truncation
@@ -167,6 +169,26 @@ def _separable_plan(kernel: np.ndarray, approximation: np.ndarray, box: Box, tol
                               row=vt[i].astype(np.float32)) for i in range(rank))
     bound = float(max(positive[rank - 1], negative[rank - 1]))
     return FilterPlan(kernel.shape, passes, bound, rank * per_pass, "separable")
+
+
+def _marginal_plan(kernel: np.ndarray, approximation: np.ndarray, box: Box, tolerance: float,
+                   cost: float) -> FilterPlan | None:
+    """One separable pass from the box's row and column sums, if within tolerance.
+
+    When only rank 1 could pay, this replaces the SVD: for a separable kernel the product of
+    its marginals is the kernel itself, and for a far-from-separable one neither fits.
+    """
+    top, left, height, width = box
+    sub = _crop(approximation, box)
+    column = sub.sum(axis=1) * (kernel.sum() / sub.sum())
+    row = sub.sum(axis=0) / sub.sum()
+    full = np.zeros_like(kernel)
+    full[top:top + height, left:left + width] = np.outer(column, row)
+    bound = _residual_bound(kernel - full)
+    if bound > tolerance:
+        return None
+    filter_pass = FilterPass(box, column=column.astype(np.float32), row=row.astype(np.float32))
+    return FilterPlan(kernel.shape, (filter_pass,), bound, cost, "separable")
 
 
 @njit(cache=True)
