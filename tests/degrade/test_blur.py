@@ -250,3 +250,41 @@ def test_plans_depend_on_the_image_size_where_the_dft_cost_does():
     assert small.error_bound <= ERROR_BOUND and large.error_bound <= ERROR_BOUND
     assert CostModel(64 * 64).dft() < CostModel(256 * 256).dft() < CostModel(1024 * 1024).dft()
     assert small.cost < large.cost
+
+
+def brute_force_strip_cost(mask: np.ndarray, costs: CostModel) -> float:
+    """Cheapest cover over every split of the rows into consecutive strips (2^(rows-1) ways)."""
+    from degrade.blur import _ACCUMULATE, _DIRECT_MAX_AREA, _OFF_CENTRE
+    rows = mask.shape[0]
+    best = np.inf
+    for cuts in range(2 ** (rows - 1)):
+        bounds = [0] + [r + 1 for r in range(rows - 1) if cuts >> r & 1] + [rows]
+        total = 0.0
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            cols = np.flatnonzero(mask[start:end].any(axis=0))
+            if cols.size == 0:
+                continue
+            area = (end - start) * (cols[-1] - cols[0] + 1)
+            if area > _DIRECT_MAX_AREA:
+                total = np.inf
+                break
+            total += costs.direct(area) + costs.scale * (_ACCUMULATE + _OFF_CENTRE)
+        best = min(best, total)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_numba_strip_cover_is_optimal_against_brute_force(seed):
+    from degrade.blur import _strip_cover
+    rng = np.random.default_rng(seed)
+    mask = rng.random((9, 23)) < 0.15
+    mask[rng.integers(0, 9)] = False  # an empty row must cost nothing
+    costs = CostModel(128 * 128)
+    total, boxes = _strip_cover(mask, costs)
+    assert total == pytest.approx(brute_force_strip_cost(mask, costs), rel=1e-12)
+    covered = np.zeros_like(mask)
+    for top, left, height, width in boxes:
+        assert height * width <= 129
+        assert not covered[top:top + height].any()  # strips never overlap
+        covered[top:top + height, left:left + width] = True
+    assert not (mask & ~covered).any()

@@ -190,3 +190,32 @@ def test_validate_names_the_bad_parameter_in_one_line(params, message):
         MOTION_BLUR.validate(params)
     assert str(error.value).startswith(message)
     assert "\n" not in str(error.value)
+
+
+def slow_boracchi_foi_path(length, anxiety, centripetal, big_shake, gaussian_shake, angle,
+                           uniforms, normals) -> np.ndarray:
+    """The particle in complex numbers, as Boracchi and Foi write it, one step at a time."""
+    steps = len(uniforms) + 1
+    speed = length / (steps - 1)
+    x = [0j]
+    v = complex(math.cos(angle), math.sin(angle)) * speed
+    for t in range(steps - 1):
+        impulse = 0j
+        if uniforms[t, 0] < big_shake * anxiety:
+            impulse = 2 * v * complex(math.cos(math.pi + uniforms[t, 1] - 0.5),
+                                      math.sin(math.pi + uniforms[t, 1] - 0.5))
+        shake = gaussian_shake * complex(normals[t, 0], normals[t, 1])
+        v = v + impulse + anxiety * (shake - centripetal * x[t]) * speed
+        v = v / abs(v) * speed
+        x.append(x[t] + v)
+    return np.array([[z.real, z.imag] for z in x])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_numba_path_simulation_matches_the_complex_number_reference(seed):
+    from degrade.motion import _simulate_path
+    rng = np.random.default_rng(seed)
+    uniforms, normals = rng.random((300, 2)), rng.standard_normal((300, 2))
+    args = (20.0, 0.08, 0.5, 0.2 if seed % 2 else 0.0, 7.0, 1.1)
+    np.testing.assert_allclose(_simulate_path(*args, uniforms, normals),
+                               slow_boracchi_foi_path(*args, uniforms, normals), atol=1e-9)
