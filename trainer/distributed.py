@@ -3,20 +3,17 @@
 `torchrun --nproc_per_node N -m trainer pretrain ...` sets RANK, WORLD_SIZE, LOCAL_RANK and
 MASTER_ADDR/PORT; `init_from_env` then joins the group (gloo on CPU, nccl on CUDA) and picks
 this rank's device. Without those variables everything here is a single-process no-op, so the
-same code path runs with and without torchrun.
+same code path runs with and without torchrun. Splitting the data across ranks is the
+reader's job (`pipelines.reader.train_loader` reads the rank from the process group).
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Sequence, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
-
-T = TypeVar("T")
-
 
 @dataclass(frozen=True)
 class DistContext:
@@ -95,15 +92,6 @@ def mean_across_ranks(value: float) -> float:
     return float(tensor.item()) / world_size()
 
 
-def broadcast_object(obj: T) -> T:
-    """Rank 0's `obj` on every rank."""
-    if not is_distributed():
-        return obj
-    holder = [obj]
-    dist.broadcast_object_list(holder, src=0)
-    return holder[0]
-
-
 def wrap_ddp(model: nn.Module, device: torch.device) -> nn.Module:
     """DistributedDataParallel around `model` when running distributed, else the model."""
     if not is_distributed():
@@ -113,13 +101,3 @@ def wrap_ddp(model: nn.Module, device: torch.device) -> nn.Module:
     device_ids = [device.index] if device.type == "cuda" else None
     return DistributedDataParallel(model, device_ids=device_ids)
 
-
-def split_for_rank(items: Sequence[T], rank_index: int, ranks: int) -> list[T]:
-    """This rank's share of `items` (every `ranks`-th item from `rank_index`); raises ValueError
-    when there are fewer items than ranks, since a rank without data would hang the others."""
-    if ranks < 1 or not 0 <= rank_index < ranks:
-        raise ValueError(f"rank {rank_index} is not in a group of {ranks}")
-    if len(items) < ranks:
-        raise ValueError(f"{len(items)} shard(s) cannot be split over {ranks} processes; "
-                         f"build at least {ranks} shards")
-    return list(items[rank_index::ranks])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -66,6 +67,9 @@ class PretrainConfig:
     progress: bool = True
 
     def __post_init__(self):
+        for name in ("shards", "out", "val"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, Path(getattr(self, name)))
         for name in ("steps", "batch", "patch", "log_every", "ckpt_every"):
             if getattr(self, name) < 1:
                 raise PretrainError(f"--{name.replace('_', '-')} must be at least 1, "
@@ -105,7 +109,8 @@ def prepare_run_folder(config: PretrainConfig) -> None:
             target = out / name
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     elif run_file.exists():
-        _check_same_run(config, json.loads(run_file.read_text())["identity"])
+        record = json.loads(run_file.read_text())
+        _check_same_run(config, record["identity"], record["options"].get("workers"))
     elif out.exists() and any(out.iterdir()) and not config.overwrite:
         raise PretrainError(f"{out}: folder exists and is not a training run; choose another "
                             f"--out or pass --overwrite")
@@ -113,7 +118,7 @@ def prepare_run_folder(config: PretrainConfig) -> None:
     ckpt.atomic_write_text(run_file, json.dumps(_run_record(config), indent=2) + "\n")
 
 
-def _check_same_run(config: PretrainConfig, saved: dict) -> None:
+def _check_same_run(config: PretrainConfig, saved: dict, saved_workers: int | None) -> None:
     if not config.resume:
         raise PretrainError(f"{config.out}: already holds a run ({saved['model']}, "
                             f"{saved['steps']} steps); pass --resume to continue it or "
@@ -123,6 +128,9 @@ def _check_same_run(config: PretrainConfig, saved: dict) -> None:
     if changed:
         raise PretrainError(f"{config.out}: --resume with different options ({', '.join(changed)}); "
                             f"use the original options or a new --out")
+    if saved_workers is not None and saved_workers != config.workers:
+        print(f"note: --workers {config.workers} differs from the run's {saved_workers}: the "
+              f"data order after resuming will not match an uninterrupted run", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- data

@@ -149,3 +149,23 @@ def test_amp_modes_train(conv_net, make_batches, amp):
 def test_config_validation(field, value, message):
     with pytest.raises(ValueError, match=message):
         LoopConfig(**{"steps": 1, field: value})
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # emitted inside torch.compile
+def test_compile_builds_one_graph_despite_validation(conv_net, make_batches):
+    """Fixed training shapes compile once; validation runs the plain module (other shapes,
+    eval mode) and must not trigger recompilation."""
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    counters.clear()
+
+    def val_fn(model):
+        with torch.no_grad():
+            return {"psnr": float(model(torch.rand(1, 3, 20, 24)).mean()), "ssim": 0.0}
+
+    config = LoopConfig(steps=4, compile=True, channels_last=True, val_every=2, log_every=2,
+                        progress=False)
+    result = fit(conv_net(), make_batches(0), config, val_fn=val_fn)
+    assert math.isfinite(result.final_loss)
+    assert counters["stats"]["unique_graphs"] == 1

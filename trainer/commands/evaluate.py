@@ -30,14 +30,16 @@ def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap):
     Example:
       trainer eval runs/pretrain --data val/ --out val.csv
     """
+    from pipelines.pairs import PairError, iter_pairs
+    from pipelines.sources import SourceError
     from trainer.checkpoint import CheckpointError
+    from trainer.colora import AdapterError
     from trainer.distributed import default_device
     from trainer.evaluate import evaluate_pairs, write_report
     from trainer.restore import check_tiling, load_for_inference
 
-    from pipelines.pairs import iter_pairs
-
-    errors = _input_errors(CheckpointError)
+    # ValueError: bad tiling and pairs of different sizes
+    errors = (PairError, SourceError, CheckpointError, AdapterError, ValueError)
     try:
         check_tiling(tile, overlap)
         model, _ = load_for_inference(model_path, adapter, device or default_device())
@@ -52,13 +54,3 @@ def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap):
     write_report(report, out)
     click.echo(f"{report.summary()} -> {out}")
 
-
-def _input_errors(*extra):
-    """The exception types that mean bad input (model, adapter, images), not a bug."""
-    import pipelines.pairs as pairs_module
-
-    from trainer.colora import AdapterError
-
-    known = tuple(getattr(pairs_module, name) for name in ("PairError",)
-                  if hasattr(pairs_module, name))
-    return (AdapterError, ValueError, OSError, *known, *extra)
