@@ -171,13 +171,13 @@ def file_sizes(model, plans) -> None:
         model_path = save_model(Path(folder) / "model.safetensors", model)
         fingerprint = model_fingerprint(model)
         print("\n4. File sizes, nafnet-sidd-w32")
-        print(f"{'model':<14} {model_path.stat().st_size / 1e6:>9.2f} MB")
+        print(f"{'model':<22} {model_path.stat().st_size / 1e6:>9.2f} MB")
         for method in ("decoder", "lora", "colora"):
             adapted = apply_plan(copy.deepcopy(model), plans[method])
             path = save_adapter(Path(folder) / f"{method}.safetensors", adapted, plans[method],
                                 fingerprint)
             size = path.stat().st_size
-            print(f"{METHOD_NAMES[method] + ' adapter':<14} {size / 1e6:>9.2f} MB "
+            print(f"{METHOD_NAMES[method] + ' adapter':<22} {size / 1e6:>9.2f} MB "
                   f"({100 * size / model_path.stat().st_size:.1f}% of the model)")
 
 

@@ -215,8 +215,8 @@ def _lora_plan(name: str, rank: int, shape: tuple[int, int], score: float) -> La
 
 def _tuned_plan(name: str, param: nn.Parameter, tuned: bool, score: float) -> LayerPlan:
     n = param.numel()
-    d, k = int(param.shape[0]) if param.dim() else 1, int(param[0].numel()) if param.dim() else 1
-    return LayerPlan(name, "tuned", 0, n if tuned else 0, float(tuned), float(score), d, k)
+    d = int(param.shape[0]) if param.dim() else 1
+    return LayerPlan(name, "tuned", 0, n if tuned else 0, float(tuned), float(score), d, n // d)
 
 
 def _score(scores: Mapping[str, float], name: str) -> float:
