@@ -20,6 +20,7 @@ import numba
 import numpy as np
 from scipy.special import pdtr
 
+from degrade.fastrandom import next_double, splitmix64_state, standard_normal
 from degrade.imageconv import apply_on_any_image
 from degrade.op import Op, Params
 from degrade.paramcheck import check_bool, check_keys, check_number, check_seed
@@ -34,11 +35,11 @@ POISSON_TABLE_WIDTH = 512  # CDF of Poisson(256) reaches 1.0 in float64 well bef
 
 
 # ---- fused kernels: draw, scale, clip in one pass (grey noise shared by the three channels) ---
-# The kernels draw from the op's numpy Generator inside numba, which consumes exactly the stream
-# numpy itself would (same bit generator, same ziggurat), so results stay tied to the seed.
+# The kernels draw from degrade.fastrandom's stream seeded by the op's `seed` param, so results
+# are a pure function of (image, params).
 
 @numba.njit(cache=True, nogil=True)
-def _normal_noise_kernel(rgb, rng, scale, grey, multiplicative):
+def _normal_noise_kernel(rgb, state, scale, grey, multiplicative):
     """clip(rgb + scale * n [* rgb]) on a flat (P, 3) image, n ~ N(0, 1) drawn per pixel and
     channel (colour) or per pixel (grey), in pixel-major order."""
     out = np.empty_like(rgb)
@@ -46,7 +47,7 @@ def _normal_noise_kernel(rgb, rng, scale, grey, multiplicative):
     for p in range(rgb.shape[0]):
         for c in range(3):
             if c == 0 or not grey:
-                n = rng.standard_normal()
+                n = standard_normal(state)
             v = rgb[p, c]
             delta = scale * n * v if multiplicative else scale * n
             out[p, c] = min(max(v + np.float32(delta), np.float32(0.0)), np.float32(1.0))
@@ -54,8 +55,9 @@ def _normal_noise_kernel(rgb, rng, scale, grey, multiplicative):
 
 
 def _apply_normal_noise(rgb, seed, grey, scale, multiplicative):
-    rng = np.random.default_rng(seed)
-    out = _normal_noise_kernel(rgb.reshape(-1, 3), rng, float(scale), bool(grey), multiplicative)
+    state = splitmix64_state(seed)
+    out = _normal_noise_kernel(rgb.reshape(-1, 3), state, float(scale), bool(grey),
+                               multiplicative)
     return out.reshape(rgb.shape)
 
 
@@ -129,7 +131,7 @@ def poisson_cdf_tables() -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(cdf), np.ascontiguousarray(guide)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _poisson_count(cdf, guide, level, u):
     """Smallest k with cdf[level, k] > u: the exact inverse-CDF Poisson draw for uniform u."""
     k = guide[level, int(u * guide.shape[1])]
@@ -139,7 +141,7 @@ def _poisson_count(cdf, guide, level, u):
 
 
 @numba.njit(cache=True, nogil=True)
-def _poisson_kernel(rgb, rng, cdf, guide, scale, grey):
+def _poisson_kernel(rgb, state, cdf, guide, scale, grey):
     """Per pixel and channel (grey: per pixel, on BT.601 luma): quantise to level q, draw
     k ~ Poisson(q / 255 * 256) from one uniform, add scale * (k / 256 - q / 255), clip."""
     out = np.empty_like(rgb)
@@ -153,7 +155,7 @@ def _poisson_kernel(rgb, rng, cdf, guide, scale, grey):
                 else:
                     source = rgb[p, c]
                 level = int(np.rint(min(max(source, np.float32(0.0)), np.float32(1.0)) * 255.0))
-                count = _poisson_count(cdf, guide, level, rng.random())
+                count = _poisson_count(cdf, guide, level, next_double(state))
                 noise = count / 256.0 - level / 255.0
             v = rgb[p, c] + np.float32(scale * noise)
             out[p, c] = min(max(v, np.float32(0.0)), np.float32(1.0))
@@ -163,8 +165,8 @@ def _poisson_kernel(rgb, rng, cdf, guide, scale, grey):
 def poisson_noise_rgb(rgb: np.ndarray, scale: float, grey: bool, seed: int) -> np.ndarray:
     """Real-ESRGAN's Poisson noise (8-bit quantised source, vals=256) on float32 HxWx3, clipped."""
     cdf, guide = poisson_cdf_tables()
-    rng = np.random.default_rng(seed)
-    out = _poisson_kernel(rgb.reshape(-1, 3), rng, cdf, guide, float(scale), bool(grey))
+    state = splitmix64_state(seed)
+    out = _poisson_kernel(rgb.reshape(-1, 3), state, cdf, guide, float(scale), bool(grey))
     return out.reshape(rgb.shape)
 
 

@@ -4,6 +4,7 @@ import pytest
 from scipy.stats import poisson
 
 from degrade import noise
+from degrade.fastrandom import fill_standard_normal, fill_uniform, splitmix64_state
 
 
 def flat(value: float, size: int = 256) -> np.ndarray:
@@ -65,9 +66,9 @@ def random_image(seed=0, shape=(33, 21, 3)):
 
 
 def normal_reference(rgb, sigma_scale, grey, seed, multiplicative):
-    rng = np.random.default_rng(seed)
+    """The op's math in numpy, on the op's random stream (checked in test_fastrandom.py)."""
     pixels = rgb.shape[0] * rgb.shape[1]
-    field = rng.standard_normal(pixels) if grey else rng.standard_normal(pixels * 3)
+    field = fill_standard_normal(splitmix64_state(seed), pixels if grey else pixels * 3)
     field = np.repeat(field, 3) if grey else field
     field = field.reshape(rgb.shape)
     delta = sigma_scale * field * rgb if multiplicative else sigma_scale * field
@@ -90,14 +91,13 @@ def test_speckle_kernel_matches_numpy(grey):
 
 def poisson_reference(rgb, scale, grey, seed):
     """Real-ESRGAN's recipe with scipy's Poisson quantile function on the same uniforms."""
-    rng = np.random.default_rng(seed)
     if grey:
         source = (rgb[..., 0] * np.float32(0.299) + rgb[..., 1] * np.float32(0.587)
                   + rgb[..., 2] * np.float32(0.114))[..., None]
     else:
         source = rgb
     quantised = np.rint(np.clip(source, 0, 1) * 255.0) / 255.0
-    uniforms = rng.random(source.shape[0] * source.shape[1] * source.shape[2])
+    uniforms = fill_uniform(splitmix64_state(seed), source.size)
     counts = poisson.ppf(uniforms.reshape(source.shape), quantised * 256)
     delta = (counts / 256 - quantised) * scale
     return np.clip(rgb + delta.astype(np.float32), 0, 1)
