@@ -28,7 +28,8 @@ import cv2
 import numpy as np
 from numba import njit
 
-from degrade.kernels import OP_NAME, kernel_from_params, sample_kernel_params, validate_kernel_params
+from degrade.kernels import (OP_NAME, kernel_from_params, sample_kernel_params,
+                             validate_kernel_params)
 from degrade.op import Op, Params
 
 ERROR_BOUND = 0.5 / 255
@@ -120,7 +121,8 @@ def _pruned(kernel: np.ndarray, budget: float) -> np.ndarray:
     """
     magnitude = np.abs(kernel)
     ordered = np.sort(magnitude, axis=None)
-    cut = int(np.searchsorted(np.cumsum(ordered), budget, side="right"))
+    # never the heaviest tap: something must remain to rescale
+    cut = min(int(np.searchsorted(np.cumsum(ordered), budget, side="right")), ordered.size - 1)
     if cut == 0:
         return kernel
     threshold = ordered[cut - 1]
@@ -247,13 +249,14 @@ def plan_filter(kernel: np.ndarray, tolerance: float = ERROR_BOUND,
                 costs: CostModel = CostModel(), low_rank: bool = True) -> FilterPlan:
     """The cheapest plan whose worst-case output error on [0, 1] images is <= tolerance.
 
-    low_rank=False skips the SVD candidate (camera-shake kernels are far from low rank).
+    kernel: odd-sided, non-negative, with a positive sum (a blur kernel). low_rank=False skips
+    the SVD candidate (camera-shake kernels are far from low rank).
     """
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
         raise ValueError(f"blur: kernel shape {kernel.shape} is not 2-D with odd sides")
-    if not np.isfinite(kernel).all() or kernel.sum() == 0:
-        raise ValueError("blur: kernel must be finite with a non-zero sum")
+    if not np.isfinite(kernel).all() or kernel.min() < 0 or kernel.sum() <= 0:
+        raise ValueError("blur: kernel must be finite and non-negative with a positive sum")
     # A dense or strip plan's error is exactly the weight its pruning drops, so those spend the
     # whole tolerance on pruning; the SVD candidate keeps half of it for the rank truncation.
     pruned = _pruned(kernel, tolerance)

@@ -157,7 +157,7 @@ def sample_trajectory(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def sample_motion_blur(rng: np.random.Generator, image_shape: tuple[int, ...]) -> Params:
-    """Kernel size from {5, 7, ..., 31} and a trajectory for it; the image shape does not matter."""
+    """A size from {5, 7, ..., 31} and a trajectory for it; the image shape does not matter."""
     del image_shape
     size = int(rng.choice(KERNEL_SIZES))
     points = np.round(sample_trajectory(rng, size), 3)

@@ -288,3 +288,13 @@ def test_numba_strip_cover_is_optimal_against_brute_force(seed):
         assert not covered[top:top + height].any()  # strips never overlap
         covered[top:top + height, left:left + width] = True
     assert not (mask & ~covered).any()
+
+
+def test_plan_filter_rejects_negative_and_empty_kernels_and_survives_a_huge_tolerance():
+    with pytest.raises(ValueError, match="non-negative"):
+        plan_filter(np.array([[0.0, -0.1, 0.0], [0.0, 1.1, 0.0], [0.0, 0.0, 0.0]]))
+    with pytest.raises(ValueError, match="positive sum"):
+        plan_filter(np.zeros((3, 3)))
+    kernel = make_kernel("plateau", 9, 2.0, 2.0, 0.0, 1.0)
+    plan = plan_filter(kernel, tolerance=10.0)
+    assert effective_kernel(plan).sum() == pytest.approx(1.0, abs=1e-6)
