@@ -5,11 +5,12 @@ For the same planned samples (256x256 crops of the embedded images, K=7, N=6), i
 1 worker and (d) with 2 workers, and prints pairs/s and the overhead of everything else
 (source scan, hashing, tar, index, manifest, process start) as a share of the 1-worker build.
 
-    .venv/bin/python bench/bench_build.py --count 256
+    .venv/bin/python bench/bench_build.py            # build-shards defaults: 1024 pairs, 256 per shard
 """
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import tempfile
 import time
@@ -30,6 +31,12 @@ def planned_crops(count: int, seed: int, patch: int):
         yield plan.chain_seed, np.ascontiguousarray(images[plan.source][y:y + h, x:x + w])
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children: immune to other jobs' load."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def time_floor(count: int, seed: int, patch: int, k: int, n: int) -> tuple[float, float]:
     from degrade.chain import degrade
     from degrade.registry import resolve_pool
@@ -40,27 +47,30 @@ def time_floor(count: int, seed: int, patch: int, k: int, n: int) -> tuple[float
     degrade(crops[0][1], 0, pool, n)  # compile / load numba code outside the timing
     degrade_s = encode_s = 0.0
     for chain_seed, clean in crops:
-        start = time.perf_counter()
+        start = time.process_time()
         degraded, _ = degrade(clean, chain_seed, pool, n)
-        middle = time.perf_counter()
+        middle = time.process_time()
         encode_png(degraded), encode_png(clean)
-        degrade_s, encode_s = degrade_s + middle - start, encode_s + time.perf_counter() - middle
+        degrade_s, encode_s = degrade_s + middle - start, encode_s + time.process_time() - middle
     return degrade_s, encode_s
 
 
-def time_build(out: Path, count: int, seed: int, patch: int, k: int, n: int, workers: int, shard_size: int) -> float:
+def time_build(out: Path, count: int, seed: int, patch: int, k: int, n: int, workers: int,
+               shard_size: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process and its workers) for one fresh build."""
     from pipelines.build import BuildConfig, build_shards
 
     shutil.rmtree(out, ignore_errors=True)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), cpu_seconds()
     build_shards(BuildConfig(out=str(out), count=count, patch=patch, k=k, n=n, seed=seed, workers=workers,
                              shard_size=shard_size, progress=False))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, cpu_seconds() - start_cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--count", type=int, default=256)
+    parser.add_argument("--count", type=int, default=1024)
+    parser.add_argument("--shard-size", type=int, default=256)
     parser.add_argument("--patch", type=int, default=256)
     parser.add_argument("--k", type=int, default=7)
     parser.add_argument("--n", type=int, default=6)
@@ -69,22 +79,26 @@ def main() -> None:
     degrade_s, encode_s = time_floor(args.count, args.seed, args.patch, args.k, args.n)
     floor = degrade_s + encode_s
     with tempfile.TemporaryDirectory() as tmp:
-        shard_size = max(1, args.count // 8)
+        shard_size = args.shard_size
         one = time_build(Path(tmp) / "w1", args.count, args.seed, args.patch, args.k, args.n, 1, shard_size)
         two = time_build(Path(tmp) / "w2", args.count, args.seed, args.patch, args.k, args.n, 2, shard_size)
         same = all((Path(tmp) / "w1" / p.name).read_bytes() == p.read_bytes()
                    for p in (Path(tmp) / "w2").glob("shard-*.tar"))
     c = args.count
-    print(f"build throughput, {c} pairs of {args.patch}x{args.patch}, K={args.k}, N={args.n}, {shard_size} per shard")
-    print(f"{'stage':34s} {'seconds':>8s} {'ms/pair':>8s} {'pairs/s':>8s}")
-    for name, seconds in [("degrade.chain.degrade only", degrade_s), ("2 PNG encodes only", encode_s),
-                          ("floor (degrade + encodes)", floor), ("build-shards, 1 worker", one),
-                          ("build-shards, 2 workers", two)]:
-        print(f"{name:34s} {seconds:8.2f} {1000 * seconds / c:8.2f} {c / seconds:8.1f}")
-    print(f"overhead beyond the floor, 1 worker: {100 * (one - floor) / one:5.1f}% of build time (target <= 10%)")
-    print(f"speed-up 2 workers / 1 worker:       {one / two:5.2f}x (target >= 1.8x)")
-    print(f"1- and 2-worker shards identical:    {same}")
-
+    print(f"build throughput, {c} pairs of {args.patch}x{args.patch}, K={args.k}, N={args.n}, "
+          f"{shard_size} per shard; CPU seconds (immune to other jobs) and wall seconds")
+    print(f"{'stage':30s} {'CPU s':>7s} {'CPU ms/pair':>11s} {'wall s':>7s} {'wall pairs/s':>12s}")
+    for name, cpu, wall in [("degrade.chain.degrade only", degrade_s, None), ("2 PNG encodes only", encode_s, None),
+                            ("floor (degrade + encodes)", floor, None), ("build-shards, 1 worker", one[1], one[0]),
+                            ("build-shards, 2 workers", two[1], two[0])]:
+        wall_text = f"{wall:7.2f} {c / wall:12.1f}" if wall else f"{'':7s} {'':12s}"
+        print(f"{name:30s} {cpu:7.2f} {1000 * cpu / c:11.2f} {wall_text}")
+    print(f"overhead beyond the floor (CPU), 1 worker:  {100 * (one[1] - floor) / one[1]:5.1f}% (target <= 10%)")
+    print(f"overhead beyond the floor (CPU), 2 workers: {100 * (two[1] - floor) / two[1]:5.1f}%")
+    print(f"parallel efficiency, CPU 1 worker / CPU 2 workers: {one[1] / two[1]:4.2f} "
+          f"(2-worker speed-up on 2 free cores would be about {2 * one[1] / two[1]:4.2f}x; target >= 1.8x)")
+    print(f"wall speed-up 2 workers / 1 worker:          {one[0] / two[0]:4.2f}x (meaningful only on idle cores)")
+    print(f"1- and 2-worker shards identical:            {same}")
 
 if __name__ == "__main__":
     main()

@@ -22,7 +22,7 @@ from pathlib import Path
 from pipelines.codecs import FORMATS
 from pipelines.distributors import DISTRIBUTORS, default_workers, run_local, run_tasks
 from pipelines.index import INDEX_NAME, write_index
-from pipelines.plan import SourceShape, plan_shards, source_for_sample
+from pipelines.plan import plan_shards, source_for_sample
 from pipelines.shardtask import (WORK_DIR_NAME, ChainOptions, ShardResult, ShardTask, UsableSource,
                                  clear_source_cache, make_shard, sidecar_path)
 from pipelines.shardwriter import sha256_file, write_bytes_atomically
@@ -189,13 +189,13 @@ def prepare_out_dir(out: Path, wanted: dict, overwrite: bool) -> BuildSummary | 
     manifest_path, work_identity = out / MANIFEST_NAME, out / WORK_DIR_NAME / "identity.json"
     existing = None
     if manifest_path.is_file():
-        existing = json.loads(manifest_path.read_text())
+        existing = read_json_or_empty(manifest_path)
         if existing.get("identity") == wanted and not overwrite:
             totals = existing["totals"]
             return BuildSummary(str(out), totals["samples"], totals["shards"], totals["bytes"], 0.0, 0,
                                 0, 0, already_complete=True)
     elif work_identity.is_file():
-        existing = {"identity": json.loads(work_identity.read_text())}
+        existing = {"identity": read_json_or_empty(work_identity)}
         if existing["identity"] == wanted:
             for stale in out.glob(".*.partial"):  # left by a killed run; never a finished file
                 stale.unlink()
@@ -214,7 +214,18 @@ def prepare_out_dir(out: Path, wanted: dict, overwrite: bool) -> BuildSummary | 
     return None
 
 
+def read_json_or_empty(path: Path) -> dict:
+    """A damaged manifest or identity file counts as a build of unknown options (never a crash)."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def describe_difference(old: dict, new: dict) -> str:
+    if not old:
+        return "shard files or a manifest from an unknown or damaged build"
     changed = [f"{name}: {old.get(name)!r} -> {new.get(name)!r}"
                for name in sorted(set(old) | set(new)) if old.get(name) != new.get(name)]
     if not changed:
@@ -238,7 +249,11 @@ def scan_sources(out: Path, paths: list[Path], labels: list[str], config: BuildC
     """Every source checked once; cached in .build/sources.json so a resumed build skips it."""
     cache = out / WORK_DIR_NAME / "sources.json"
     if cache.is_file():
-        return json.loads(cache.read_text())
+        # Same identity, so the same labels in the same order; paths are this run's (the cwd or
+        # mount point may differ from the interrupted run's).
+        cached = read_json_or_empty_list(cache)
+        if len(cached) == len(paths) and all(e.get("label") == l for e, l in zip(cached, labels)):
+            return [dict(entry, path=str(path)) for entry, path in zip(cached, paths)]
     min_side = config.patch if config.patch > 0 else MIN_WHOLE_IMAGE_SIDE
     jobs = [(i, str(p), label, min_side, config.max_pixels) for i, (p, label) in enumerate(zip(paths, labels))]
     entries = dict(run_local(_scan_job, jobs, workers))
@@ -247,13 +262,20 @@ def scan_sources(out: Path, paths: list[Path], labels: list[str], config: BuildC
     return scan
 
 
+def read_json_or_empty_list(path: Path) -> list:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return value if isinstance(value, list) else []
+
+
 def _scan_job(job: tuple) -> tuple[int, dict]:
     index, path, label, min_side, max_pixels = job
     return index, scan_source(path, label, min_side, max_pixels)
 
 
 def shard_tasks(config: BuildConfig, pool: list[str], usable: list[UsableSource], out: Path) -> list[ShardTask]:
-    shapes = tuple(SourceShape(s.height, s.width) for s in usable)
     chain = ChainOptions(tuple(pool), config.n, config.mode, config.min_length)
     tasks = []
     for shard in plan_shards(config.count, config.shard_size):
@@ -261,7 +283,7 @@ def shard_tasks(config: BuildConfig, pool: list[str], usable: list[UsableSource]
         last = source_for_sample(shard.stop - 1, config.count, len(usable))
         sources = tuple((i, usable[i]) for i in range(first, last + 1))
         tasks.append(ShardTask(shard, str(out), config.seed, config.count, config.patch, config.fmt,
-                               chain, shapes, sources))
+                               chain, len(usable), sources))
     return tasks
 
 
@@ -270,7 +292,10 @@ def load_done(out: Path, shard_name: str) -> ShardResult | None:
     sidecar, tar = sidecar_path(out, shard_name), out / shard_name
     if not sidecar.is_file() or not tar.is_file():
         return None
-    record = json.loads(sidecar.read_text())
+    try:
+        record = json.loads(sidecar.read_text())
+    except (OSError, ValueError):
+        return None  # a receipt cut short (power loss): make the shard again
     if tar.stat().st_size != record["bytes"]:
         return None
     return ShardResult(record["name"], record["count"], record["bytes"], record["sha256"],

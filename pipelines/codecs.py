@@ -20,7 +20,8 @@ class CodecError(ValueError):
 def encode_png(rgb: np.ndarray) -> bytes:
     import cv2
 
-    ok, buffer = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]))
+    # cvtColor is SIMD; a numpy [..., ::-1] copy costs a tenth of the encode itself.
+    ok, buffer = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise CodecError("OpenCV could not encode the PNG")
     return buffer.tobytes()

@@ -5,6 +5,7 @@ any process, on any machine, in any order, computes the same plan for the same s
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,8 +68,11 @@ def crop_box(seed: int, index: int, shape: SourceShape, patch: int) -> tuple[int
     return (y, x, patch, patch)
 
 
-def plan_sample(seed: int, index: int, count: int, shapes: list[SourceShape], patch: int) -> SamplePlan:
-    source = source_for_sample(index, count, len(shapes))
+def plan_sample(seed: int, index: int, count: int, shapes: Mapping[int, SourceShape] | Sequence[SourceShape],
+                patch: int, n_sources: int | None = None) -> SamplePlan:
+    """`shapes` maps usable-source index -> shape (a list, or only the entries this sample may
+    use, with `n_sources` the number of usable sources)."""
+    source = source_for_sample(index, count, len(shapes) if n_sources is None else n_sources)
     return SamplePlan(index=index, key=sample_key(index), source=source,
                       chain_seed=sample_seed(seed, index, CHAIN_STREAM),
                       crop=crop_box(seed, index, shapes[source], patch))

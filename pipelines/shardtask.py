@@ -52,8 +52,8 @@ class ShardTask:
     patch: int
     fmt: str
     chain: ChainOptions
-    shapes: tuple[SourceShape, ...]                    # every usable source, for the plan
-    sources: tuple[tuple[int, UsableSource], ...]      # the ones this shard reads
+    n_sources: int                                     # usable sources in the whole build
+    sources: tuple[tuple[int, UsableSource], ...]      # (usable index, source) this shard reads
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,9 @@ def _sample_members(task: ShardTask, rows: list[dict]):
     from degrade.chain import degrade
 
     cache = _SourceCache(dict(task.sources))
+    shapes = {i: SourceShape(source.height, source.width) for i, source in task.sources}
     for index in range(task.shard.first, task.shard.stop):
-        plan = plan_sample(task.seed, index, task.count, list(task.shapes), task.patch)
+        plan = plan_sample(task.seed, index, task.count, shapes, task.patch, task.n_sources)
         source = cache.info(plan.source)
         y, x, h, w = plan.crop
         clean = np.ascontiguousarray(cache.image(plan.source)[y:y + h, x:x + w])

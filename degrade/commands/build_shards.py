@@ -58,4 +58,6 @@ def build_shards(src_dir, src_list, out, count, patch, mode, ops, k, n, min_leng
         raise click.UsageError(str(error)) from None
     except (BuildError, SourceChangedError, RuntimeError) as error:
         raise click.ClickException(str(error)) from None
+    except OSError as error:  # e.g. --out is a file, or the disk is full
+        raise click.ClickException(f"{error.filename or out}: {error.strerror or error}") from None
     click.echo(summary.line())

@@ -208,3 +208,18 @@ def test_src_list_keeps_its_order_and_labels_relative_to_the_list(source_folder,
     assert stats["skipped_files"] == [{"path": "missing.png", "reason": "missing file"}]
     sources = [json.loads(_member(out, f"{i:09d}", "json"))["source"]["path"] for i in range(4)]
     assert sources == ["four.png", "four.png", "b/three.png", "b/three.png"]
+
+
+def test_foreign_or_damaged_folders_are_refused_not_overwritten(source_folder, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "shard-000000.tar").write_bytes(b"someone else's shard")
+    (out / "README.md").write_text("keep me")
+    with pytest.raises(BuildError, match="unknown or damaged build.*--overwrite"):
+        build_shards(small_config(source_folder, out))
+    assert (out / "shard-000000.tar").read_bytes() == b"someone else's shard"
+    build_shards(small_config(source_folder, out, overwrite=True))
+    assert (out / "README.md").read_text() == "keep me" and verify_dataset(out).ok
+    (out / "manifest.json").write_text("{ not json")
+    with pytest.raises(BuildError, match="unknown or damaged build"):
+        build_shards(small_config(source_folder, out))
