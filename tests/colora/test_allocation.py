@@ -81,7 +81,7 @@ def test_colora_needs_scores_and_all_of_them(toy, depth_scores):
         make_plan(toy, AdapterConfig())
     scores = depth_scores(toy)
     scores.pop("mid.expand.weight")
-    with pytest.raises(KeyError, match="mid.expand.weight"):
+    with pytest.raises(ValueError, match="mid.expand.weight"):
         make_plan(toy, AdapterConfig(), scores=scores)
 
 

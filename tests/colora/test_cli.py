@@ -94,6 +94,12 @@ def test_wrong_base_and_bad_inputs_exit_2(run):
     assert again.exit_code == 2 and "--overwrite" in again.output
     missing = invoke("colora", "--task", "blur", "--base", root / "nope", "--out", root / "n")
     assert missing.exit_code == 2 and "nope" in missing.output
+    foreign = root / "foreign.json"
+    foreign.write_text(json.dumps({"parameters": {"conv.weight": {"average": 1.0}}}))
+    mismatch = invoke("colora", "--task", "blur", "--base", root / "base.safetensors", "--faig",
+                      foreign, *FAST, "--out", root / "f")
+    assert mismatch.exit_code == 2 and "FAIG of another model" in mismatch.output
+    assert not (root / "f").exists()
     unknown = invoke("colora", "--task", "fog", "--base", root / "base.safetensors",
                      "--method", "lora", *FAST, "--out", root / "u")
     assert unknown.exit_code == 2 and "unknown task 'fog'" in unknown.output

@@ -221,7 +221,7 @@ def _tuned_plan(name: str, param: nn.Parameter, tuned: bool, score: float) -> La
 
 def _score(scores: Mapping[str, float], name: str) -> float:
     if name not in scores:
-        raise KeyError(f"scores: no contribution for parameter {name!r} (FAIG of another model?)")
+        raise ValueError(f"scores: no contribution for parameter {name!r} (FAIG of another model?)")
     return float(scores[name])
 
 
