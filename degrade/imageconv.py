@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numba
 import numpy as np
 
 _INTEGER_MAX = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
@@ -52,7 +53,33 @@ def check_image(image) -> None:
         raise ValueError(f"image shape {image.shape} is empty")
 
 
+@numba.njit(cache=True, nogil=True)
+def _uint8_to_float_kernel(values, out):
+    for i in range(values.size):
+        out[i] = np.float32(values[i]) / np.float32(255.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _float_to_uint8_kernel(values, out, reverse_channels):
+    """out = clip(rint(x * 255), 0, 255) on (P, C) arrays, channel order reversed on request."""
+    channels = values.shape[1]
+    for p in range(values.shape[0]):
+        for c in range(channels):
+            v = np.rint(values[p, c] * np.float32(255.0))
+            source = channels - 1 - c if reverse_channels else c
+            out[p, source] = np.uint8(min(max(v, np.float32(0.0)), np.float32(255.0)))
+
+
+def uint8_to_float(image: np.ndarray) -> np.ndarray:
+    """float32 image / 255 in one pass (same values as numpy's astype then divide)."""
+    out = np.empty(image.shape, np.float32)
+    _uint8_to_float_kernel(np.ascontiguousarray(image).reshape(-1), out.reshape(-1))
+    return out
+
+
 def _to_float32(values: np.ndarray) -> np.ndarray:
+    if values.dtype == np.uint8 and values.ndim == 3 and values.shape[2] == 3:
+        return uint8_to_float(values)
     if values.dtype in _INTEGER_MAX:
         return values.astype(np.float32) / np.float32(_INTEGER_MAX[values.dtype])
     if not np.isfinite(values).all():
@@ -75,9 +102,17 @@ def to_float_rgb(image: np.ndarray) -> tuple[np.ndarray, ImageLayout]:
     return np.ascontiguousarray(rgb), ImageLayout(image.dtype, image.shape, alpha)
 
 
-def float_to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """clip(rint(x * 255), 0, 255) as uint8: the one float -> 8-bit rule of the project."""
-    return np.clip(np.rint(rgb * np.float32(255)), 0, 255).astype(np.uint8)
+def float_to_uint8(rgb: np.ndarray, reverse_channels: bool = False) -> np.ndarray:
+    """clip(rint(x * 255), 0, 255) as uint8: the one float -> 8-bit rule of the project, in one
+    pass over a float32 array (optionally RGB -> BGR on the way, for OpenCV)."""
+    if rgb.dtype != np.float32 or rgb.ndim != 3:
+        out = np.clip(np.rint(rgb * np.float32(255)), 0, 255).astype(np.uint8)
+        return out[..., ::-1].copy() if reverse_channels else out
+    out = np.empty(rgb.shape, np.uint8)
+    channels = rgb.shape[2]
+    _float_to_uint8_kernel(np.ascontiguousarray(rgb).reshape(-1, channels),
+                           out.reshape(-1, channels), reverse_channels)
+    return out
 
 
 def _from_float32(values: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from degrade.imageconv import apply_on_any_image, float_to_uint8
+from degrade.imageconv import apply_on_any_image, float_to_uint8, uint8_to_float
 from degrade.op import Op, Params
 from degrade.paramcheck import check_int, check_keys
 
@@ -18,12 +18,12 @@ QUALITY_RANGE = (30, 95)
 
 def jpeg_rgb(rgb: np.ndarray, quality: int) -> np.ndarray:
     """Encode float32 HxWx3 RGB in [0, 1] as JPEG at `quality` and decode it again."""
-    bgr = cv2.cvtColor(float_to_uint8(rgb), cv2.COLOR_RGB2BGR)
+    bgr = float_to_uint8(rgb, reverse_channels=True)
     ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise RuntimeError(f"jpeg: OpenCV could not encode a {rgb.shape} image")
     decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR_RGB)
-    return decoded.astype(np.float32) / np.float32(255)
+    return uint8_to_float(decoded)
 
 
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:

@@ -57,3 +57,17 @@ def test_float_inputs_are_clipped_and_keep_dtype():
 def test_bad_images_are_rejected_with_a_reason(bad, message):
     with pytest.raises(ValueError, match=message):
         to_float_rgb(bad)
+
+
+def test_fused_conversions_match_numpy():
+    from degrade.imageconv import float_to_uint8, uint8_to_float
+
+    rng = np.random.default_rng(3)
+    values = rng.uniform(-0.1, 1.1, (17, 9, 3)).astype(np.float32)
+    values[0, 0] = [0.5 / 255, 1.5 / 255, 254.5 / 255]  # halves round to even, as np.rint
+    expected = np.clip(np.rint(values * np.float32(255)), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(float_to_uint8(values), expected)
+    np.testing.assert_array_equal(float_to_uint8(values, reverse_channels=True),
+                                  expected[..., ::-1])
+    image = rng.integers(0, 256, (5, 6, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(uint8_to_float(image), image.astype(np.float32) / np.float32(255))
