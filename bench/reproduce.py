@@ -6,7 +6,6 @@ trainer.experiment.report.write_report; see `python bench/reproduce.py --help`.
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 
 import click
@@ -65,7 +64,7 @@ def main(data_dir: Path, scale_name: str, out: Path | None, report: Path, device
                                  "(use --scale smoke on a CPU)", param_hint="--device/--scale")
     torch.set_num_threads(threads or (1 if device == "cpu" else torch.get_num_threads()))
     out = out or Path("runs") / f"reproduce-{scale_name}"
-    command = "python bench/reproduce.py " + shlex.join(sys.argv[1:])
+    command = equivalent_command(data_dir, scale_name, out, report, device, threads)
 
     def log(line: str) -> None:
         click.echo(line, err=True)
@@ -76,6 +75,22 @@ def main(data_dir: Path, scale_name: str, out: Path | None, report: Path, device
         raise click.BadParameter(str(error), param_hint="--data") from None
     written = write_report(results, out, report)
     click.echo(summary_line(results, out, written, time.perf_counter() - began))
+
+
+def equivalent_command(data_dir: Path, scale_name: str, out: Path, report: Path, device: str,
+                       threads: int | None) -> str:
+    """The command line that repeats this run (options resolved), for the report."""
+    def shown(path: Path) -> str:  # repository paths relative to the repository, others as given
+        try:
+            return path.resolve().relative_to(REPO).as_posix()
+        except ValueError:
+            return str(path)
+
+    args = ["--data", str(data_dir), "--scale", scale_name, "--out", shown(out),
+            "--report", shown(report), "--device", device]
+    if threads:
+        args += ["--threads", str(threads)]
+    return "python bench/reproduce.py " + shlex.join(args)
 
 
 def summary_line(results: dict, out: Path, report: Path, seconds: float) -> str:

@@ -60,7 +60,7 @@ def restore_all(model: nn.Module, images: list[np.ndarray], device: str) -> list
     return outputs
 
 
-def test_psnrs(model: nn.Module, task: TaskData, device: str) -> list[float]:
+def score_test_set(model: nn.Module, task: TaskData, device: str) -> list[float]:
     """PSNR (dB, RGB, 0-255) of each restored test image against its ground truth."""
     from trainer.metrics import psnr
 
@@ -105,7 +105,7 @@ def finetune_and_score(base: nn.Module, task: TaskData, count: int, method: str,
                             seed=seed)
     result = finetune(model, training_pairs(task, count), adapter, train_config(scale, seed, device),
                       scores if method == "colora" else None)
-    per_image = test_psnrs(result.model, task, device)
+    per_image = score_test_set(result.model, task, device)
     return RunOutcome(float(np.mean(per_image)), tuple(per_image), result.plan.tuned_count,
                       result.plan.model_params, time.perf_counter() - began)
 

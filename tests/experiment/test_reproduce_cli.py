@@ -1,0 +1,74 @@
+"""bench/reproduce.py end to end at its `test` scale on a generated data folder, and its errors.
+
+The `test` scale exists for this file: the smoke scale takes several minutes on two cores.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "reproduce.py"
+
+
+@pytest.fixture(scope="module")
+def reproduce():
+    spec = importlib.util.spec_from_file_location("reproduce_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_test_scale_end_to_end(reproduce, data_folder, tmp_path):
+    out, report = tmp_path / "run", tmp_path / "docs" / "results.md"
+    result = CliRunner().invoke(reproduce, ["--data", str(data_folder), "--scale", "test",
+                                            "--out", str(out), "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "reproduce test: 70 fine-tuning runs" in result.output.splitlines()[-1]
+    results = json.loads((out / "results.json").read_text())
+    tasks = [t["name"] for t in results["tasks"]]
+    assert tasks == ["real_noise", "rain", "motion_blur", "jpeg_noise", "haze"]
+    for study, arms in (("pretraining", ["random", "single", "fixed", "prod"]),
+                        ("finetuning", ["full", "lora", "decoder", "colora"])):
+        psnr = results[study]["psnr"]
+        assert list(psnr) == arms
+        assert all(math.isfinite(psnr[a][t][c]) for a in arms for t in tasks for c in ("4", "8"))
+    assert results["finetuning"]["runs"]["full"] == results["pretraining"]["runs"]["prod"]
+    tuned = results["finetuning"]["tuned"]
+    assert tuned["full"]["percent"] == 100.0
+    assert abs(tuned["colora"]["percent"] - 7.0) < 0.5
+    text = report.read_text()
+    assert "--scale test" in text and "## Reading" in text
+    for name in ("pretraining-line.png", "pretraining-radar.png", "finetuning.png"):
+        assert (out / name).is_file() and (report.parent / "results" / name).is_file()
+
+
+def test_missing_data_folder_is_a_one_line_usage_error(reproduce, tmp_path):
+    result = CliRunner().invoke(reproduce, ["--data", str(tmp_path / "absent"),
+                                            "--out", str(tmp_path / "run"),
+                                            "--report", str(tmp_path / "r.md")])
+    assert result.exit_code == 2
+    assert "--data" in result.output and "does not exist" in result.output
+    assert not (tmp_path / "run").exists() and not (tmp_path / "r.md").exists()
+
+
+def test_incomplete_data_folder_names_the_missing_part(reproduce, tmp_path, make_data):
+    import shutil
+
+    root = make_data(tmp_path / "data", polyu_pairs=100)
+    shutil.rmtree(root / "cbsd68")
+    result = CliRunner().invoke(reproduce, ["--data", str(root), "--out", str(tmp_path / "run"),
+                                            "--report", str(tmp_path / "r.md")])
+    assert result.exit_code == 2
+    assert "missing cbsd68/" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_help_is_instant_and_teaches(reproduce):
+    result = CliRunner().invoke(reproduce, ["--help"])
+    assert result.exit_code == 0
+    assert "--scale" in result.output and "Example" in result.output
