@@ -44,16 +44,19 @@ def test_image(size: int) -> np.ndarray:
     return cv2.resize(data.astronaut(), (size, size), interpolation=cv2.INTER_AREA)
 
 
-def median_ms(function, arguments: list, clock, repeats: int) -> float:
-    """Median over arguments and repeats of one call's time, after one warm-up call."""
-    function(*arguments[0])
-    times = []
+def paired_median_ms(engine, reference, arguments: list, clock, repeats: int) -> tuple[float, float]:
+    """Median ms of engine(*args) and reference(*args) over arguments and repeats. The two are
+    timed alternately, call by call, so load from other processes hits both alike."""
+    engine(*arguments[0])
+    reference(*arguments[0])
+    engine_times, reference_times = [], []
     for _ in range(repeats):
         for args in arguments:
-            start = clock()
-            function(*args)
-            times.append(clock() - start)
-    return 1e3 * statistics.median(times)
+            for function, times in ((engine, engine_times), (reference, reference_times)):
+                start = clock()
+                function(*args)
+                times.append(clock() - start)
+    return 1e3 * statistics.median(engine_times), 1e3 * statistics.median(reference_times)
 
 
 def reference_chain(image: np.ndarray, record: dict) -> np.ndarray:
@@ -69,8 +72,8 @@ def op_rows(image: np.ndarray, names: list[str], draws: int, repeats: int, clock
     for name in names:
         rng = np.random.default_rng(7)
         params = [OPS[name].sample_params(rng, image.shape) for _ in range(draws)]
-        engine = median_ms(OPS[name].apply, [(rgb, p) for p in params], clock, repeats)
-        reference = median_ms(REFERENCES[name], [(rgb, p) for p in params], clock, repeats)
+        engine, reference = paired_median_ms(OPS[name].apply, REFERENCES[name],
+                                             [(rgb, p) for p in params], clock, repeats)
         rows.append((name, engine, reference))
     return rows
 
@@ -78,11 +81,11 @@ def op_rows(image: np.ndarray, names: list[str], draws: int, repeats: int, clock
 def chain_row(image: np.ndarray, chains: int, repeats: int, clock) -> tuple:
     pool = list(CANONICAL_ORDER)
     seeds = list(range(chains))
-    records = [degrade(image, seed, pool, 6)[1] for seed in seeds]
-    engine = median_ms(lambda seed: degrade(image, seed, pool, 6), [(s,) for s in seeds],
-                       clock, repeats)
-    reference = median_ms(reference_chain, [(image, r) for r in records], clock, repeats)
-    mean_length = np.mean([len(r["ops"]) for r in records])
+    records = {seed: degrade(image, seed, pool, 6)[1] for seed in seeds}
+    engine, reference = paired_median_ms(lambda seed: degrade(image, seed, pool, 6),
+                                         lambda seed: reference_chain(image, records[seed]),
+                                         [(s,) for s in seeds], clock, repeats)
+    mean_length = np.mean([len(r["ops"]) for r in records.values()])
     return (f"PROD chain K=7 N=6 (mean L={mean_length:.1f})", engine, reference)
 
 

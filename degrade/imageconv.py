@@ -59,15 +59,23 @@ def _uint8_to_float_kernel(values, out):
         out[i] = np.float32(values[i]) / np.float32(255.0)
 
 
+# Adding and subtracting 1.5 * 2**23 rounds a float32 in [0, 2**22) to the nearest integer,
+# ties to even, exactly as np.rint does, without a libm call per value (IEEE round-to-nearest;
+# numba keeps fastmath off, so the two additions are not folded away).
+ROUNDING_MAGIC_F32 = np.float32(12582912.0)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def unit_to_uint8(value):
+    """clip(rint(value * 255), 0, 255) as uint8, for a float32 value."""
+    v = min(max(value * np.float32(255.0), np.float32(0.0)), np.float32(255.0))
+    return np.uint8((v + ROUNDING_MAGIC_F32) - ROUNDING_MAGIC_F32)
+
+
 @numba.njit(cache=True, nogil=True)
-def _float_to_uint8_kernel(values, out, reverse_channels):
-    """out = clip(rint(x * 255), 0, 255) on (P, C) arrays, channel order reversed on request."""
-    channels = values.shape[1]
-    for p in range(values.shape[0]):
-        for c in range(channels):
-            v = np.rint(values[p, c] * np.float32(255.0))
-            source = channels - 1 - c if reverse_channels else c
-            out[p, source] = np.uint8(min(max(v, np.float32(0.0)), np.float32(255.0)))
+def _float_to_uint8_kernel(values, out):
+    for i in range(values.size):
+        out[i] = unit_to_uint8(values[i])
 
 
 def uint8_to_float(image: np.ndarray) -> np.ndarray:
@@ -102,16 +110,13 @@ def to_float_rgb(image: np.ndarray) -> tuple[np.ndarray, ImageLayout]:
     return np.ascontiguousarray(rgb), ImageLayout(image.dtype, image.shape, alpha)
 
 
-def float_to_uint8(rgb: np.ndarray, reverse_channels: bool = False) -> np.ndarray:
+def float_to_uint8(rgb: np.ndarray) -> np.ndarray:
     """clip(rint(x * 255), 0, 255) as uint8: the one float -> 8-bit rule of the project, in one
-    pass over a float32 array (optionally RGB -> BGR on the way, for OpenCV)."""
-    if rgb.dtype != np.float32 or rgb.ndim != 3:
-        out = np.clip(np.rint(rgb * np.float32(255)), 0, 255).astype(np.uint8)
-        return out[..., ::-1].copy() if reverse_channels else out
+    vectorised pass over a float32 array."""
+    if rgb.dtype != np.float32:
+        return np.clip(np.rint(rgb * np.float32(255)), 0, 255).astype(np.uint8)
     out = np.empty(rgb.shape, np.uint8)
-    channels = rgb.shape[2]
-    _float_to_uint8_kernel(np.ascontiguousarray(rgb).reshape(-1, channels),
-                           out.reshape(-1, channels), reverse_channels)
+    _float_to_uint8_kernel(np.ascontiguousarray(rgb).reshape(-1), out.reshape(-1))
     return out
 
 

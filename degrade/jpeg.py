@@ -18,7 +18,7 @@ QUALITY_RANGE = (30, 95)
 
 def jpeg_rgb(rgb: np.ndarray, quality: int) -> np.ndarray:
     """Encode float32 HxWx3 RGB in [0, 1] as JPEG at `quality` and decode it again."""
-    bgr = float_to_uint8(rgb, reverse_channels=True)
+    bgr = cv2.cvtColor(float_to_uint8(rgb), cv2.COLOR_RGB2BGR)
     ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:
         raise RuntimeError(f"jpeg: OpenCV could not encode a {rgb.shape} image")

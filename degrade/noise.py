@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import pdtr
 
 from degrade.fastrandom import next_double, splitmix64_state, standard_normal
-from degrade.imageconv import apply_on_any_image
+from degrade.imageconv import apply_on_any_image, unit_to_uint8
 from degrade.op import Op, Params
 from degrade.paramcheck import check_bool, check_keys, check_number, check_seed
 from degrade.seeding import draw_seed
@@ -154,7 +154,7 @@ def _poisson_kernel(rgb, state, cdf, guide, scale, grey):
                               + rgb[p, 2] * np.float32(0.114))
                 else:
                     source = rgb[p, c]
-                level = int(np.rint(min(max(source, np.float32(0.0)), np.float32(1.0)) * 255.0))
+                level = np.int64(unit_to_uint8(source))
                 count = _poisson_count(cdf, guide, level, next_double(state))
                 noise = count / 256.0 - level / 255.0
             v = rgb[p, c] + np.float32(scale * noise)

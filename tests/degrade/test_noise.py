@@ -96,7 +96,8 @@ def poisson_reference(rgb, scale, grey, seed):
                   + rgb[..., 2] * np.float32(0.114))[..., None]
     else:
         source = rgb
-    quantised = np.rint(np.clip(source, 0, 1) * 255.0) / 255.0
+    # 8-bit levels by the project's float -> uint8 rule, float32 arithmetic as in the kernel
+    quantised = np.rint(np.clip(source, 0, 1).astype(np.float32) * np.float32(255)) / 255.0
     uniforms = fill_uniform(splitmix64_state(seed), source.size)
     counts = poisson.ppf(uniforms.reshape(source.shape), quantised * 256)
     delta = (counts / 256 - quantised) * scale
