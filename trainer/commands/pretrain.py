@@ -47,12 +47,13 @@ def pretrain(shards, model, steps, batch, patch, lr, loss, val, val_limit, out, 
     """Pre-train a restoration network on PROD shards (built by `degrade build-shards`).
 
     With no option this is NAFNet's SIDD width-32 recipe on the paper's preset. The run folder
-    gets model.safetensors, checkpoints/, metrics.jsonl, curves.png and summary.json.
-    Multi-GPU: torchrun --nproc_per_node 8 -m trainer pretrain shards/
+    gets model.safetensors, checkpoints/, metrics.jsonl, curves.png and summary.json; a killed
+    run continues exactly with the same command plus --resume.
 
     \b
-    Example (a CPU demo in minutes):
+    Examples:
       trainer pretrain shards/ --model nafnet-tiny --steps 200 --batch 4 --patch 64 --out runs/demo
+      torchrun --nproc_per_node 8 -m trainer pretrain shards/      (DDP, batch split per GPU)
     """
     from trainer.checkpoint import CheckpointError
     from trainer.loop import FitError
