@@ -156,7 +156,7 @@ def _poisson_kernel(rgb, state, cdf, guide, scale, grey):
                     source = rgb[p, c]
                 level = np.int64(unit_to_uint8(source))
                 count = _poisson_count(cdf, guide, level, next_double(state))
-                noise = count / 256.0 - level / 255.0
+                noise = count * (1.0 / 256.0) - level * (1.0 / 255.0)  # no divisions
             v = rgb[p, c] + np.float32(scale * noise)
             out[p, c] = min(max(v, np.float32(0.0)), np.float32(1.0))
     return out
