@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -78,67 +79,83 @@ def images(count: int, size: int, device: str):
     return [(lq[i:i + 1].to(device), gt[i:i + 1].to(device)) for i in range(count)]
 
 
-def faig_table(args, model) -> dict:
-    batches = images(args.images, args.size, args.device)
-    target = perturbed(model)
-    lq, gt = batches[0]
-    psnr_loss(model(lq), gt).backward()  # warm-up
+def one_pass_times(args, model, lq, gt, repeats: int = 3) -> list[float]:
+    """Seconds of single forward+backward passes (the reference FAIG is compared with)."""
     times = []
-    for _ in range(3):
+    for _ in range(repeats):
         sync(args.device)
         start = time.perf_counter()
         psnr_loss(model(lq), gt).backward()
         sync(args.device)
         times.append(time.perf_counter() - start)
-    one = sorted(times)[1]  # median of three
-    model.zero_grad(set_to_none=True)
+    return times
+
+
+def faig_table(args, model) -> dict:
+    batches = images(args.images, args.size, args.device)
+    target = perturbed(model)
+    lq, gt = batches[0]
+    psnr_loss(model(lq), gt).backward()  # warm-up
+    before = one_pass_times(args, model, lq, gt)
     start = time.perf_counter()
     scores = faig_scores(model, target, batches, args.steps)
     sync(args.device)
     total = time.perf_counter() - start
+    one = statistics.median(before + one_pass_times(args, model, lq, gt))
+    model.zero_grad(set_to_none=True)
     print(f"\n1. FAIG on {args.preset}, {args.device}: M={args.steps}, {args.images} image(s) "
           f"of {args.size}x{args.size}")
     print(f"{'FAIG wall time':<28} {total:>10.2f} s")
-    print(f"{'one forward+backward':<28} {one * 1e3:>10.1f} ms")
+    print(f"{'one forward+backward':<28} {one * 1e3:>10.1f} ms (median, before and after)")
     print(f"{'ratio (ideal M*N)':<28} {total / one:>10.0f}   ({args.steps * args.images})")
     return scores
 
 
-def step_stats(args, model, method: str, scores) -> tuple[float, float, int]:
-    """(seconds per step, peak bytes or analytic bytes, trainable count) for one method."""
+def make_method_training(args, model, method: str, scores):
+    """(Training, trainable count) of one method on its own copy of the model."""
     model = copy.deepcopy(model)
     if method == "colora":
         apply_plan(model, make_plan(model, AdapterConfig(), scores))
     params = trainable_parameters(model)
     config = LoopConfig(steps=args.train_steps + 2, device=args.device, progress=False)
-    training = make_training(model, config, params)
-    generator = torch.Generator().manual_seed(0)
-    gt = torch.rand(args.batch, 3, args.patch, args.patch, generator=generator)
-    lq = (gt + 0.05 * torch.randn(gt.shape, generator=generator)).clamp(0, 1)
-    training.step(lq, gt)  # warm-up: allocates optimizer state
+    return make_training(model, config, params), sum(p.numel() for p in params)
+
+
+def timed_step(args, training, lq, gt) -> tuple[float, int]:
+    """(seconds, peak bytes on CUDA else 0) of one optimizer step."""
     sync(args.device)
     if args.device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    for _ in range(args.train_steps):
-        training.step(lq, gt)
+    training.step(lq, gt)
     sync(args.device)
-    seconds = (time.perf_counter() - start) / args.train_steps
-    count = sum(p.numel() for p in params)
-    memory = (torch.cuda.max_memory_allocated() if args.device.startswith("cuda")
-              else count * 4 * 3)  # grad + AdamW exp_avg + exp_avg_sq, float32
-    return seconds, memory, count
+    peak = torch.cuda.max_memory_allocated() if args.device.startswith("cuda") else 0
+    return time.perf_counter() - start, peak
 
 
 def training_table(args, model, scores) -> None:
-    rows = {m: step_stats(args, model, m, scores) for m in ("full", "colora")}
+    """Steps of full and CoLoRA alternate (A B A B ...) so load changes hit both alike."""
+    methods = ("full", "colora")
+    runs = {m: make_method_training(args, model, m, scores) for m in methods}
+    generator = torch.Generator().manual_seed(0)
+    gt = torch.rand(args.batch, 3, args.patch, args.patch, generator=generator)
+    lq = (gt + 0.05 * torch.randn(gt.shape, generator=generator)).clamp(0, 1)
+    samples = {m: [] for m in methods}
+    for round_index in range(args.train_steps + 1):
+        for method in methods:
+            sample = timed_step(args, runs[method][0], lq, gt)
+            if round_index:  # the first step allocates optimizer state: warm-up
+                samples[method].append(sample)
     kind = "peak allocated" if args.device.startswith("cuda") else "grad+AdamW (analytic)"
     print(f"\n2. Fine-tuning step on {args.preset}, {args.device}: batch {args.batch} of "
-          f"{args.patch}x{args.patch}, {args.train_steps} timed steps")
+          f"{args.patch}x{args.patch}, median of {args.train_steps} alternating steps")
     print(f"{'method':<8} {'ms/step':>10} {'vs full':>8} {kind:>24} {'trainable':>12}")
-    full_time = rows["full"][0]
-    for method, (seconds, memory, count) in rows.items():
-        print(f"{method:<8} {seconds * 1e3:>10.1f} {seconds / full_time:>8.2f} "
+    medians = {m: statistics.median(t for t, _ in samples[m]) for m in methods}
+    for method in methods:
+        count = runs[method][1]
+        memory = (max(p for _, p in samples[method]) if args.device.startswith("cuda")
+                  else count * 4 * 3)  # grad + AdamW exp_avg + exp_avg_sq, float32
+        print(f"{method:<8} {medians[method] * 1e3:>10.1f} {medians[method] / medians['full']:>8.2f} "
               f"{memory / 2**20:>21.1f} MB {count:>12,d}")
 
 
