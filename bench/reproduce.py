@@ -51,7 +51,12 @@ def main(data_dir: Path, scale_name: str, out: Path | None, report: Path, device
 
     import torch
 
+    from pipelines.build import BuildError
+    from pipelines.sources import SourceError
+    from trainer.checkpoint import CheckpointError
     from trainer.experiment.datafolder import DataFolderError
+    from trainer.loop import FitError
+    from trainer.pretrain import PretrainError
     from trainer.experiment.report import write_report
     from trainer.experiment.scales import get_scale
     from trainer.experiment.studies import run_reproduction
@@ -59,6 +64,10 @@ def main(data_dir: Path, scale_name: str, out: Path | None, report: Path, device
     began = time.perf_counter()
     scale = get_scale(scale_name)
     device = device or scale.device
+    try:
+        torch.device(device)
+    except RuntimeError as error:
+        raise click.BadParameter(str(error).splitlines()[0], param_hint="--device") from None
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise click.BadParameter(f"{device} asked for, but torch sees no CUDA device "
                                  "(use --scale smoke on a CPU)", param_hint="--device/--scale")
@@ -71,8 +80,10 @@ def main(data_dir: Path, scale_name: str, out: Path | None, report: Path, device
 
     try:
         results = run_reproduction(data_dir, scale, out, device, command, log)
-    except DataFolderError as error:
+    except (DataFolderError, SourceError) as error:
         raise click.BadParameter(str(error), param_hint="--data") from None
+    except (BuildError, PretrainError, FitError, CheckpointError) as error:
+        raise click.ClickException(str(error)) from None
     written = write_report(results, out, report)
     click.echo(summary_line(results, out, written, time.perf_counter() - began))
 

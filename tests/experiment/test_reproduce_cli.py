@@ -72,3 +72,14 @@ def test_help_is_instant_and_teaches(reproduce):
     result = CliRunner().invoke(reproduce, ["--help"])
     assert result.exit_code == 0
     assert "--scale" in result.output and "Example" in result.output
+
+
+def test_corrupt_image_is_named(reproduce, tmp_path, make_data):
+    root = make_data(tmp_path / "data", polyu_pairs=100)
+    broken = root / "polyu_real_noise" / "lq" / "cam_000.png"
+    broken.write_bytes(b"not a png")
+    result = CliRunner().invoke(reproduce, ["--data", str(root), "--scale", "test",
+                                            "--out", str(tmp_path / "run"),
+                                            "--report", str(tmp_path / "r.md")])
+    assert result.exit_code == 2
+    assert "cam_000.png" in result.output and "Traceback" not in result.output

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.experiment.datafolder import DataFolder
+from trainer.experiment.datafolder import DataFolder, DataFolderError
 from trainer.experiment.scales import ScaleConfig
 
 # Per-task overrides of the op samplers' ranges: {op: {param: (low, high)}}; ints stay ints.
@@ -106,8 +106,13 @@ def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def _load(path: Path) -> np.ndarray:
-    from pipelines.sources import load_image
-    return load_image(path)
+    """The image as uint8 RGB; DataFolderError naming the file when it cannot be decoded."""
+    from pipelines.sources import SourceError, load_image
+
+    try:
+        return load_image(path)
+    except SourceError as error:
+        raise DataFolderError(f"{path}: {error}") from None
 
 
 def clean_training_crops(folder: DataFolder, scale: ScaleConfig) -> list[np.ndarray]:

@@ -43,7 +43,7 @@ def build_mode_shards(mode: str, source_list: Path, out: Path, scale: ScaleConfi
     config = BuildConfig(out=str(out), src_list=str(source_list), count=scale.pretrain_pairs,
                          patch=scale.pretrain_patch, mode=mode, k=scale.prod_k, n=scale.prod_n,
                          seed=scale.seed, fmt="npy", shard_size=max(64, scale.pretrain_pairs // 4),
-                         workers=1, progress=False)
+                         workers=1 if scale.device == "cpu" else None, progress=False)
     try:
         return build_shards(config)
     except BuildError:  # our own work folder from other options: replace it

@@ -108,7 +108,8 @@ def setup_table(results: dict) -> str:
         ["fine-tuning", f"{s['finetune_steps']} steps, batch {s['finetune_batch']} of "
                         f"{s['finetune_patch']}x{s['finetune_patch']} patches from "
                         f"{s['train_crop']}x{s['train_crop']} training crops, lr "
-                        f"{s['finetune_lr']}, same steps for every pair count"],
+                        f"{s['finetune_lr']}, same steps for every pair count "
+                        f"({s['finetune_steps'] * s['finetune_batch']} patches drawn per run)"],
         ["CoLoRA", f"budget {100 * s['colora_budget']:.0f}% of the parameters; FAIG with "
                    f"{s['faig_steps']} integration steps on the first {s['faig_pairs']} "
                    f"training pairs, target = PROD model fully tuned {s['faig_target_steps']} "
@@ -153,6 +154,24 @@ def pretraining_reading(results: dict) -> list[str]:
         lines.append(f"Novel task (haze, outside the pre-training pool) at {last} pairs: best arm "
                      f"{labels[best]} ({per_arm[best]:.2f} dB); PROD {per_arm['prod']:.2f} dB, "
                      f"Random init {per_arm['random']:.2f} dB.")
+    return lines
+
+
+def scale_caveats(results: dict) -> list[str]:
+    """What this scale cannot show, from its own numbers."""
+    s, counts = results["scale"], results["counts"]
+    drawn = s["finetune_steps"] * s["finetune_batch"]
+    lines = []
+    if drawn < 2 * counts[-1]:
+        lines.append(f"Each fine-tuning run draws {drawn} patches in all, fewer than twice the "
+                     f"largest training set ({counts[-1]} pairs): the larger sets are barely "
+                     "used, so differences along the pair-count axis are compressed here.")
+    worse = [t["label"] for t in results["tasks"]
+             if results["finetuning"]["psnr"]["full"][t["name"]][str(counts[-1])] < t["input_psnr"]]
+    if worse:
+        lines.append("Fully fine-tuned from PROD, the model's output is still worse than its "
+                     f"input on: {', '.join(worse)} (too few steps to learn the identity "
+                     "mapping plus a correction).")
     return lines
 
 
@@ -253,6 +272,9 @@ def render(results: dict, figure_links: dict[str, str]) -> str:
         "SE is the standard error of the mean paired per-image difference (same test images, "
         "same fine-tuning batches); a gap within 2 SE is not resolved by this run.",
     ]
+    caveats = scale_caveats(results)
+    if caveats:
+        parts += ["Limits of this scale:", "\n".join(f"- {line}" for line in caveats)]
     if results.get("notes"):
         parts += ["## Notes", results["notes"]]
     return "\n\n".join(parts) + "\n"

@@ -69,14 +69,14 @@ SCALES: dict[str, ScaleConfig] = {
         faig_target_steps=2, faig_pairs=2, faig_steps=4),
     "smoke": ScaleConfig(
         name="smoke", device="cpu", model="nafnet-tiny",
-        pretrain_pairs=384, pretrain_patch=64, pretrain_steps=200, pretrain_batch=8,
-        train_counts=(16, 32, 64, 128), train_crop=64, finetune_steps=25, finetune_batch=4,
-        finetune_patch=48, polyu_test_count=8, cbsd68_count=8, eval_crop=96,
-        faig_target_steps=10, faig_pairs=8, faig_steps=16),
+        pretrain_pairs=384, pretrain_patch=48, pretrain_steps=150, pretrain_batch=8,
+        train_counts=(16, 32, 64, 128), train_crop=64, finetune_steps=20, finetune_batch=4,
+        finetune_patch=32, polyu_test_count=8, cbsd68_count=8, eval_crop=96,
+        faig_target_steps=10, faig_pairs=8, faig_steps=12),
     "lite": ScaleConfig(
         name="lite", device="cuda", model="nafnet-small",
         pretrain_pairs=4000, pretrain_patch=128, pretrain_steps=3000, pretrain_batch=16,
-        train_counts=(16, 32, 64, 128), train_crop=192, finetune_steps=300, finetune_batch=8,
+        train_counts=(16, 32, 64, 128), train_crop=192, finetune_steps=500, finetune_batch=8,
         finetune_patch=128, polyu_test_count=30, cbsd68_count=68, eval_crop=256,
         faig_target_steps=100, faig_pairs=16, faig_steps=100),
 }
