@@ -159,3 +159,17 @@ def test_every_op_keeps_shape_dtype_and_alpha(name, layout):
         np.testing.assert_array_equal(out[..., 3], image[..., 3])
     if layout == "float64":
         assert out.min() >= 0 and out.max() <= 1
+
+
+def test_uint16_keeps_16_bit_precision_and_grey_returns_luma():
+    ramp = (np.arange(64 * 64, dtype=np.uint32) * 16).reshape(64, 64).astype(np.uint16)
+    image16 = np.repeat(ramp[:, :, None], 3, axis=2)
+    params = {"sigma": 1.0, "grey": False, "seed": 1}
+    out = apply_chain(image16, [{"name": "gaussian_noise", "params": params}])
+    assert np.any(out % 257 != 0)  # not squeezed through 8 bits
+    grey = ramp.astype(np.float64) / 65535
+    steps = [{"name": "jpeg", "params": {"quality": 90}}]
+    via_grey = apply_chain(grey, steps)
+    colour = apply_chain(np.repeat(grey[:, :, None], 3, axis=2), steps)
+    luma = colour @ np.array([0.299, 0.587, 0.114])
+    np.testing.assert_allclose(via_grey, luma, atol=1e-6)
