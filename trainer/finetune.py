@@ -183,14 +183,24 @@ def load_base(path: str):
 
 def task_pairs(request: AdaptRequest) -> tuple[list[Pair], list[Pair]]:
     """(train pairs, test pairs): real folders where given, else synthesised for the task."""
-    from trainer.tasks import load_pairs, synthesize_pairs
+    from trainer.tasks import synthesize_pairs
 
     size = 2 * request.train.patch  # room for random crops
-    train = (load_pairs(request.data, request.train_count) if request.data else
+    train = (_real_pairs("--data", request.data, request.train_count) if request.data else
              synthesize_pairs(request.task, request.train_count, size, request.train.seed))
-    test = (load_pairs(request.test, request.test_count) if request.test else
+    test = (_real_pairs("--test", request.test, request.test_count) if request.test else
             synthesize_pairs(request.task, request.test_count, size, request.train.seed, "test"))
     return train, test
+
+
+def _real_pairs(option: str, path: str, limit: int) -> list[Pair]:
+    from pipelines.sources import SourceError
+    from trainer.tasks import load_pairs
+
+    try:
+        return load_pairs(path, limit)
+    except (SourceError, ValueError, OSError) as error:
+        raise AdaptError(f"{option} {path}: {error}") from None
 
 
 def read_faig_scores(path: str) -> dict[str, float]:
@@ -207,8 +217,9 @@ def read_faig_scores(path: str) -> dict[str, float]:
 
 
 def request_scores(request: AdaptRequest, base: nn.Module, train: Sequence[Pair]):
-    """(parameter scores, faig report or None): read from --faig, or computed for colora."""
-    from trainer.faig import faig_report
+    """(parameter scores, faig report or None): read from --faig, or computed for colora;
+    (None, None) for the other methods."""
+    from trainer.faig import faig_report, scores_from_report
 
     if request.adapter.method != "colora":
         return None, None
@@ -217,7 +228,8 @@ def request_scores(request: AdaptRequest, base: nn.Module, train: Sequence[Pair]
     tune = _replace(request.train, steps=request.tune_steps)
     per_task = task_faig(base, {request.task: train}, None, tune, request.faig_steps,
                          request.faig_images)
-    return None, faig_report(base, per_task, request.faig_steps)
+    report = faig_report(base, per_task, request.faig_steps)
+    return scores_from_report(report), report
 
 
 def _replace(config, **changes):
@@ -231,7 +243,6 @@ def adapt_to_task(request: AdaptRequest) -> dict:
     from pathlib import Path
 
     from trainer.checkpoint import sha256_file
-    from trainer.faig import scores_from_report
 
     out = Path(request.out)
     if (out / ADAPTER_NAME).exists() and not request.overwrite:
@@ -240,8 +251,6 @@ def adapt_to_task(request: AdaptRequest) -> dict:
     base.to(request.train.device)
     train, test = task_pairs(request)
     scores, report = request_scores(request, base, train)
-    if report is not None:
-        scores = scores_from_report(report)
     before = _evaluate(base, test, request.train.device)
     result = finetune(base, train, request.adapter, request.train, scores)
     after = _evaluate(result.model, test, request.train.device)

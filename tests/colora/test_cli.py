@@ -100,6 +100,13 @@ def test_wrong_base_and_bad_inputs_exit_2(run):
                       foreign, *FAST, "--out", root / "f")
     assert mismatch.exit_code == 2 and "FAIG of another model" in mismatch.output
     assert not (root / "f").exists()
+    broken = root / "broken"
+    for sub in ("lq", "gt"):
+        (broken / sub).mkdir(parents=True)
+        (broken / sub / "a.png").write_bytes(b"not an image")
+    bad_data = invoke("colora", "--task", "blur", "--base", root / "base.safetensors", "--method",
+                      "lora", "--data", broken, *FAST, "--out", root / "b")
+    assert bad_data.exit_code == 2 and "--data" in bad_data.output and "a.png" in bad_data.output
     unknown = invoke("colora", "--task", "fog", "--base", root / "base.safetensors",
                      "--method", "lora", *FAST, "--out", root / "u")
     assert unknown.exit_code == 2 and "unknown task 'fog'" in unknown.output
