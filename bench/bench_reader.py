@@ -1,15 +1,17 @@
 """Read throughput of pipelines.reader.train_loader against the cv2 decode bound.
 
 Builds a small 256x256 dataset in PNG and in npy (or reuses --png/--npy folders), measures the
-bound (decoding the lq and gt members from memory, one core), then the loader's pairs/s with
-0, 1 and 2 DataLoader workers (batch 16, patch 256, flips on), and prints each as a share of
-the bound times the cores it can use.
+bound (pairs per CPU second decoding the lq and gt members from memory with cv2), then the
+loader with 0, 1 and 2 DataLoader workers (batch 16, patch 256, flips on): wall pairs/s, and
+pairs per CPU second (main process plus workers) as a share of the bound.
 
     .venv/bin/python bench/bench_reader.py --count 512
 """
 from __future__ import annotations
 
 import argparse
+import gc
+import resource
 import tarfile
 import tempfile
 import time
@@ -24,8 +26,14 @@ def build(out: Path, count: int, fmt: str) -> Path:
     return out
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children: immune to other jobs' load."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def decode_bound(folder: Path) -> float:
-    """Pairs/s for decoding every lq+gt member already in memory (cv2, one core)."""
+    """Pairs per CPU second for decoding every lq+gt member already in memory (cv2, one core)."""
     from pipelines.codecs import decode_image
 
     members = []
@@ -33,15 +41,17 @@ def decode_bound(folder: Path) -> float:
         with tarfile.open(tar_path) as tar:
             members += [(m.name.rsplit(".", 1)[1], tar.extractfile(m).read())
                         for m in tar.getmembers() if ".lq." in m.name or ".gt." in m.name]
-    start = time.perf_counter()
+    start = time.process_time()
     for fmt, data in members:
         decode_image(data, fmt)
-    return (len(members) / 2) / (time.perf_counter() - start)
+    return (len(members) / 2) / (time.process_time() - start)
 
 
-def loader_rate(folder: Path, workers: int, batches: int, batch_size: int = 16) -> float:
+def loader_rates(folder: Path, workers: int, batches: int, batch_size: int = 16) -> tuple[float, float]:
+    """(wall pairs/s after warm-up, pairs per CPU second over the whole run incl. workers)."""
     from pipelines.reader import train_loader
 
+    cpu_start = cpu_seconds()
     loader = train_loader(folder, batch_size=batch_size, patch=256, workers=workers, seed=0,
                           epoch_length=batches + 4, rank=0, world_size=1)
     iterator = iter(loader)
@@ -50,7 +60,10 @@ def loader_rate(folder: Path, workers: int, batches: int, batch_size: int = 16) 
     start = time.perf_counter()
     for _ in range(batches):
         next(iterator)
-    return batches * batch_size / (time.perf_counter() - start)
+    wall = batches * batch_size / (time.perf_counter() - start)
+    del iterator, loader  # joins the workers, so their CPU time is counted
+    gc.collect()
+    return wall, (batches + 4) * batch_size / (cpu_seconds() - cpu_start)
 
 
 def main() -> None:
@@ -59,7 +72,7 @@ def main() -> None:
     torch.set_num_threads(1)  # targets are per core; extra intra-op threads only fight for the same cores
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=512)
-    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--batches", type=int, default=60)
     parser.add_argument("--png", type=Path, default=None, help="an existing 256x256 PNG shard folder")
     parser.add_argument("--npy", type=Path, default=None, help="an existing 256x256 npy shard folder")
     args = parser.parse_args()
@@ -67,15 +80,15 @@ def main() -> None:
         folders = {"png": args.png or build(Path(tmp) / "png", args.count, "png"),
                    "npy": args.npy or build(Path(tmp) / "npy", args.count, "npy")}
         print("read throughput, 256x256 pairs, batch 16, float32 tensors out, torch threads 1")
-        print(f"{'format':6s} {'workers':>7s} {'pairs/s':>9s} {'bound':>9s} {'of bound':>9s}")
+        print("(pairs per CPU second is immune to other jobs' load; workers' prefetched batches "
+              "count against it)")
+        print(f"{'format':6s} {'workers':>7s} {'wall pairs/s':>12s} {'pairs/CPU s':>11s} {'of decode bound':>15s}")
         for fmt, folder in folders.items():
             bound = decode_bound(folder)
-            print(f"{fmt:6s} {'decode':>7s} {bound:9.0f} {bound:9.0f} {'100%':>9s}")
+            print(f"{fmt:6s} {'decode':>7s} {'':>12s} {bound:11.0f} {'100%':>15s}")
             for workers in (0, 1, 2):
-                rate = loader_rate(folder, workers, args.batches)
-                cores_bound = bound * max(1, workers)
-                print(f"{fmt:6s} {workers:7d} {rate:9.0f} {cores_bound:9.0f} {100 * rate / cores_bound:8.0f}%")
-
+                wall, per_cpu = loader_rates(folder, workers, args.batches)
+                print(f"{fmt:6s} {workers:7d} {wall:12.0f} {per_cpu:11.0f} {100 * per_cpu / bound:14.0f}%")
 
 if __name__ == "__main__":
     main()

@@ -27,7 +27,7 @@ def encode_png(rgb: np.ndarray) -> bytes:
     return buffer.tobytes()
 
 
-def decode_png(data: bytes) -> np.ndarray:
+def decode_png(data: bytes | memoryview) -> np.ndarray:
     import cv2
 
     bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
@@ -45,7 +45,7 @@ def encode_npy(rgb: np.ndarray) -> bytes:
 _NPY_HEADER = re.compile(rb"\{'descr': '\|u1', 'fortran_order': False, 'shape': \((\d+), (\d+), 3\), \} *\n")
 
 
-def decode_npy(data: bytes) -> np.ndarray:
+def decode_npy(data: bytes | memoryview) -> np.ndarray:
     fast = _decode_own_npy(data)
     if fast is not None:
         return fast
@@ -61,10 +61,10 @@ def decode_npy(data: bytes) -> np.ndarray:
 def _decode_own_npy(data: bytes) -> np.ndarray | None:
     """The exact header np.save writes for uint8 HxWx3 (format 1.0), parsed without
     ast.literal_eval, which otherwise costs more than reading the pixels; None if not that."""
-    if not data.startswith(b"\x93NUMPY\x01\x00") or len(data) < 10:
+    if len(data) < 10 or bytes(data[:8]) != b"\x93NUMPY\x01\x00":
         return None
-    header_end = 10 + int.from_bytes(data[8:10], "little")
-    match = _NPY_HEADER.fullmatch(data[10:header_end])
+    header_end = 10 + int.from_bytes(bytes(data[8:10]), "little")
+    match = _NPY_HEADER.fullmatch(bytes(data[10:header_end]))
     if match is None:
         return None
     height, width = int(match.group(1)), int(match.group(2))

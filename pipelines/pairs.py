@@ -50,7 +50,12 @@ def _shard_pairs(path: Path, strict: bool) -> Iterator[tuple[str, np.ndarray, np
     else:
         samples = iter_dataset(path, strict=strict)
     for sample in samples:
-        yield sample["key"], sample["lq"], sample["gt"]
+        # .npy members decode to read-only views of the mapped shard; callers get their own arrays.
+        yield sample["key"], _writable(sample["lq"]), _writable(sample["gt"])
+
+
+def _writable(image: np.ndarray) -> np.ndarray:
+    return image if image.flags.writeable else image.copy()
 
 
 def match_pair_folder(folder: Path) -> list[tuple[str, Path, Path]]:

@@ -23,7 +23,11 @@ __all__ = ["train_loader", "TrainLoader", "TrainStream", "CorruptDataError", "di
 
 
 def batches(samples: Iterable[dict], batch_size: int) -> Iterator[dict]:
-    """Stacks into {"lq", "gt": float32 Bx3xHxW in [0, 1], "key": [str], "record": [dict]}."""
+    """Stacks into {"lq", "gt": uint8 Bx3xHxW tensors, "key": [str], "record": [dict]}.
+
+    uint8 crosses the DataLoader's process boundary at a quarter of float32's bytes; the
+    conversion to float happens on the consumer's side (TrainLoader, or on the GPU).
+    """
     group: list[dict] = []
     for sample in samples:
         group.append(sample)
@@ -33,17 +37,15 @@ def batches(samples: Iterable[dict], batch_size: int) -> Iterator[dict]:
 
 
 def collate(group: list[dict]) -> dict:
-    return {"lq": to_float_batch([s["lq"] for s in group]), "gt": to_float_batch([s["gt"] for s in group]),
+    return {"lq": to_planes([s["lq"] for s in group]), "gt": to_planes([s["gt"] for s in group]),
             "key": [s["key"] for s in group], "record": [s["record"] for s in group]}
 
 
-def to_float_batch(images: list[np.ndarray]) -> torch.Tensor:
-    """uint8 HxWx3 images -> contiguous float32 Bx3xHxW in [0, 1].
+def to_planes(images: list[np.ndarray]) -> torch.Tensor:
+    """uint8 HxWx3 images -> uint8 Bx3xHxW tensor: cv2.split writes each plane in place.
 
-    cv2.split writes each image's planes straight into a uint8 Bx3xHxW buffer; one contiguous
-    convert and one in-place scale follow. Inside a DataLoader worker the result is allocated
-    in shared memory, so handing it to the main process copies nothing.
-    """
+    In a DataLoader worker the tensor is allocated in shared memory, so handing it to the main
+    process copies nothing."""
     import cv2
 
     shapes = {image.shape for image in images}
@@ -51,13 +53,30 @@ def to_float_batch(images: list[np.ndarray]) -> torch.Tensor:
         raise ValueError(f"cannot batch images of different sizes {sorted(shapes)}; use a patch > 0 "
                          "or batch_size=1")
     height, width, _ = shapes.pop()
-    planes = np.empty((len(images), 3, height, width), dtype=np.uint8)
+    shape = (len(images), 3, height, width)
+    if torch.utils.data.get_worker_info() is not None:
+        # Straight into shared memory, as torch's default_collate does in workers.
+        storage = torch.UntypedStorage._new_shared(int(np.prod(shape)))
+        out = torch.empty(0, dtype=torch.uint8).set_(storage).view(shape)
+    else:
+        out = torch.empty(shape, dtype=torch.uint8)
+    planes = out.numpy()
     for i, image in enumerate(images):
         cv2.split(image, [planes[i, 0], planes[i, 1], planes[i, 2]])
-    out = torch.empty(planes.shape, dtype=torch.float32)
-    if torch.utils.data.get_worker_info() is not None:
-        out.share_memory_()
-    return out.copy_(torch.from_numpy(planes)).mul_(1.0 / 255.0)
+    return out
+
+
+def to_float(planes: torch.Tensor) -> torch.Tensor:
+    """uint8 -> float32 in [0, 1], one pass. numpy's allocator reuses freed blocks, where
+    torch.empty would page-fault a fresh 12 MB per batch."""
+    out = np.empty(tuple(planes.shape), dtype=np.float32)
+    np.multiply(planes.numpy(), np.float32(1.0 / 255.0), out=out)
+    return torch.from_numpy(out)
+
+
+def to_float_batch(images: list[np.ndarray]) -> torch.Tensor:
+    """uint8 HxWx3 images -> contiguous float32 Bx3xHxW in [0, 1]."""
+    return to_float(to_planes(images))
 
 
 def keep_batch(batch: dict) -> dict:
@@ -113,10 +132,12 @@ class TrainStream(torch.utils.data.IterableDataset):
 
 class TrainLoader:
     """`for batch in loader` runs one epoch of `len(loader)` batches; the stream continues across
-    epochs (DataLoader workers persist), so every epoch sees new data and no rank stops early."""
+    epochs (DataLoader workers persist), so every epoch sees new data and no rank stops early.
+    Batches arrive as uint8 from the stream and are scaled to float32 here unless as_uint8."""
 
-    def __init__(self, loader, epoch_length: int, samples: int | None):
+    def __init__(self, loader, epoch_length: int, samples: int | None, as_uint8: bool = False):
         self.loader, self.epoch_length, self.samples = loader, epoch_length, samples
+        self.as_uint8 = as_uint8
         self._iterator = None
 
     def __len__(self) -> int:
@@ -126,20 +147,26 @@ class TrainLoader:
         if self._iterator is None:
             self._iterator = iter(self.loader)
         for _ in range(self.epoch_length):
-            yield next(self._iterator)
+            batch = next(self._iterator)
+            if not self.as_uint8:
+                batch = dict(batch, lq=to_float(batch["lq"]), gt=to_float(batch["gt"]))
+            yield batch
 
 
 def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: int, seed: int,
                  ops_filter=None, epoch_length: int | None = None, *, rank: int | None = None,
                  world_size: int | None = None, shuffle_buffer_size: int = 1000, strict: bool = False,
-                 flips: bool = True) -> TrainLoader:
+                 flips: bool = True, as_uint8: bool = False) -> TrainLoader:
     """Batches {"lq", "gt": float32 Bx3xHxW in [0, 1], "key": [str], "record": [dict]} for training.
 
     ops_filter: None, an OpsFilter, a string like "contains=rain" or "only=gaussian_blur,motion_blur;
     length=1", or a callable(ops list) -> bool (needs index.parquet). epoch_length: batches per
     epoch per rank; default ceil(selected samples / (batch_size * world_size)). rank/world_size:
     default from torch.distributed, else RANK/WORLD_SIZE. patch 0 keeps whole images (then
-    batch_size must be 1 unless all images share a size).
+    batch_size must be 1 unless all images share a size). as_uint8: keep "lq"/"gt" as uint8
+    Bx3xHxW (0-255), e.g. to move a quarter of the bytes to the GPU and scale there.
+    Memory: each worker's shuffle buffer holds `shuffle_buffer_size` encoded samples (about
+    270 KB each for 256x256 PNG pairs, 400 KB for npy).
     """
     if batch_size < 1 or patch < 0 or workers < 0:
         raise ValueError(f"batch_size >= 1, patch >= 0, workers >= 0 required; got {batch_size}, {patch}, {workers}")
@@ -154,4 +181,4 @@ def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: in
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers, collate_fn=keep_batch,
                                          persistent_workers=workers > 0,
                                          prefetch_factor=4 if workers > 0 else None)
-    return TrainLoader(loader, epoch_length, samples)
+    return TrainLoader(loader, epoch_length, samples, as_uint8)

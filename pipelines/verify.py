@@ -96,7 +96,7 @@ def check_samples(folder: Path, shard: dict, decode: bool, report: VerifyReport)
         where = f"{entry.path}:{raw['__key__']}"
         report.samples += 1
         try:
-            record = json.loads(raw["json"])
+            record = json.loads(bytes(raw["json"]))
             if record.get("key") != raw["__key__"]:
                 raise ValueError(f"KEY.json names key {record.get('key')!r}")
             if decode:

@@ -23,6 +23,13 @@ def test_shard_folder_pairs_in_key_order_with_limit(fake_dataset, sample_of):
     assert len(list(iter_pairs(fake_dataset / "shard-000001.tar"))) == 4
 
 
+def test_npy_shard_pairs_are_writable_arrays(make_dataset, tmp_path):
+    folder = make_dataset(tmp_path / "npy", shards=1, per_shard=2, fmt="npy")
+    for _, lq, gt in iter_pairs(folder):
+        lq[0, 0] = 0
+        gt[0, 0] = 0
+
+
 @pytest.mark.parametrize("names", [("lq", "gt"), ("input", "target")])
 def test_paired_folder_matched_by_stem(tmp_path, names):
     for i in range(3):

@@ -145,3 +145,12 @@ def test_paired_augment_reports_images_smaller_than_the_patch(caplog):
     with caplog.at_level(logging.WARNING, logger="pipelines.reader"):
         out = list(paired_augment([sample], 8, np.random.default_rng(0), Problems()))
     assert out == [] and "smaller than the training patch 8" in caplog.text
+
+
+def test_uint8_batches_on_request(fake_dataset):
+    loader = train_loader(fake_dataset, batch_size=2, patch=8, workers=0, seed=0, rank=0, world_size=1,
+                          as_uint8=True)
+    batch = next(iter(loader))
+    assert batch["lq"].dtype == torch.uint8 and batch["lq"].shape == (2, 3, 8, 8)
+    floats = train_loader(fake_dataset, batch_size=2, patch=8, workers=0, seed=0, rank=0, world_size=1)
+    assert torch.allclose(next(iter(floats))["lq"], batch["lq"].float() / 255, rtol=0, atol=1e-7)
