@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 
+# One thread everywhere, whatever the caller's environment says, so the ratios are per core.
 for _variable in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+    os.environ[_variable] = "1"
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
