@@ -310,12 +310,19 @@ def run_missing(tasks: list[ShardTask], out: Path, config: BuildConfig, workers:
     done_pairs = sum(r.count for r in results.values() if r is not None)
     bar = tqdm(total=config.count, initial=done_pairs, unit="pair", desc="build-shards",
                disable=not config.progress, dynamic_ncols=True, smoothing=0.1)
-    made_now = 0
+    made_now, ticks = 0, 0
+
+    def show(new_ticks: int | None = None) -> None:
+        """Samples ticked by running tasks, or finished shards' counts if those are ahead (Ray)."""
+        nonlocal ticks
+        ticks = max(ticks, new_ticks or 0)
+        bar.update(max(0, done_pairs + max(ticks, made_now) - bar.n))
+
     try:
-        for result in run_tasks(make_shard, missing, workers, config.distributor):
+        for result in run_tasks(make_shard, missing, workers, config.distributor, on_ticks=show):
             results[result.name] = result
             made_now += result.count
-            bar.update(result.count)
+            show()
     finally:
         bar.close()
     return [results[t.shard.name] for t in tasks], made_now

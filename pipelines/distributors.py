@@ -21,24 +21,62 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def run_local(fn: Callable, items: Iterable, workers: int) -> Iterator:
-    """fn over items: inline when workers == 1, else on a process pool; yields as tasks finish."""
+_tick: Callable[[], None] | None = None  # set by run_local; forked pool workers inherit it
+
+
+def tick() -> None:
+    """Called by a task after each unit of work (a sample) so a progress bar can move between
+    task completions; a no-op where no local runner listens (Ray workers, spawned processes)."""
+    if _tick is not None:
+        _tick()
+
+
+def run_local(fn: Callable, items: Iterable, workers: int,
+              on_ticks: Callable[[int], None] | None = None) -> Iterator:
+    """fn over items: inline when workers == 1, else on a process pool; yields as tasks finish.
+
+    on_ticks(total) is called with the number of tick()s so far: after each tick inline, or
+    about twice a second from the pool's shared counter."""
+    global _tick
     items = list(items)
     if workers <= 1 or len(items) <= 1:
-        yield from (fn(item) for item in items)
+        count = [0]
+
+        def inline_tick():
+            count[0] += 1
+            if on_ticks is not None:
+                on_ticks(count[0])
+
+        _tick = inline_tick
+        try:
+            yield from (fn(item) for item in items)
+        finally:
+            _tick = None
         return
     # fork (Linux) starts workers in milliseconds and shares already-compiled numba code.
     context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context) as pool:
-        pending = {pool.submit(fn, item) for item in items}
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-        finally:
-            for future in pending:
-                future.cancel()
+    counter = context.Value("q", 0)
+    _tick = lambda: _increment(counter)  # noqa: E731 - inherited through fork by the workers
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context) as pool:
+            pending = {pool.submit(fn, item) for item in items}
+            try:
+                while pending:
+                    done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    if on_ticks is not None:
+                        on_ticks(counter.value)
+                    for future in done:
+                        yield future.result()
+            finally:
+                for future in pending:
+                    future.cancel()
+    finally:
+        _tick = None
+
+
+def _increment(counter) -> None:
+    with counter.get_lock():
+        counter.value += 1
 
 
 def run_ray(fn: Callable, items: Iterable, workers: int) -> Iterator:
@@ -65,9 +103,10 @@ def run_ray(fn: Callable, items: Iterable, workers: int) -> Iterator:
             ray.shutdown()
 
 
-def run_tasks(fn: Callable, items: Iterable, workers: int, distributor: str = "local") -> Iterator:
+def run_tasks(fn: Callable, items: Iterable, workers: int, distributor: str = "local",
+              on_ticks: Callable[[int], None] | None = None) -> Iterator:
     if distributor == "local":
-        return run_local(fn, items, workers)
+        return run_local(fn, items, workers, on_ticks)
     if distributor == "ray":
         return run_ray(fn, items, workers)
     raise ValueError(f"unknown distributor {distributor!r}; choose from {', '.join(DISTRIBUTORS)}")

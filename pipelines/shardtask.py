@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.codecs import encode_image
+from pipelines.distributors import tick
 from pipelines.plan import ShardPlan, SourceShape, plan_sample
 from pipelines.shardwriter import write_bytes_atomically, write_tar_atomically
 from pipelines.sources import SourceError, decode_image, read_source_bytes, sha256_bytes
@@ -102,6 +103,7 @@ def _sample_members(task: ShardTask, rows: list[dict]):
         yield f"{plan.key}.json", json.dumps(sample, sort_keys=True, separators=(",", ":")).encode()
         yield f"{plan.key}.lq.{task.fmt}", encode_image(degraded, task.fmt)
         yield f"{plan.key}.gt.{task.fmt}", encode_image(clean, task.fmt)
+        tick()
 
 
 def index_row(sample: dict, shard: str) -> dict:
