@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
 
 
 def pool_options(command):
@@ -74,8 +75,14 @@ def check_output_path(path: str, option: str = "'--out'") -> Path:
 
 
 def encode_image(image, suffix: str) -> bytes:
-    """The file bytes of an RGB/RGBA/grey uint8 or uint16 image, in the format of `suffix`."""
+    """The file bytes of an RGB/RGBA/grey uint8 or uint16 image, in the format of `suffix`.
+    16-bit images go to 8 bits (rint(x / 257)) for formats that cannot hold them, rather than
+    OpenCV's fallback, which saturates instead of scaling."""
     import cv2
+    import numpy as np
+
+    if image.dtype == np.uint16 and suffix not in SIXTEEN_BIT_SUFFIXES:
+        image = np.rint(image / 257.0).astype(np.uint8)
 
     if image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)

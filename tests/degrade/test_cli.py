@@ -133,3 +133,18 @@ def test_preview_bad_options_exit_2(runner, tmp_path, args, culprit):
     result = runner.invoke(main, ["preview", *args, "--out", str(out)])
     assert result.exit_code == 2 and culprit in result.output
     assert not out.exists()
+
+
+def test_sixteen_bit_input_written_as_jpeg_is_scaled_not_saturated(runner, tmp_path):
+    ramp = (np.arange(32 * 32).reshape(32, 32) * 64).astype(np.uint16)
+    path = tmp_path / "ramp16.png"
+    cv2.imwrite(str(path), ramp)
+    out16, out8 = tmp_path / "o.png", tmp_path / "o.jpg"
+    for out in (out16, out8):
+        result = runner.invoke(main, ["apply", str(path), "--chain", "speckle_noise",
+                                      "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    sixteen = cv2.imread(str(out16), cv2.IMREAD_UNCHANGED)
+    eight = cv2.imread(str(out8), cv2.IMREAD_UNCHANGED)
+    assert sixteen.dtype == np.uint16 and eight.dtype == np.uint8
+    assert np.abs(eight.astype(float) - sixteen / 257.0).mean() < 3
