@@ -191,6 +191,8 @@ def prepare_out_dir(out: Path, wanted: dict, overwrite: bool) -> BuildSummary | 
     if manifest_path.is_file():
         existing = read_json_or_empty(manifest_path)
         if existing.get("identity") == wanted and not overwrite:
+            # A kill between writing the manifest and tidying up leaves these behind.
+            shutil.rmtree(out / WORK_DIR_NAME, ignore_errors=True)
             totals = existing["totals"]
             return BuildSummary(str(out), totals["samples"], totals["shards"], totals["bytes"], 0.0, 0,
                                 0, 0, already_complete=True)

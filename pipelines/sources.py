@@ -152,7 +152,9 @@ def decode_image(data: bytes, *, min_side: int = 1, max_pixels: int = DEFAULT_MA
 
 def _is_16_bit_colour(image) -> bool:
     tiles = getattr(image, "tile", None) or []
-    raw_mode = tiles[0].args if tiles and isinstance(tiles[0].args, str) else ""
+    args = tiles[0][3] if tiles and len(tiles[0]) > 3 else None  # (codec, extents, offset, args)
+    raw_mode = args if isinstance(args, str) else (args[0] if isinstance(args, tuple) and args else "")
+    raw_mode = raw_mode if isinstance(raw_mode, str) else ""
     return image.mode in ("RGB", "RGBA") and ";16" in raw_mode
 
 
