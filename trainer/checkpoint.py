@@ -283,6 +283,15 @@ def list_checkpoints(folder: str | Path) -> list[int]:
     return sorted(s for s in steps if checkpoint_paths(folder, s)[0].is_file())
 
 
+def remove_stale_temporaries(folder: str | Path) -> int:
+    """Delete temporary files a killed writer left in `folder`; returns how many."""
+    folder = Path(folder)
+    stale = [p for p in folder.glob(".*.tmp") if p.is_file()] if folder.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
 def latest_checkpoint(folder: str | Path) -> tuple[int, Path, Path] | None:
     """(step, weights path, state path) of the newest complete checkpoint, or None."""
     steps = list_checkpoints(folder)

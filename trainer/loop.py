@@ -229,6 +229,8 @@ def _check_resume_config(saved: dict, config: LoopConfig, source: Path) -> None:
 
 def _restore(training: Training, progress: _Progress, folder: Path,
              params_given: bool) -> int:
+    if distributed.is_main():  # the only writer; nothing is being written at start-up
+        ckpt.remove_stale_temporaries(folder)
     latest = ckpt.latest_checkpoint(folder)
     if latest is None:
         return 0

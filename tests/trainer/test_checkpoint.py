@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from trainer.checkpoint import (BEST_NAME, CHECKPOINT_DIR, FINAL_NAME, CheckpointError,
                                 latest_checkpoint, list_checkpoints, load_model,
+                                remove_stale_temporaries,
                                 load_train_state, read_metadata, resolve_model_path,
                                 rng_states, safetensors_bytes, save_checkpoint, save_model,
                                 save_tensors, set_rng_states, sha256_file)
@@ -139,3 +140,11 @@ def test_failed_write_keeps_the_old_file(tmp_path):
         save_tensors(path, {"w": torch.ones(2, dtype=torch.complex64)}, {})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]
+
+
+def test_stale_temporaries_are_removed(tmp_path):
+    save_checkpoint(tmp_path, 1, {"w": torch.zeros(1)}, {}, {"step": 1})
+    (tmp_path / ".step-00000002.state.pt.abc123.tmp").write_bytes(b"half written")
+    assert remove_stale_temporaries(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-00000001.safetensors",
+                                                          "step-00000001.state.pt"]

@@ -77,6 +77,13 @@ def test_eval_csv_and_baseline(tiny_model_file, paired_dir, tmp_path):
     assert len(rows) == 5 and rows[-1]["name"] == "mean"
 
 
+def test_eval_on_a_shard_folder(tiny_model_file, shard_dir, tmp_path):
+    result = invoke("eval", tiny_model_file, "--data", shard_dir, "--limit", 2,
+                    "--out", tmp_path / "s.csv", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "2 image(s)" in result.output
+
+
 def test_eval_errors(tiny_model_file, paired_dir, tmp_path):
     missing = invoke("eval", tmp_path / "none.safetensors", "--data", paired_dir)
     assert missing.exit_code == 2 and "no such model file" in missing.output
