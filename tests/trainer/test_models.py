@@ -31,6 +31,16 @@ def test_preset_restores_odd_sized_input_to_same_shape(name):
     assert torch.isfinite(y).all()
 
 
+@pytest.mark.parametrize("name", ["nafnet-tiny", "restormer-tiny"])
+@pytest.mark.parametrize("size", [(1, 1), (3, 5), (4, 9)])
+def test_images_smaller_than_the_padding_multiple_are_restored(name, size):
+    # Restormer reflect-pads, which needs pad < size; it falls back to replicate below that.
+    model = create_model(name).eval()
+    x = torch.rand(1, 3, *size)
+    with torch.no_grad():
+        assert model(x).shape == x.shape
+
+
 @pytest.mark.parametrize("name", PRESETS)
 def test_blocks_are_contiguous_ordered_and_addressable(name):
     model = build_on_meta(name)
