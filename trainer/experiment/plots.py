@@ -45,9 +45,12 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _draw_curves(axis, scores: Scores, counts: list[int], labels: dict[str, str]) -> None:
+def _draw_curves(axis, scores: Scores, counts: list[int], labels: dict[str, str],
+                 colors: dict[str, str] | None = None) -> None:
+    colors = colors or _colors(scores)
     for arm, by_task in scores.items():
-        axis.plot(counts, average_curve(by_task, counts), marker="o", label=labels.get(arm, arm))
+        axis.plot(counts, average_curve(by_task, counts), marker="o", label=labels.get(arm, arm),
+                  color=colors[arm])
     axis.set_xscale("log", base=2)
     axis.set_xticks(counts, [str(c) for c in counts])
     axis.set_xlabel("training pairs per task")
@@ -56,13 +59,31 @@ def _draw_curves(axis, scores: Scores, counts: list[int], labels: dict[str, str]
     axis.legend()
 
 
+def _colors(scores: Scores) -> dict[str, str]:
+    """One colour per arm, kept across panels."""
+    return {arm: f"C{i}" for i, arm in enumerate(scores)}
+
+
+def _panels(scores: Scores, set_aside: str | None) -> list[tuple[Scores, str]]:
+    """All arms; plus, when `set_aside` is one of three or more arms, the others zoomed in."""
+    panels = [(scores, "")]
+    if set_aside in scores and len(scores) > 2:
+        panels.append(({a: v for a, v in scores.items() if a != set_aside}, set_aside))
+    return panels
+
+
 def line_chart(scores: Scores, counts: list[int], title: str, path: Path,
-               labels: dict[str, str] | None = None) -> Path:
-    """Average PSNR over tasks against the number of training pairs, one line per arm."""
+               labels: dict[str, str] | None = None, set_aside: str | None = None) -> Path:
+    """Average PSNR over tasks against the number of training pairs, one line per arm; a second
+    panel without `set_aside` (e.g. Random init, far below the rest) shows the others' gaps."""
     plt = _figure()
-    fig, axis = plt.subplots(figsize=(5.5, 4))
-    _draw_curves(axis, scores, counts, labels or {})
-    axis.set_title(title)
+    labels = labels or {}
+    panels = _panels(scores, set_aside)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    for axis, (subset, aside) in zip(axes[0], panels):
+        _draw_curves(axis, subset, counts, labels, _colors(scores))
+        axis.set_title(f"without {labels.get(aside, aside)} (zoomed)" if aside else title,
+                       fontsize=10)
     fig.tight_layout()
     try:
         return _save(fig, path)
@@ -70,22 +91,36 @@ def line_chart(scores: Scores, counts: list[int], title: str, path: Path,
         plt.close(fig)
 
 
-def radar_chart(scores: Scores, tasks: list[str], count: int, title: str, path: Path,
-                labels: dict[str, str] | None = None) -> Path:
-    """Per-task PSNR at `count` pairs, normalized per task across arms, as a radar chart."""
-    plt = _figure()
-    labels = labels or {}
+def _draw_radar(axis, scores: Scores, tasks: list[str], count: int, labels: dict,
+                task_labels: dict, colors: dict[str, str]) -> None:
     angles = np.linspace(0, 2 * np.pi, len(tasks), endpoint=False).tolist()
-    fig, axis = plt.subplots(figsize=(5.5, 5), subplot_kw={"projection": "polar"})
     for arm, values in normalized_at(scores, tasks, count).items():
-        axis.plot(angles + angles[:1], values + values[:1], marker="o", label=labels.get(arm, arm))
-    ranges = [f"{t}\n{min(s[t][str(count)] for s in scores.values()):.2f}-"
+        axis.plot(angles + angles[:1], values + values[:1], marker="o", label=labels.get(arm, arm),
+                  color=colors[arm])
+    ranges = [f"{task_labels.get(t, t)}\n{min(s[t][str(count)] for s in scores.values()):.2f}-"
               f"{max(s[t][str(count)] for s in scores.values()):.2f} dB" for t in tasks]
-    axis.set_xticks(angles, ranges, fontsize=8)
+    axis.set_xticks(angles, ranges, fontsize=7)
     axis.set_ylim(-0.1, 1.05)
     axis.set_yticks([0, 0.5, 1.0], ["worst", "", "best"], fontsize=7)
-    axis.set_title(f"{title}\n(PSNR at {count} pairs, per task worst..best arm)", fontsize=10)
-    axis.legend(loc="lower right", bbox_to_anchor=(1.25, -0.12), fontsize=8)
+    axis.set_rlabel_position(180 / len(tasks))  # between two task axes, clear of their labels
+
+
+def radar_chart(scores: Scores, tasks: list[str], count: int, title: str, path: Path,
+                labels: dict[str, str] | None = None, task_labels: dict[str, str] | None = None,
+                set_aside: str | None = None) -> Path:
+    """Per-task PSNR at `count` pairs, normalized per task across arms (worst 0, best 1), as a
+    radar chart; a second radar without `set_aside` spreads the remaining arms."""
+    plt = _figure()
+    labels, task_labels = labels or {}, task_labels or {}
+    panels = _panels(scores, set_aside)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 5.2), squeeze=False,
+                             subplot_kw={"projection": "polar"})
+    for axis, (subset, aside) in zip(axes[0], panels):
+        _draw_radar(axis, subset, tasks, count, labels, task_labels, _colors(scores))
+        axis.set_title(f"without {labels.get(aside, aside)}" if aside else
+                       f"{title}\n(PSNR at {count} pairs, per task worst..best arm)",
+                       fontsize=9, pad=18)
+    axes[0][0].legend(loc="lower left", bbox_to_anchor=(-0.25, -0.18), fontsize=8)
     fig.tight_layout()
     try:
         return _save(fig, path)

@@ -35,7 +35,8 @@ def hardware_info(device: str) -> dict:
 
     info = {"cpu": cpu_model(), "cores": os.cpu_count(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "device": device,
-            "python": platform.python_version()}
+            "python": platform.python_version(),
+            "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
     if device.startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info
@@ -141,12 +142,12 @@ def pretraining_reading(results: dict) -> list[str]:
         means = mean_over_tasks(pre["psnr"], count)
         order = " > ".join(labels[a] for a in sorted(means, key=means.get, reverse=True))
         agree, total = order_agreement(means, PAPER_ARM_ORDER)
+        gaps = "; ".join(describe_gap(pre["runs"], "prod", other, count, labels)
+                         for other in ("fixed", "single", "random"))
         lines.append(f"At {count} pairs the measured order is {order}; {agree} of the {total} "
-                     "pairwise orderings of the paper's PROD > Fixed > Single > Random hold.")
+                     "pairwise orderings of the paper's PROD > Fixed > Single > Random hold. "
+                     f"{gaps}.")
     last = counts[-1]
-    for other in ("fixed", "single", "random"):
-        lines.append(f"At {last} pairs, " + describe_gap(pre["runs"], "prod", other, last, labels)
-                     + ".")
     novel = "haze"
     if any(t["name"] == novel for t in results["tasks"]):
         per_arm = {a: pre["psnr"][a][novel][str(last)] for a in pre["psnr"]}
@@ -182,9 +183,10 @@ def finetuning_reading(results: dict) -> list[str]:
     lines = [f"Tuned parameters: CoLoRA {tuned['colora']['percent']:.1f}%, LoRA "
              f"{tuned['lora']['percent']:.1f}%, Decoder-only {tuned['decoder']['percent']:.1f}%, "
              "Full 100% (paper, NAFNet-w32: 7.1%, 8.4%, 6.7%, 100%)."]
-    for other in ("full", "lora", "decoder"):
-        lines.append(f"At {last} pairs, " + describe_gap(ft["runs"], "colora", other, last, labels)
-                     + ".")
+    for count in (counts[0], last):
+        lines.append(f"At {count} pairs: " + "; ".join(
+            describe_gap(ft["runs"], "colora", other, count, labels)
+            for other in ("full", "lora", "decoder")) + ".")
     means = mean_over_tasks(ft["psnr"], last)
     lines.append("The paper finds CoLoRA about equal to Full and well above LoRA and "
                  "Decoder-only; here the mean over tasks at "
@@ -203,10 +205,11 @@ def write_plots(results: dict, folder: Path) -> dict[str, Path]:
     return {
         "pretraining_line": plots.line_chart(
             pre["psnr"], counts, f"Pre-training study {label}, full fine-tuning",
-            folder / FIGURES["pretraining_line"], pre["labels"]),
+            folder / FIGURES["pretraining_line"], pre["labels"], set_aside="random"),
         "pretraining_radar": plots.radar_chart(
             pre["psnr"], task_names, counts[-1], f"Pre-training study {label}",
-            folder / FIGURES["pretraining_radar"], pre["labels"]),
+            folder / FIGURES["pretraining_radar"], pre["labels"],
+            {t["name"]: t["label"] for t in results["tasks"]}, set_aside="random"),
         "finetuning": plots.finetuning_chart(
             ft["psnr"], counts, {m: v["percent"] for m, v in ft["tuned"].items()},
             folder / FIGURES["finetuning"], ft["labels"]),
@@ -223,6 +226,17 @@ def copy_figures(figures: dict[str, Path], folder: Path) -> dict[str, Path]:
         os.replace(partial, target)
         copies[key] = target
     return copies
+
+
+def load_note(hw: dict) -> str:
+    """How busy the machine was: the wall time is only comparable between equally idle runs."""
+    start, end = hw.get("load_average_1min_at_start"), hw.get("load_average_1min")
+    if start is None or end is None:
+        return ""
+    return (f" The 1-minute load average was {start:.1f} at the start and {end:.1f} at the end "
+            f"on {hw['cores']} cores" + (": other processes shared the CPU, so this wall time "
+                                          "overstates an idle machine's." if max(start, end)
+                                         > hw["cores"] else "."))
 
 
 def render(results: dict, figure_links: dict[str, str]) -> str:
@@ -242,7 +256,7 @@ def render(results: dict, figure_links: dict[str, str]) -> str:
         f"```\n{results['command']}\n```",
         f"Hardware: {hw['cpu']}, {hw['cores']} cores (torch threads {hw['torch_threads']}); "
         f"device {device}; torch {hw['torch']}, Python {hw['python']}. Wall time "
-        f"{results['wall_seconds'] / 60:.1f} min for everything below.",
+        f"{results['wall_seconds'] / 60:.1f} min for everything below." + load_note(hw),
         setup_table(results),
         "## Tasks",
         "Training pairs are crops; the N-pair training set is the first N of them (nested). "

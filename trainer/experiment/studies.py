@@ -150,6 +150,7 @@ def run_reproduction(data_dir: Path, scale: ScaleConfig, out: Path, device: str 
     from trainer.experiment.report import hardware_info
 
     began = time.perf_counter()
+    load_at_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     device = device or scale.device
     folder = check_data_folder(data_dir, scale.cbsd68_count)
     tasks = prepare_tasks(folder, scale)
@@ -173,7 +174,8 @@ def run_reproduction(data_dir: Path, scale: ScaleConfig, out: Path, device: str 
         "finetuning": {"methods": list(FINETUNE_METHODS), "labels": METHOD_LABELS,
                        "runs": ft_runs, "psnr": psnr_table(ft_runs),
                        "tuned": tuned_parameter_table(ft_runs, model_params)},
-        "command": command, "hardware": hardware_info(device),
+        "command": command,
+        "hardware": {**hardware_info(device), "load_average_1min_at_start": load_at_start},
         "wall_seconds": time.perf_counter() - began,
         "finished_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
