@@ -352,9 +352,13 @@ def _due(step: int, every: int, last: int) -> bool:
 
 
 def _check_fresh(out_dir: Path | None, resume: bool) -> None:
+    """Refuse to mix a new run into an old one. Rank 0 looks (before anyone writes) and every
+    rank learns the verdict, so that all of them raise together instead of some hanging."""
     if out_dir is None or resume:
         return
-    if (out_dir / METRICS_NAME).exists() or ckpt.list_checkpoints(out_dir / ckpt.CHECKPOINT_DIR):
+    taken = distributed.is_main() and ((out_dir / METRICS_NAME).exists()
+                                       or bool(ckpt.list_checkpoints(out_dir / ckpt.CHECKPOINT_DIR)))
+    if distributed.mean_across_ranks(float(taken)) > 0:
         raise FitError(f"{out_dir}: already holds a training run; resume it or use a new folder")
 
 
