@@ -4,7 +4,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import torch
 from click.testing import CliRunner
 
 from trainer.commands.models import models
@@ -48,3 +50,43 @@ def test_command_module_does_not_import_torch():
     code = "import sys, trainer.commands.models; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def write_official_tiny(path, seed=0):
+    fixture = Path(__file__).parent / "data" / "official_state_dicts.json"
+    shapes = json.loads(fixture.read_text())["presets"]["nafnet-tiny"]["state_dict"]
+    generator = torch.Generator().manual_seed(seed)
+    state = {key: torch.randn(shape, generator=generator) for key, shape in shapes.items()}
+    torch.save({"params": state}, path)
+    return state
+
+
+def test_import_official_detects_the_preset_and_writes_a_loadable_model_file(tmp_path):
+    from trainer.checkpoint import load_model
+
+    official = write_official_tiny(tmp_path / "NAFNet-tiny.pth")
+    out = tmp_path / "converted" / "tiny.safetensors"
+    result = CliRunner().invoke(models, ["--import-official", str(tmp_path / "NAFNet-tiny.pth"),
+                                         "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("nafnet-tiny: 290,715 parameters")
+    model, metadata = load_model(out)
+    assert model.config["width"] == 8 and metadata["preset"] == "nafnet-tiny"
+    assert torch.equal(model.encoders[0][0].beta, official["encoders.0.0.beta"].flatten())
+
+
+def test_import_official_into_the_wrong_preset_fails_without_writing(tmp_path):
+    write_official_tiny(tmp_path / "tiny.pth")
+    out = tmp_path / "small.safetensors"
+    runner = CliRunner()
+    result = runner.invoke(models, ["nafnet-small", "--import-official",
+                                    str(tmp_path / "tiny.pth"), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "tiny.pth: weights do not fit nafnet-small" in result.output
+    assert not out.exists()
+    result = runner.invoke(models, ["--import-official", str(tmp_path / "tiny.pth")])
+    assert result.exit_code == 2 and "go together" in result.output
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"junk")
+    result = runner.invoke(models, ["--import-official", str(bad), "--out", str(out)])
+    assert result.exit_code == 1 and "bad.pth: cannot be read" in result.output

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from trainer.models import count_parameters, create_model
-from trainer.models.official import (OfficialWeightsError, load_official_state_dict,
+from trainer.models.official import (OfficialWeightsError, find_matching_presets,
+                                     load_official_state_dict,
                                      load_official_weights, read_official_checkpoint,
                                      remap_official_keys, to_official_state_dict,
                                      unwrap_state_dict)
@@ -122,3 +123,10 @@ def test_weights_of_another_preset_fail_with_a_clear_message(tmp_path):
     with pytest.raises(OfficialWeightsError, match="unexpected key"):
         load_official_state_dict(create_model("restormer-tiny", layernorm="bias_free"),
                                  random_official_state_dict("restormer-tiny"))
+
+
+def test_each_official_layout_matches_exactly_its_preset():
+    for preset, entry in OFFICIAL.items():
+        shapes_only = {k: torch.empty(shape, device="meta") for k, shape in entry["state_dict"].items()}
+        assert find_matching_presets(shapes_only) == [preset]
+    assert find_matching_presets({"intro.weight": torch.empty(8, 3, 3, 3)}) == []

@@ -9,7 +9,13 @@ import click
 @click.command("models")
 @click.argument("preset", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def models(preset, as_json):
+@click.option("--import-official", "official", type=click.Path(dir_okay=False, exists=True),
+              default=None, help="Convert an official NAFNet/Restormer release (.pth, read "
+                                 "weights-only) into a model file for eval/restore/colora; "
+                                 "PRESET is detected from its shapes when omitted.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Model file (.safetensors) written by --import-official.")
+def models(preset, as_json, official, out):
     """List the model presets with parameter and block counts, or one PRESET's blocks.
 
     Blocks are what FAIG scores and CoLoRA adapts: "block i" is row i of `trainer models
@@ -20,7 +26,11 @@ def models(preset, as_json):
       trainer models
       trainer models nafnet-sidd-w32
       trainer models restormer --json
+      trainer models --import-official NAFNet-SIDD-width32.pth --out nafnet-sidd.safetensors
     """
+    if official is not None or out is not None:
+        _import_official(preset, official, out)
+        return
     from trainer.models.summary import summarize_preset, summarize_presets
 
     try:
@@ -61,3 +71,37 @@ def _block_table(summary) -> str:
             f"{'index':>5}  {'part':<8} {'parameters':>11}  name"]
     rows += [f"{b.index:>5}  {b.part:<8} {b.parameters:>11,}  {b.name}" for b in summary.blocks]
     return "\n".join(rows)
+
+
+def _import_official(preset, official, out):
+    if official is None or out is None:
+        raise click.UsageError("--import-official and --out go together")
+    from trainer.checkpoint import save_model, sha256_file
+    from trainer.models import create_model
+    from trainer.models.official import (OfficialWeightsError, find_matching_presets,
+                                         load_official_state_dict, read_official_checkpoint)
+
+    try:
+        state_dict = read_official_checkpoint(official)  # its messages name the file
+    except OfficialWeightsError as error:
+        raise click.ClickException(str(error)) from None
+    if preset is None:
+        preset = _detect_preset(official, find_matching_presets(state_dict))
+    try:
+        model = load_official_state_dict(create_model(preset), state_dict)
+    except OfficialWeightsError as error:
+        raise click.ClickException(f"{official}: {error}") from None
+    except ValueError as error:  # unknown preset name
+        raise click.BadParameter(str(error), param_hint="PRESET") from None
+    written = save_model(out, model, {"source": str(official),
+                                      "source_sha256": sha256_file(official)})
+    click.echo(f"{preset}: {sum(p.numel() for p in model.parameters()):,} parameters from "
+               f"{official} -> {written}")
+
+
+def _detect_preset(official, matches):
+    if len(matches) != 1:
+        found = f"matches {', '.join(matches)}" if matches else "matches no registered preset"
+        raise click.ClickException(f"{official}: {found}; name the PRESET "
+                                   "(`trainer models` lists them)")
+    return matches[0]

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from trainer.models import nafnet, restormer
+from trainer.models.registry import create_model, get_preset, list_presets
 
 _CONVERTERS = {
     nafnet.ARCH: (nafnet.official_to_native, nafnet.native_to_official),
@@ -89,6 +90,21 @@ def load_official_weights(model: nn.Module, path: str | Path, key: str | None = 
         return load_official_state_dict(model, state_dict)
     except OfficialWeightsError as error:
         raise OfficialWeightsError(f"{path}: {error}") from None
+
+
+def find_matching_presets(state_dict: dict) -> list[str]:
+    """Registered presets whose official layout has exactly these keys and shapes."""
+    given = {k: tuple(v.shape) for k, v in state_dict.items()}
+    matches = []
+    for name in list_presets():
+        if get_preset(name).arch not in _CONVERTERS:
+            continue
+        with torch.device("meta"):
+            model = create_model(name)
+        expected = {k: tuple(v.shape) for k, v in to_official_state_dict(model).items()}
+        if expected == given:
+            matches.append(name)
+    return matches
 
 
 def check_state_dict_fits(model: nn.Module, state_dict: dict) -> None:
