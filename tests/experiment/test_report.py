@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from trainer.experiment import plots, report
+from trainer.experiment.environment import hardware_info
 
 COUNTS = [16, 128]
 TASKS = ["a", "b"]
@@ -63,7 +64,7 @@ def _results() -> dict:
             runs[arm]["haze"] = runs[arm].pop("b")
     return {"scale": asdict(get_scale("test")), "counts": COUNTS, "tasks": tasks,
             "model_params": 100, "command": "python bench/reproduce.py --data D",
-            "hardware": report.hardware_info("cpu"), "wall_seconds": 90.0,
+            "hardware": hardware_info("cpu"), "wall_seconds": 90.0,
             "finished_utc": "2026-01-01 00:00 UTC",
             "pretraining": {"labels": ARM_LABELS, "runs": pre, "psnr": psnr_table(pre)},
             "finetuning": {"labels": METHOD_LABELS, "runs": ft, "psnr": psnr_table(ft),

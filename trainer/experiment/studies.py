@@ -147,7 +147,7 @@ def run_reproduction(data_dir: Path, scale: ScaleConfig, out: Path, device: str 
     from trainer.experiment.datafolder import check_data_folder
     from trainer.experiment.downstream import prepare_tasks
     from trainer.experiment.pretraining import pretrained_arms
-    from trainer.experiment.report import hardware_info
+    from trainer.experiment.environment import hardware_info
 
     began = time.perf_counter()
     load_at_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
