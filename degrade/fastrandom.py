@@ -10,6 +10,9 @@ into their callers (numba IR inlining), which spares a call and the array's refe
 per draw.
 Ziggurat: Marsaglia & Tsang (2000) with 256 layers of equal area V under exp(-x^2 / 2),
 R = 3.6541528853610088; the base layer carries the tail, sampled exactly by Marsaglia's method.
+standard_normal spends one 64-bit draw per attempt (52-bit position); the noise kernels use the
+paired stream (paired_normal), where each 64-bit draw serves two 32-bit attempts (23-bit
+position, ample for noise on 8- and 16-bit images), about 20% faster per value.
 """
 from __future__ import annotations
 
@@ -106,6 +109,52 @@ def standard_normal(state):
             ZIGGURAT_TOP[layer] - ZIGGURAT_BOTTOM[layer])
         if height < math.exp(-0.5 * x * x):
             return sign * x
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def normal_from_32_bits(bits, state):
+    """N(0, 1) from 32 random bits (8 layer, 1 sign, 23 position, as numpy's float32 ziggurat),
+    so one 64-bit draw serves two values. This is one complete ziggurat attempt: the rare
+    wedge or tail work draws from `state`, and a rejected attempt is replaced by a fresh
+    standard_normal(state), which keeps the result exactly normal (every attempt accepts with
+    density proportional to the target)."""
+    layer = np.int64(bits & np.uint64(0xFF))
+    sign = 1.0 - 2.0 * np.float64((bits >> np.uint64(8)) & np.uint64(1))
+    u = np.float64(np.int64((bits >> np.uint64(9)) & np.uint64(0x7FFFFF))) * (1.0 / 8388608.0)
+    x = u * ZIGGURAT_WIDTH[layer]
+    if x < ZIGGURAT_INNER[layer]:
+        return sign * x
+    if layer == 0:
+        while True:
+            a = -math.log1p(-next_double(state)) / ZIGGURAT_R
+            b = -math.log1p(-next_double(state))
+            if b + b > a * a:
+                return sign * (ZIGGURAT_R + a)
+    height = ZIGGURAT_BOTTOM[layer] + next_double(state) * (
+        ZIGGURAT_TOP[layer] - ZIGGURAT_BOTTOM[layer])
+    if height < math.exp(-0.5 * x * x):
+        return sign * x
+    return standard_normal(state)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def paired_normal(index, spare, state):
+    """(normal, spare) for the index-th value of a paired stream: even indices draw 64 bits and
+    use the low half, keeping the high half as `spare` for the next (odd) index."""
+    if index % 2 == 0:
+        r = next_u64(state)
+        return normal_from_32_bits(r & np.uint64(0xFFFFFFFF), state), r >> np.uint64(32)
+    return normal_from_32_bits(spare, state), spare
+
+
+@numba.njit(cache=True, nogil=True)
+def fill_paired_normals(state, count):
+    """`count` normals of the paired stream, in order (used by tests and references)."""
+    out = np.empty(count, np.float64)
+    spare = np.uint64(0)
+    for i in range(count):
+        out[i], spare = paired_normal(i, spare, state)
+    return out
 
 
 @numba.njit(cache=True, nogil=True)

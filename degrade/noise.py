@@ -20,7 +20,7 @@ import numba
 import numpy as np
 from scipy.special import pdtr
 
-from degrade.fastrandom import next_double, splitmix64_state, standard_normal
+from degrade.fastrandom import next_double, paired_normal, splitmix64_state
 from degrade.imageconv import apply_on_any_image, unit_to_uint8
 from degrade.op import Op, Params
 from degrade.paramcheck import check_bool, check_keys, check_number, check_seed
@@ -41,13 +41,17 @@ POISSON_TABLE_WIDTH = 512  # CDF of Poisson(256) reaches 1.0 in float64 well bef
 @numba.njit(cache=True, nogil=True)
 def _normal_noise_kernel(rgb, state, scale, grey, multiplicative):
     """clip(rgb + scale * n [* rgb]) on a flat (P, 3) image, n ~ N(0, 1) drawn per pixel and
-    channel (colour) or per pixel (grey), in pixel-major order."""
+    channel (colour) or per pixel (grey), in pixel-major order, from the paired stream (two
+    normals per 64-bit draw)."""
     out = np.empty_like(rgb)
     n = 0.0
+    spare = np.uint64(0)
+    drawn = 0
     for p in range(rgb.shape[0]):
         for c in range(3):
             if c == 0 or not grey:
-                n = standard_normal(state)
+                n, spare = paired_normal(drawn, spare, state)
+                drawn += 1
             v = rgb[p, c]
             delta = scale * n * v if multiplicative else scale * n
             out[p, c] = min(max(v + np.float32(delta), np.float32(0.0)), np.float32(1.0))

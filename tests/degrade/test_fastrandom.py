@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from degrade import fastrandom as fr
@@ -31,24 +32,43 @@ class PythonXoshiro:
     def next_double(self):
         return (self.next_u64() >> 11) / 2.0 ** 53
 
+    def attempt(self, layer, negative, u):
+        """One ziggurat attempt (None if rejected), written out with Python floats."""
+        x = u * fr.ZIGGURAT_WIDTH[layer]
+        sign = -1.0 if negative else 1.0
+        if x < fr.ZIGGURAT_INNER[layer]:
+            return sign * x
+        if layer == 0:
+            while True:
+                a = -math.log1p(-self.next_double()) / fr.ZIGGURAT_R
+                b = -math.log1p(-self.next_double())
+                if b + b > a * a:
+                    return sign * (fr.ZIGGURAT_R + a)
+        bottom, top = fr.ZIGGURAT_BOTTOM[layer], fr.ZIGGURAT_TOP[layer]
+        if bottom + self.next_double() * (top - bottom) < math.exp(-0.5 * x * x):
+            return sign * x
+        return None
+
     def normal(self):
-        """The same ziggurat as degrade.fastrandom, written out with Python floats."""
+        """64-bit attempts until one accepts: 8 bits layer, 1 sign, 52 position."""
         while True:
             r = self.next_u64()
-            layer, negative, u = r & 0xFF, (r >> 8) & 1, (r >> 12) / 2.0 ** 52
-            x = u * fr.ZIGGURAT_WIDTH[layer]
-            sign = -1.0 if negative else 1.0
-            if x < fr.ZIGGURAT_INNER[layer]:
-                return sign * x
-            if layer == 0:
-                while True:
-                    a = -math.log1p(-self.next_double()) / fr.ZIGGURAT_R
-                    b = -math.log1p(-self.next_double())
-                    if b + b > a * a:
-                        return sign * (fr.ZIGGURAT_R + a)
-            bottom, top = fr.ZIGGURAT_BOTTOM[layer], fr.ZIGGURAT_TOP[layer]
-            if bottom + self.next_double() * (top - bottom) < math.exp(-0.5 * x * x):
-                return sign * x
+            value = self.attempt(r & 0xFF, (r >> 8) & 1, (r >> 12) / 2.0 ** 52)
+            if value is not None:
+                return value
+
+    def normal_from_32(self, bits):
+        """One attempt from 32 bits (8 layer, 1 sign, 23 position); a 64-bit normal if rejected."""
+        value = self.attempt(bits & 0xFF, (bits >> 8) & 1, ((bits >> 9) & 0x7FFFFF) / 2.0 ** 23)
+        return self.normal() if value is None else value
+
+    def paired_normals(self, count):
+        out = []
+        while len(out) < count:
+            r = self.next_u64()
+            out.append(self.normal_from_32(r & 0xFFFFFFFF))
+            out.append(self.normal_from_32(r >> 32))
+        return out[:count]
 
 
 def test_splitmix_seeding_matches_the_reference_constants():
@@ -65,6 +85,9 @@ def test_uniforms_and_normals_match_the_python_reference():
         expected = [reference.normal() for _ in range(3000)]  # includes wedge and tail draws
         np.testing.assert_allclose(fr.fill_standard_normal(fr.splitmix64_state(seed), 3000),
                                    expected, rtol=1e-15, atol=0)
+        expected = PythonXoshiro(fr.splitmix64_state(seed)).paired_normals(3001)
+        np.testing.assert_allclose(fr.fill_paired_normals(fr.splitmix64_state(seed), 3001),
+                                   expected, rtol=1e-15, atol=0)
 
 
 def test_ziggurat_layers_have_equal_area_and_close_at_the_top():
@@ -75,8 +98,11 @@ def test_ziggurat_layers_have_equal_area_and_close_at_the_top():
     np.testing.assert_allclose(fr.ZIGGURAT_WIDTH[0] * f(fr.ZIGGURAT_R), fr.ZIGGURAT_V)
 
 
-def test_normals_are_standard_normal():
-    draws = fr.fill_standard_normal(fr.splitmix64_state(42), 1_000_000)
+@pytest.mark.parametrize("fill", [fr.fill_standard_normal, fr.fill_paired_normals])
+def test_normals_are_standard_normal(fill):
+    draws = fill(fr.splitmix64_state(42), 1_000_000)
+    assert abs(np.corrcoef(draws[:-1], draws[1:])[0, 1]) < 0.005  # the two halves of a draw
+    assert abs(np.corrcoef(draws[:-1] ** 2, draws[1:] ** 2)[0, 1]) < 0.005
     assert abs(draws.mean()) < 0.005 and abs(draws.var() - 1) < 0.005
     assert abs((draws ** 4).mean() - 3) < 0.03
     assert stats.kstest(draws[:200_000], "norm").pvalue > 1e-3

@@ -4,7 +4,7 @@ import pytest
 from scipy.stats import poisson
 
 from degrade import noise
-from degrade.fastrandom import fill_standard_normal, fill_uniform, splitmix64_state
+from degrade.fastrandom import fill_paired_normals, fill_uniform, splitmix64_state
 
 
 def flat(value: float, size: int = 256) -> np.ndarray:
@@ -68,7 +68,7 @@ def random_image(seed=0, shape=(33, 21, 3)):
 def normal_reference(rgb, sigma_scale, grey, seed, multiplicative):
     """The op's math in numpy, on the op's random stream (checked in test_fastrandom.py)."""
     pixels = rgb.shape[0] * rgb.shape[1]
-    field = fill_standard_normal(splitmix64_state(seed), pixels if grey else pixels * 3)
+    field = fill_paired_normals(splitmix64_state(seed), pixels if grey else pixels * 3)
     field = np.repeat(field, 3) if grey else field
     field = field.reshape(rgb.shape)
     delta = sigma_scale * field * rgb if multiplicative else sigma_scale * field
