@@ -55,3 +55,19 @@ def test_plan_counts_without_training(toy, depth_scores):
     assert [r[0] for r in rows] == ["decoder", "lora", "colora", "full"]
     assert rows[-1][1] == rows[-1][2] == sum(p.numel() for p in toy.parameters())
     assert "colora" not in [r[0] for r in plan_counts(toy, None)]
+
+
+def test_colora_training_lowers_the_training_loss(toy, depth_scores):
+    from trainer.finetune import pair_batches
+
+    pairs = _pairs(count=2, size=8)
+    batch = next(iter(pair_batches(pairs, 4, 8, seed=0)(0)))
+
+    def loss(model):
+        with torch.no_grad():
+            return float((model(batch["lq"]) - batch["gt"]).pow(2).mean())
+
+    before = loss(toy)
+    config = TrainConfig(steps=40, batch=4, patch=8, lr=1e-2, progress=False)
+    finetune(toy, pairs, AdapterConfig(budget=0.3), config, depth_scores(toy))
+    assert loss(toy) < 0.9 * before
