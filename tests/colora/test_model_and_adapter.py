@@ -96,3 +96,13 @@ def test_unreadable_adapter_files(tmp_path, toy):
     junk.write_bytes(b"not a safetensors file")
     with pytest.raises(AdapterError, match="junk.safetensors"):
         load_adapter(toy, junk)
+
+
+def test_damaged_metadata_is_an_adapter_error(tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "damaged.safetensors"
+    save_file({"lora_A/x": torch.zeros(1, 1)}, str(path),
+              metadata={"format": "colora-adapter", "plan": "{", "info": "{}", "alpha": "null"})
+    with pytest.raises(AdapterError, match="damaged"):
+        read_adapter(path)

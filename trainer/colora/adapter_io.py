@@ -3,7 +3,6 @@ adapter to its base model (fingerprint of the base weights, plan, task, method, 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -42,14 +41,14 @@ def save_adapter(path, model: nn.Module, plan: AdapterPlan, base_fingerprint: st
     """
     from safetensors.torch import save_file
 
+    from trainer.checkpoint import atomic_path
+
     path = Path(path)
     metadata = {"format": FORMAT, "version": FORMAT_VERSION, "base_fingerprint": base_fingerprint,
                 "alpha": json.dumps(alpha), "plan": json.dumps(plan.to_dict()),
                 "info": json.dumps(info or {}, sort_keys=True)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_file(adapter_tensors(model, plan), str(temp), metadata=metadata)
-    os.replace(temp, path)
+    with atomic_path(path) as temp:
+        save_file(adapter_tensors(model, plan), str(temp), metadata=metadata)
     return path
 
 
@@ -69,8 +68,12 @@ def read_adapter(path) -> tuple[dict[str, torch.Tensor], dict]:
         raise AdapterError(f"{path}: not a readable safetensors file ({error})") from None
     if raw.get("format") != FORMAT:
         raise AdapterError(f"{path}: not a CoLoRA adapter (no '{FORMAT}' metadata)")
-    meta = dict(raw, plan=json.loads(raw["plan"]), info=json.loads(raw["info"]),
-                alpha=json.loads(raw["alpha"]))
+    try:
+        meta = dict(raw, plan=json.loads(raw["plan"]), info=json.loads(raw["info"]),
+                    alpha=json.loads(raw["alpha"]))
+        AdapterPlan.from_dict(meta["plan"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise AdapterError(f"{path}: adapter metadata is damaged ({error!r})") from None
     return tensors, meta
 
 
