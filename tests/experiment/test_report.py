@@ -66,7 +66,10 @@ def _results() -> dict:
             "model_params": 100, "command": "python bench/reproduce.py --data D",
             "hardware": hardware_info("cpu"), "wall_seconds": 90.0,
             "finished_utc": "2026-01-01 00:00 UTC",
-            "pretraining": {"labels": ARM_LABELS, "runs": pre, "psnr": psnr_table(pre)},
+            "pretraining": {"labels": ARM_LABELS, "runs": pre, "psnr": psnr_table(pre),
+                            "pretrain_runs": {"random": {"steps": 0},
+                                              "prod": {"pairs": 8, "steps": 5,
+                                                       "final_loss": -21.5, "seconds": 3.0}}},
             "finetuning": {"labels": METHOD_LABELS, "runs": ft, "psnr": psnr_table(ft),
                            "tuned": tuned_parameter_table(ft, 100)}}
 
@@ -83,4 +86,5 @@ def test_report_and_charts_from_a_fake_result(tmp_path):
     assert "| PROD | 27.00 | 28.00 |" in text  # mean over tasks at 16 and 128 pairs
     assert "At 128 pairs the measured order is PROD > Fixed > Single > Random init; 6 of the 6" in text
     assert "| CoLoRA | 7 | 7.0% |" in text
+    assert "| PROD | 8 | 5 | 21.50 | 3 |" in text
     assert not list(tmp_path.rglob("*.partial*"))

@@ -99,6 +99,16 @@ def setup_table(results: dict) -> str:
     return _table(["", "setting"], rows)
 
 
+def pretrain_table(results: dict) -> str:
+    """Per pre-trained arm: shard pairs, steps, last logged training loss, time."""
+    pre = results["pretraining"]
+    rows = [[pre["labels"][arm], str(r["pairs"]), str(r["steps"]),
+             "n/a" if r["final_loss"] is None else f"{-r['final_loss']:.2f}", f"{r['seconds']:.0f}"]
+            for arm, r in pre["pretrain_runs"].items() if arm != "random"]
+    return _table(["pre-training", "shard pairs", "steps", "last training PSNR (dB)",
+                   "seconds (build + train)"], rows)
+
+
 def task_table(tasks: list[dict]) -> str:
     rows = [[t["label"], t["description"], f"{len(t['test_images'])} x "
              f"{t['test_size'][1]}x{t['test_size'][0]}", f"{t['input_psnr']:.2f}"]
@@ -232,6 +242,10 @@ def render(results: dict, figure_links: dict[str, str]) -> str:
         f"device {device}; torch {hw['torch']}, Python {hw['python']}. Wall time "
         f"{results['wall_seconds'] / 60:.1f} min for everything below." + load_note(hw),
         setup_table(results),
+        "The training PSNR is minus the PSNR loss on the last logged batches of pre-training "
+        "patches; chains differ per arm, so it measures how hard each arm's data is more than "
+        "how good its model is.",
+        pretrain_table(results),
         "## Tasks",
         "Training pairs are crops; the N-pair training set is the first N of them (nested). "
         "PolyU: first 70 pairs by name for training (pair i from image i mod 70), last 30 for "
