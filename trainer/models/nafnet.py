@@ -13,7 +13,8 @@ from torch import nn
 
 from trainer.models.introspect import BlockInfo, make_block_list
 from trainer.models.layers import LayerNorm2d, SimpleGate, pad_to_multiple
-from trainer.models.registry import config_to_dict, register_architecture, register_preset
+from trainer.models.registry import (check_positive_ints, config_to_dict, register_architecture,
+                                     register_preset)
 
 ARCH = "nafnet"
 
@@ -34,7 +35,8 @@ class NAFNetConfig:
     def __post_init__(self):
         object.__setattr__(self, "enc_blocks", tuple(self.enc_blocks))
         object.__setattr__(self, "dec_blocks", tuple(self.dec_blocks))
-        _check_positive_ints(self, ("img_channels", "width", "dw_expand", "ffn_expand"))
+        check_positive_ints(self, ("img_channels", "width", "dw_expand", "ffn_expand"),
+                            "nafnet config")
         if len(self.enc_blocks) != len(self.dec_blocks):
             raise ValueError(f"nafnet config: enc_blocks {list(self.enc_blocks)} and dec_blocks "
                              f"{list(self.dec_blocks)} need one entry per level each")
@@ -44,14 +46,6 @@ class NAFNetConfig:
         if (self.width * self.dw_expand) % 2 or (self.width * self.ffn_expand) % 2:
             raise ValueError("nafnet config: width * dw_expand and width * ffn_expand must be "
                              "even (SimpleGate splits channels in halves)")
-
-
-def _check_positive_ints(config, names):
-    for name in names:
-        value = getattr(config, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{type(config).__name__}: {name} must be a positive integer, "
-                             f"got {value!r}")
 
 
 class NAFBlock(nn.Module):

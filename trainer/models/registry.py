@@ -96,3 +96,11 @@ def config_to_dict(arch: str, config: Any) -> dict:
     fields = {key: list(value) if isinstance(value, tuple) else value
               for key, value in dataclasses.asdict(config).items()}
     return {"arch": arch, **fields}
+
+
+def check_positive_ints(config: Any, names: tuple[str, ...], where: str) -> None:
+    """ValueError naming the first of `names` that is not an int >= 1 on `config`."""
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")

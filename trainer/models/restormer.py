@@ -18,7 +18,8 @@ from torch.nn import functional as F
 
 from trainer.models.introspect import BlockInfo, make_block_list
 from trainer.models.layers import LayerNorm2d, pad_to_multiple
-from trainer.models.registry import config_to_dict, register_architecture, register_preset
+from trainer.models.registry import (check_positive_ints, config_to_dict, register_architecture,
+                                     register_preset)
 
 ARCH = "restormer"
 LAYERNORM_TYPES = ("with_bias", "bias_free")
@@ -47,10 +48,12 @@ class RestormerConfig:
         if self.layernorm not in LAYERNORM_TYPES:
             raise ValueError(f"restormer config: layernorm must be one of {LAYERNORM_TYPES}, "
                              f"got {self.layernorm!r}")
-        for name in ("img_channels", "dim"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"restormer config: {name} must be a positive integer")
+        check_positive_ints(self, ("img_channels", "dim"), "restormer config")
+        counts = (*self.num_blocks, self.num_refinement_blocks)
+        if any(not isinstance(n, int) or n < 0 for n in counts):
+            raise ValueError("restormer config: block counts must be integers >= 0")
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"restormer config: bias must be true or false, got {self.bias!r}")
         for level, heads in enumerate(self.heads):
             channels = self.dim * 2 ** level
             if heads < 1 or channels % heads:
@@ -58,7 +61,7 @@ class RestormerConfig:
                                  f"{channels} channels of level {level + 1}")
         if self.dim % 2:
             raise ValueError("restormer config: dim must be even (downsampling halves it)")
-        if self.ffn_expansion_factor <= 0:
+        if not isinstance(self.ffn_expansion_factor, (int, float)) or self.ffn_expansion_factor <= 0:
             raise ValueError("restormer config: ffn_expansion_factor must be positive")
 
 
