@@ -88,3 +88,13 @@ def test_report_and_charts_from_a_fake_result(tmp_path):
     assert "| CoLoRA | 7 | 7.0% |" in text
     assert "| PROD | 8 | 5 | 21.50 | 3 |" in text
     assert not list(tmp_path.rglob("*.partial*"))
+
+
+def test_claim_verdicts_read_the_paired_gaps():
+    results = _results()
+    lines = report.claim_verdicts(results, 128)
+    # the fake per-image offsets are constant, so every nonzero gap has SE 0 and is separated
+    assert lines[0] == "paper PROD > Random init; here PROD better than Random init: agrees"
+    assert lines[3] == "paper CoLoRA = Full; here Full better than CoLoRA: disagrees"
+    results["finetuning"]["runs"]["lora"] = results["finetuning"]["runs"]["colora"]
+    assert report.claim_verdicts(results, 128)[4] == "paper CoLoRA > LoRA; here not separated"

@@ -40,6 +40,37 @@ def describe_gap(runs: dict, a: str, b: str, count: int, labels: dict) -> str:
             f"images; {verdict})")
 
 
+def gap_sign(runs: dict, a: str, b: str, count: int) -> int:
+    """+1 if a beats b by more than 2 SE of the paired differences, -1 if b beats a, 0 if not
+    resolved."""
+    mean, se, _ = paired_difference(runs, a, b, count)
+    return 0 if abs(mean) <= 2 * se else (1 if mean > 0 else -1)
+
+
+# (study, a, b, what the paper finds: +1 a clearly better, 0 about equal)
+PAPER_CLAIMS = (("pretraining", "prod", "random", 1), ("pretraining", "prod", "single", 1),
+                ("pretraining", "prod", "fixed", 1), ("finetuning", "colora", "full", 0),
+                ("finetuning", "colora", "lora", 1), ("finetuning", "colora", "decoder", 1))
+
+
+def claim_verdicts(results: dict, count: int) -> list[str]:
+    """Each paired claim of the paper, checked at `count` pairs: agrees, disagrees or unresolved."""
+    lines = []
+    for study, a, b, paper in PAPER_CLAIMS:
+        labels = results[study]["labels"]
+        sign = gap_sign(results[study]["runs"], a, b, count)
+        claim = (f"{labels[a]} > {labels[b]}" if paper > 0 else f"{labels[a]} = {labels[b]}")
+        if sign == 0:
+            found = "not separated" if paper else "not separated, as the paper finds"
+        else:
+            winner, loser = (a, b) if sign > 0 else (b, a)
+            agrees = sign == paper
+            found = (f"{labels[winner]} better than {labels[loser]}: "
+                     + ("agrees" if agrees else "disagrees"))
+        lines.append(f"paper {claim}; here {found}")
+    return lines
+
+
 def order_agreement(means: dict[str, float], paper_order: tuple[str, ...]) -> tuple[int, int]:
     """How many of the pairs in the paper's ranking the measured means order the same way."""
     pairs = [(paper_order[i], paper_order[j]) for i in range(len(paper_order))
@@ -151,6 +182,12 @@ def scale_caveats(results: dict) -> list[str]:
         lines.append(f"Each fine-tuning run draws {drawn} patches in all, fewer than twice the "
                      f"largest training set ({counts[-1]} pairs): the larger sets are barely "
                      "used, so differences along the pair-count axis are compressed here.")
+    tuned = results["finetuning"]["tuned"]
+    ratio = tuned["decoder"]["percent"] / tuned["colora"]["percent"]
+    if ratio > 1.5:
+        lines.append(f"Decoder-only tunes {tuned['decoder']['percent']:.1f}% of this model "
+                     f"({ratio:.1f} times CoLoRA's share; 6.7% in the paper's NAFNet-w32), so "
+                     "it is not a same-budget comparison with CoLoRA and LoRA here.")
     worse = [t["label"] for t in results["tasks"]
              if results["finetuning"]["psnr"]["full"][t["name"]][str(counts[-1])] < t["input_psnr"]]
     if worse:
@@ -267,6 +304,9 @@ def render(results: dict, figure_links: dict[str, str]) -> str:
         per_task_table(ft["psnr"], results["tasks"], counts[-1], ft["labels"]),
         f"![fine-tuning comparison]({figure_links['finetuning']})",
         "## Reading",
+        f"In short, the paper's claims checked at {counts[-1]} pairs (\"separated\" = the paired "
+        "gap exceeds 2 SE):",
+        "\n".join(f"- {line}" for line in claim_verdicts(results, counts[-1])),
         "Pre-training study:",
         "\n".join(f"- {line}" for line in pretraining_reading(results)),
         "Fine-tuning study:",
