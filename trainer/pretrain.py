@@ -70,9 +70,13 @@ class PretrainConfig:
         for name in ("shards", "out", "val"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, Path(getattr(self, name)))
-        for name in ("steps", "batch", "patch", "log_every", "ckpt_every"):
+        for name in ("steps", "batch", "patch", "log_every", "ckpt_every", "val_limit"):
             if getattr(self, name) < 1:
                 raise PretrainError(f"--{name.replace('_', '-')} must be at least 1, "
+                                    f"got {getattr(self, name)}")
+        for name in ("workers", "val_every"):
+            if getattr(self, name) < 0:
+                raise PretrainError(f"--{name.replace('_', '-')} must be >= 0, "
                                     f"got {getattr(self, name)}")
         if self.loss not in LOSSES:
             raise PretrainError(f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")

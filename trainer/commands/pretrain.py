@@ -55,7 +55,9 @@ def pretrain(shards, model, steps, batch, patch, lr, loss, val, val_limit, out, 
       trainer pretrain shards/ --model nafnet-tiny --steps 200 --batch 4 --patch 64 --out runs/demo
       torchrun --nproc_per_node 8 -m trainer pretrain shards/      (DDP, batch split per GPU)
     """
+    from pipelines.sources import SourceError
     from trainer.checkpoint import CheckpointError
+    from trainer.distributed import shutdown
     from trainer.loop import FitError
     from trainer.pretrain import PretrainConfig, PretrainError, pretrain as run_pretrain
 
@@ -66,7 +68,10 @@ def pretrain(shards, model, steps, batch, patch, lr, loss, val, val_limit, out, 
             workers=workers, amp=amp, channels_last=channels_last, compile=compile_model,
             log_every=log_every, val_every=val_every, ckpt_every=ckpt_every, device=device)
         result = run_pretrain(config)
-    except (PretrainError, FitError, CheckpointError, KeyError, ValueError) as error:
-        raise click.UsageError(str(error).strip("'\"")) from None
+    except (PretrainError, FitError, CheckpointError, SourceError, ValueError) as error:
+        # ValueError: unknown preset, unreadable shard folder, mismatched --val pairs
+        raise click.UsageError(str(error)) from None
+    finally:
+        shutdown()
     if result is not None:
         click.echo(result.summary)
