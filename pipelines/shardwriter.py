@@ -7,8 +7,8 @@ final name is always whole.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
-import io
 import os
 import tarfile
 from collections.abc import Iterable
@@ -23,34 +23,62 @@ class ShardFile:
     sha256: str
 
 
-class _HashingWriter(io.RawIOBase):
-    """A write-only file that hashes and counts what passes through to the real file."""
-
-    def __init__(self, raw):
-        self.raw, self.digest, self.size = raw, hashlib.sha256(), 0
-
-    def writable(self):
-        return True
-
-    def tell(self):
-        return self.size
-
-    def write(self, data):
-        self.digest.update(data)
-        self.size += len(data)
-        return self.raw.write(data)
-
-
 def temporary_path(final: Path) -> Path:
     return final.with_name(f".{final.name}.{os.getpid()}.partial")
 
 
-def tar_member(name: str, data: bytes) -> tuple[tarfile.TarInfo, io.BytesIO]:
+def member_header(name: str, size: int) -> bytes:
+    """The 512-byte ustar header tarfile writes for a regular file with our fixed metadata.
+
+    tarfile builds each header field by field (a fifth of a millisecond); we patch name, size
+    and checksum into tarfile's own header for a template member, falling back to tarfile for
+    names or sizes that do not fit the plain ustar fields."""
+    encoded = name.encode("utf-8")
+    if len(encoded) > 100 or size >= 8 ** 11:
+        return _tarfile_header(name, size)
+    block = bytearray(_template_header())
+    block[0:100] = encoded.ljust(100, b"\0")
+    block[124:136] = b"%011o\0" % size
+    block[148:156] = b"        "  # the checksum counts its own field as spaces
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
+
+
+@functools.lru_cache(maxsize=1)
+def _template_header() -> bytes:
+    return _tarfile_header("template", 0)
+
+
+def _tarfile_header(name: str, size: int) -> bytes:
     info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode = len(data), 0, 0o644
+    info.size, info.mtime, info.mode = size, 0, 0o644
     info.uid = info.gid = 0
     info.uname = info.gname = ""
-    return info, io.BytesIO(data)
+    return info.tobuf(tarfile.USTAR_FORMAT, tarfile.ENCODING, "surrogateescape")
+
+
+class _TarOut:
+    """Appends members to an open file, hashing as it goes: header, data, zero padding to 512 B;
+    the end is two zero blocks padded to tarfile's 10240-byte record, as tarfile.close() writes.
+    (tarfile.addfile pushes each member through 16 KB copies, a tenth of a pair's build time.)"""
+
+    def __init__(self, raw):
+        self.raw, self.digest, self.size = raw, hashlib.sha256(), 0
+
+    def put(self, data: bytes) -> None:
+        self.raw.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+
+    def member(self, name: str, data: bytes) -> None:
+        self.put(member_header(name, len(data)))
+        self.put(data)
+        if len(data) % tarfile.BLOCKSIZE:
+            self.put(bytes(tarfile.BLOCKSIZE - len(data) % tarfile.BLOCKSIZE))
+
+    def close(self) -> None:
+        end = self.size + 2 * tarfile.BLOCKSIZE
+        self.put(bytes(2 * tarfile.BLOCKSIZE + (-end) % tarfile.RECORDSIZE))
 
 
 def write_tar_atomically(final: Path, members: Iterable[tuple[str, bytes]]) -> ShardFile:
@@ -59,17 +87,17 @@ def write_tar_atomically(final: Path, members: Iterable[tuple[str, bytes]]) -> S
     temp = temporary_path(final)
     try:
         with open(temp, "wb") as raw:
-            hashing = _HashingWriter(raw)
-            with tarfile.open(fileobj=hashing, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-                for name, data in members:
-                    tar.addfile(*tar_member(name, data))
+            tar = _TarOut(raw)
+            for name, data in members:
+                tar.member(name, data)
+            tar.close()
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(temp, final)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    return ShardFile(final.name, hashing.size, hashing.digest.hexdigest())
+    return ShardFile(final.name, tar.size, tar.digest.hexdigest())
 
 
 def write_bytes_atomically(final: Path, data: bytes) -> None:
