@@ -10,7 +10,10 @@ Parameters (ranges from the CoLoRA patent):
   rasterised with bilinear weights, so the visible streak length equals the parameter (the
   copied snippet rescales its kernel by 1 - length / 100 and min-max normalises the result,
   which cancels the length).
-- alpha in [0.3, 1.3]: the rain's brightness. With r = min(1, streak density) per pixel,
+- alpha in [0.3, 1.3]: the rain's brightness. The streak density map is divided by its maximum
+  (as the snippet's min-max normalisation does), so where streaks pile up the densest point is
+  fully rain and a lone streak is proportionally fainter: heavy rain stays see-through instead
+  of turning the image white. With r that normalised density per pixel,
   out = clip(img * (1 - r) + alpha * r, 0, 1), the snippet's blend; alpha > 1 saturates.
 - seed: the streak positions and per-streak brightness (uniform in [0.5, 1]).
 """
@@ -84,12 +87,13 @@ def _render_streaks(height, width, rows, cols, brightness, length, dy, dx):
 
 @numba.njit(cache=True, nogil=True)
 def _blend_rain(rgb, rain, alpha):
-    """clip(rgb * (1 - r) + alpha * r) with r = min(rain, 1), per pixel, on HxWx3."""
+    """clip(rgb * (1 - r) + alpha * r) with r = rain / max(rain, 1), per pixel, on HxWx3."""
     out = np.empty_like(rgb)
     a = np.float32(alpha)
+    scale = np.float32(1.0) / max(np.float32(1.0), rain.max())
     for y in range(rgb.shape[0]):
         for x in range(rgb.shape[1]):
-            r = min(rain[y, x], np.float32(1.0))
+            r = rain[y, x] * scale
             for c in range(3):
                 v = rgb[y, x, c] * (np.float32(1.0) - r) + a * r
                 out[y, x, c] = min(max(v, np.float32(0.0)), np.float32(1.0))
@@ -97,7 +101,7 @@ def _blend_rain(rgb, rain, alpha):
 
 
 def rain_map(height: int, width: int, amount: int, angle: float, length: int, seed: int):
-    """The streak density map (before the min(1, .) and blending), float32 HxW."""
+    """The streak density map (before normalising by its maximum and blending), float32 HxW."""
     rows, cols, brightness = streak_seeds(height, width, amount, length, seed)
     dy, dx = streak_direction(angle)
     return _render_streaks(height, width, rows, cols, brightness, int(length), dy, dx)
