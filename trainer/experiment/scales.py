@@ -61,12 +61,6 @@ class ScaleConfig:
 
 
 SCALES: dict[str, ScaleConfig] = {
-    "test": ScaleConfig(
-        name="test", device="cpu", model="nafnet-tiny",
-        pretrain_pairs=24, pretrain_patch=32, pretrain_steps=6, pretrain_batch=4,
-        train_counts=(4, 8), train_crop=40, finetune_steps=3, finetune_batch=2,
-        finetune_patch=32, polyu_test_count=2, cbsd68_count=2, eval_crop=48,
-        faig_target_steps=2, faig_pairs=2, faig_steps=4),
     "smoke": ScaleConfig(
         name="smoke", device="cpu", model="nafnet-tiny",
         pretrain_pairs=384, pretrain_patch=48, pretrain_steps=150, pretrain_batch=8,
@@ -79,6 +73,12 @@ SCALES: dict[str, ScaleConfig] = {
         train_counts=(16, 32, 64, 128), train_crop=192, finetune_steps=500, finetune_batch=8,
         finetune_patch=128, polyu_test_count=30, cbsd68_count=68, eval_crop=256,
         faig_target_steps=100, faig_pairs=16, faig_steps=100),
+    "test": ScaleConfig(
+        name="test", device="cpu", model="nafnet-tiny",
+        pretrain_pairs=24, pretrain_patch=32, pretrain_steps=6, pretrain_batch=4,
+        train_counts=(4, 8), train_crop=40, finetune_steps=3, finetune_batch=2,
+        finetune_patch=32, polyu_test_count=2, cbsd68_count=2, eval_crop=48,
+        faig_target_steps=2, faig_pairs=2, faig_steps=4),
 }
 
 
