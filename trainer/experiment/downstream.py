@@ -22,7 +22,7 @@ from trainer.experiment.scales import ScaleConfig
 
 # Per-task overrides of the op samplers' ranges: {op: {param: (low, high)}}; ints stay ints.
 RECIPES: dict[str, tuple[tuple[str, dict], ...]] = {
-    "rain": (("rain", {"amount": (150, 400), "length": (20, 50), "alpha": (0.5, 0.9)}),),
+    "rain": (("rain", {"amount": (700, 1000), "length": (30, 60), "alpha": (1.0, 1.3)}),),
     "motion_blur": (("motion_blur", {}),),
     "jpeg_noise": (("gaussian_noise", {"sigma": (10.0, 25.0)}), ("jpeg", {"quality": (30, 50)})),
     "haze": (("haze", {}),),
@@ -33,7 +33,7 @@ TASK_LABELS = {"real_noise": "Real noise (PolyU)", "rain": "Heavy rain",
                "haze": "Haze (novel)"}
 TASK_DESCRIPTIONS = {
     "real_noise": "PolyU real camera noise (lq = one shot, gt = mean of many shots)",
-    "rain": "rain op, amount 150-400, length 20-50, alpha 0.5-0.9, any angle",
+    "rain": "rain op, amount 700-1000, length 30-60, alpha 1.0-1.3, any angle",
     "motion_blur": "motion_blur op, camera-shake kernels of size 5-31 (engine sampler)",
     "jpeg_noise": "gaussian_noise sigma 10-25 (0-255 scale), then jpeg quality 30-50",
     "haze": "haze op (atmospheric scattering, beta 0.6-1.8, airlight 0.7-1.0); not in the PROD pool",
