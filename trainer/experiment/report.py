@@ -269,10 +269,12 @@ def render(results: dict, figure_links: dict[str, str]) -> str:
     parts = [
         f"# Reproduction of the CoLoRA paper's ablations ({scale['name']} scale)",
         f"Written by `bench/reproduce.py` from a run finished {results['finished_utc']}. "
-        + ("**Smoke scale**: a tiny model and a few dozen optimisation steps on a CPU. It proves "
-           "that the whole pipeline runs end to end on real photographs; its numbers are far from "
-           "converged and are no evidence for or against the paper."
-           if scale["name"] != "lite" else "Lite scale: one GPU, small model."),
+        + (f"**{scale['name'].capitalize()} scale**: a tiny model and a few dozen optimisation "
+           "steps on a CPU. It proves that the whole pipeline runs end to end on real "
+           "photographs; its numbers are far from converged, so read the agreements and "
+           "disagreements below as facts about this small run, not as a test of the paper."
+           if scale["name"] != "lite" else
+           "**Lite scale**: one GPU, a small NAFNet, a few thousand pre-training steps."),
         "## How it was run",
         f"```\n{results['command']}\n```",
         f"Hardware: {hw['cpu']}, {hw['cores']} cores (torch threads {hw['torch_threads']}); "
