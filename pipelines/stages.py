@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.codecs import CodecError, decode_image
+from pipelines.tarindex import tar_members
 
 LOG = logging.getLogger("pipelines.reader")  # one logger name for the whole reader
 MANIFEST_NAME = "manifest.json"
@@ -149,22 +150,17 @@ def _read_one_tar(entry: ShardEntry, problems: Problems) -> Iterator[dict]:
     decoding an .npy pair); the mapping lives as long as a sample still refers to it."""
     seen, current = 0, None
     try:
-        with open(entry.path, "rb") as handle, tarfile.open(fileobj=handle, mode="r:") as stream:
-            contents = memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
-            for member in stream:  # headers only; data is sliced from the mapping
-                if not member.isreg():
-                    continue
-                key, suffix = split_key(member.name)
-                if current is None or current["__key__"] != key:
-                    if current is not None:
-                        seen += 1
-                        if _wanted(current, entry):
-                            yield current
-                    current = {"__key__": key, "__shard__": entry.path}
-                if entry.keys is None or key in entry.keys:
-                    current[suffix] = contents[member.offset_data:member.offset_data + member.size]
-                    if len(current[suffix]) != member.size:
-                        raise tarfile.ReadError(f"{member.name} is cut short by the end of the file")
+        contents = map_file(entry.path)
+        for name, start, size in tar_members(contents):
+            key, suffix = split_key(name)
+            if current is None or current["__key__"] != key:
+                if current is not None:
+                    seen += 1
+                    if _wanted(current, entry):
+                        yield current
+                current = {"__key__": key, "__shard__": entry.path}
+            if entry.keys is None or key in entry.keys:
+                current[suffix] = contents[start:start + size]
     except (OSError, ValueError, tarfile.TarError, EOFError) as error:
         problems.report(entry.path, f"unreadable tar after {seen} samples ({type(error).__name__}: {error})")
         return
@@ -175,6 +171,12 @@ def _read_one_tar(entry: ShardEntry, problems: Problems) -> Iterator[dict]:
     if entry.count is not None and seen != entry.count:
         problems.report(entry.path, f"holds {seen} samples but the manifest says {entry.count} "
                         "(truncated or replaced shard)")
+
+
+def map_file(path: str) -> memoryview:
+    """A read-only memory map of a whole file (ValueError for an empty one)."""
+    with open(path, "rb") as handle:
+        return memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
 
 
 def _wanted(sample: dict, entry: ShardEntry) -> bool:
