@@ -81,7 +81,7 @@ def reference_streak_kernel(length: int, angle: float) -> np.ndarray:
 
 def reference_rain(image: np.ndarray, params: dict) -> np.ndarray:
     """The snippet's recipe: threshold a uniform field into seeds (on a padded canvas), smear
-    them with cv2.filter2D and a line kernel, then blend img * (1 - r) + alpha * r."""
+    them with cv2.filter2D and a line kernel, normalise by the maximum and blend img * (1 - r) + alpha * r."""
     rng = _legacy_rng(params["seed"])
     height, width = image.shape[:2]
     length = params["length"]
@@ -91,7 +91,7 @@ def reference_rain(image: np.ndarray, params: dict) -> np.ndarray:
     kernel = reference_streak_kernel(length, params["angle"])[::-1, ::-1]  # convolution
     density = cv2.filter2D(seeds.astype(np.float32), -1, kernel.astype(np.float32),
                            borderType=cv2.BORDER_CONSTANT)[pad:pad + height, pad:pad + width]
-    rain = np.minimum(density, 1.0)[:, :, np.newaxis]
+    rain = (density / max(1.0, float(density.max())))[:, :, np.newaxis]
     return np.clip(image * (1 - rain) + params["alpha"] * rain, 0, 1).astype(np.float32)
 
 
