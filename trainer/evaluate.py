@@ -21,6 +21,7 @@ from trainer.metrics import psnr, ssim
 from trainer.restore import restore_image
 
 Pair = tuple[str, np.ndarray, np.ndarray]
+PSNR_CAP_DB = 100.0
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,12 @@ class EvalReport:
     scores: tuple[ImageScore, ...]
 
     def mean(self, metric: str) -> float:
+        """Mean over images; PSNR values are capped at PSNR_CAP_DB first, so one identical pair
+        (inf dB, e.g. a near-delta blur kernel) cannot make the mean infinite. The CSV keeps the
+        raw per-image values."""
         values = [getattr(score, metric) for score in self.scores]
+        if metric.endswith("psnr"):
+            values = [min(value, PSNR_CAP_DB) for value in values]
         return float(np.mean(values)) if values else math.nan
 
     def means(self) -> dict[str, float]:

@@ -63,3 +63,13 @@ def test_plot_curves(tmp_path):
     metrics.write_text("".join(json.dumps(r) + "\n" for r in lines))
     png = plot_curves(metrics, tmp_path / "curves.png", title="t")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_identical_pair_does_not_make_the_mean_psnr_infinite():
+    pairs = list(_pairs(2))
+    name, _, gt = pairs[0]
+    pairs[0] = (name, gt.copy(), gt)  # a degradation that rounded away to nothing
+    report = evaluate_pairs(Identity(), pairs)
+    assert report.scores[0].input_psnr == float("inf")
+    expected = (100.0 + psnr(*pairs[1][1:])) / 2
+    assert report.mean("input_psnr") == pytest.approx(expected)
