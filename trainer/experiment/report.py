@@ -182,6 +182,12 @@ def scale_caveats(results: dict) -> list[str]:
         lines.append(f"Each fine-tuning run draws {drawn} patches in all, fewer than twice the "
                      f"largest training set ({counts[-1]} pairs): the larger sets are barely "
                      "used, so differences along the pair-count axis are compressed here.")
+    if s["finetune_steps"] < 200:
+        lines.append(f"Every method gets the same {s['finetune_steps']} steps at lr "
+                     f"{s['finetune_lr']}. LoRA factors start with B = 0, so an adapted layer "
+                     "moves only as B grows, while Full and Decoder-only move their weights "
+                     "from the first step: a schedule this short favours them over LoRA and "
+                     "CoLoRA.")
     tuned = results["finetuning"]["tuned"]
     ratio = tuned["decoder"]["percent"] / tuned["colora"]["percent"]
     if ratio > 1.5:
