@@ -5,6 +5,7 @@ set -euo pipefail
 BIN=${1:-.venv/bin}
 OUT=runs/demo
 export PATH="$BIN:$PATH"
+mkdir -p "$OUT"
 
 echo "== 1/6 the degradation space and a preview"
 degrade space --k 7 --n 6
@@ -19,7 +20,8 @@ trainer pretrain "$OUT/shards" --model nafnet-small --steps 300 --batch 8 --patc
     --lr 1e-3 --val-every 100 --ckpt-every 100 --log-every 20 --out "$OUT/pretrain" --overwrite
 
 echo "== 4/6 FAIG contributions for blur"
-trainer faig --base "$OUT/pretrain" --task blur --steps 20 --tune-steps 60 --out "$OUT/faig" --overwrite
+trainer faig --base "$OUT/pretrain" --task blur --steps 20 --tune-steps 60 --images 8 --patch 64 \
+    --out "$OUT/faig"
 
 echo "== 5/6 CoLoRA fine-tuning on blur (7% of the parameters)"
 trainer colora --task blur --base "$OUT/pretrain" --faig "$OUT/faig/faig.json" --steps 200 \

@@ -90,3 +90,24 @@ def test_colora_needs_scores_and_all_of_them(toy, depth_scores):
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         AdapterConfig(**bad)
+
+
+def test_bias_and_norm_compete_by_contribution_per_value():
+    """The paper's finding: bias/norm contribute several times more per parameter than conv
+    weights. Scored so (6x per value), they must be tuned at the 7% budget, although their
+    total scores are far below any conv layer's."""
+    from trainer.models import create_model
+
+    model = create_model("nafnet-tiny")
+    kinds = named_param_kinds(model)
+    per_value = {"conv": 1.0, "bias": 6.0, "norm": 6.0, "other": 1.0}
+    jitter = np.random.default_rng(0).lognormal(0.0, 0.5, len(kinds))  # FAIG is never uniform
+    scores = {name: per_value[kinds[name]] * p.numel() * j
+              for (name, p), j in zip(model.named_parameters(), jitter)}
+    plan = make_plan(model, AdapterConfig(budget=0.07), scores=scores)
+    total = sum(p.numel() for p in model.parameters())
+    assert abs(plan.tuned_count - 0.07 * total) <= 0.05 * 0.07 * total
+    vectors = [name for name in scores if kinds[name] in ("bias", "norm")]
+    assert len(plan.tuned_parameters) >= len(vectors) // 2
+    weights = [scores[f"{n}.weight"] for n, _ in lora_candidates(model)]
+    assert np.median([scores[name] for name in vectors]) < np.median(weights) / 4

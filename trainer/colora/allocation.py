@@ -3,8 +3,14 @@
 CoLoRA gives layer i the rank r_i = min(cap_i, floor(lam * s_i)), s_i its FAIG contribution and
 cap_i = max(1, floor(d_i k_i / (d_i + k_i))) <= min(d_i, k_i): the break-even rank, beyond which
 the factors would cost more than the d_i x k_i weight itself (so delta_i = r_i (d_i + k_i) /
-(d_i k_i) <= 1, the paper's ratio of learnable parameters, for every layer but rank-1 ones); a bias or normalization vector is a rank-1 item (cap 1) tuned in full when
-floor(lam * s_i) >= 1. One scalar lam is chosen so that the total tuned count (LoRA factors
+(d_i k_i) <= 1, the paper's ratio of learnable parameters, for every layer but rank-1 ones).
+A bias or normalization vector of n_v values is a rank-1 item (cap 1) tuned in full when
+floor(lam * (s_v / n_v) * D) >= 1, D being the median weight size d_i k_i: a vector competes by
+its contribution per value, and one as dense as a typical conv weight is tuned at the lam where
+that weight gets its first rank. (Competing by its total score, a vector of a few hundred
+values never outbids a conv layer of tens of thousands, although the paper measures bias and
+normalization as the largest contributors per parameter; the recorded score stays s_v.)
+One scalar lam is chosen so that the total tuned count (LoRA factors
 r_i * (d_i + k_i) plus tuned vectors) lands closest to the budget. Ranks are therefore monotone in
 the contribution (s_i >= s_j implies r_i >= min(r_j, cap_i)) and zero for layers that do not
 contribute.
@@ -120,11 +126,14 @@ def plan_colora(model: nn.Module, scores: Mapping[str, float], budget: float,
     vectors = [(name, p) for name, p, kind in _named_kinds(model, kind_of) if kind in VECTOR_KINDS]
     shapes = [weight_matrix_shape(m.weight) for _, m in layers]
     item_scores = [_score(scores, f"{name}.weight") for name, _ in layers]
-    item_scores += [_score(scores, name) for name, _ in vectors]
+    vector_scores = [_score(scores, name) for name, _ in vectors]
+    typical_weight = float(np.median([d * k for d, k in shapes])) if shapes else 1.0
     costs = [d + k for d, k in shapes] + [p.numel() for _, p in vectors]
     caps = [rank_cap(d, k) for d, k in shapes] + [1] * len(vectors)
     total = _parameter_count(model)
-    ranks = allocate_ranks(item_scores, costs, caps, budget * total)
+    bids = item_scores + [s / p.numel() * typical_weight for s, (_, p) in zip(vector_scores, vectors)]
+    ranks = allocate_ranks(bids, costs, caps, budget * total)
+    item_scores += vector_scores
     plans = [_lora_plan(name, int(r), shape, s)
              for (name, _), r, shape, s in zip(layers, ranks, shapes, item_scores)]
     plans += [_tuned_plan(name, p, bool(r), s)
