@@ -37,18 +37,15 @@ def write_source_list(folder: DataFolder, path: Path) -> Path:
 
 
 def build_mode_shards(mode: str, source_list: Path, out: Path, scale: ScaleConfig):
-    """Shards of `scale.pretrain_pairs` pairs for one chain mode; reuses an identical build."""
-    from pipelines.build import BuildConfig, BuildError, build_shards
+    """Shards of `scale.pretrain_pairs` pairs for one chain mode, always built afresh: a finished
+    build is only reused by identical options, and an engine change keeps the options."""
+    from pipelines.build import BuildConfig, build_shards
 
-    config = BuildConfig(out=str(out), src_list=str(source_list), count=scale.pretrain_pairs,
-                         patch=scale.pretrain_patch, mode=mode, k=scale.prod_k, n=scale.prod_n,
-                         seed=scale.seed, fmt="npy", shard_size=max(64, scale.pretrain_pairs // 4),
-                         workers=1 if scale.device == "cpu" else None, progress=False)
-    try:
-        return build_shards(config)
-    except BuildError:  # our own work folder from other options: replace it
-        from dataclasses import replace
-        return build_shards(replace(config, overwrite=True))
+    return build_shards(BuildConfig(
+        out=str(out), src_list=str(source_list), count=scale.pretrain_pairs,
+        patch=scale.pretrain_patch, mode=mode, k=scale.prod_k, n=scale.prod_n, seed=scale.seed,
+        fmt="npy", shard_size=max(64, scale.pretrain_pairs // 4),
+        workers=1 if scale.device == "cpu" else None, overwrite=True, progress=False))
 
 
 def pretrain_mode(shards: Path, out: Path, scale: ScaleConfig, device: str):
