@@ -26,6 +26,7 @@ from torch import nn
 
 from trainer import checkpoint as ckpt
 from trainer import distributed
+from trainer.numerics import flush_denormals
 from trainer.restore import autocast_context
 
 LOSSES = ("psnr", "l1")
@@ -158,6 +159,7 @@ def trainable_parameters(model: nn.Module, params: Iterable[nn.Parameter] | None
 def make_training(model: nn.Module, config: LoopConfig,
                   params: Iterable[nn.Parameter] | None = None) -> Training:
     """Move the model to the device and build optimizer, cosine schedule, scaler and forward."""
+    flush_denormals()
     device = torch.device(config.device)
     model.to(device)
     if config.channels_last:
