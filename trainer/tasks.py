@@ -3,7 +3,8 @@
 A task is one kind of degradation: blur -> gaussian_blur or motion_blur, noise -> gaussian,
 poisson or speckle noise, rain, jpeg, haze (the novel task outside the PROD pool), or any single
 engine op by its own name. Each synthetic pair is a clean crop of an embedded default image and
-that crop degraded by one op drawn from the task's ops, all from (seed, index) alone. Training and
+that crop degraded by one op drawn from the task's ops, all from (seed, index) alone; draws that
+leave the crop unchanged are redrawn. Training and
 test pairs come from disjoint source images (the last TEST_SOURCES embedded images are for tests).
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ TASKS: dict[str, tuple[str, ...]] = {
 }
 TEST_SOURCES = 2
 CROP_STREAM, TEST_INDEX_OFFSET = 1, 1_000_000
+REDRAW_STREAM, MAX_REDRAWS = 100, 8
 
 Pair = tuple[str, np.ndarray, np.ndarray]
 
@@ -75,7 +77,13 @@ def synthesize_pair(task: str, ops: Sequence[str], images: Sequence[np.ndarray],
 
     image = images[index % len(images)]
     clean = random_crop(image, patch, np.random.default_rng(sample_seed(seed, index, CROP_STREAM)))
-    lq, op_name = degrade_once(clean, ops, sample_seed(seed, index))
+    # A task pair must be degraded: a draw that rounds back to the clean crop (a near-delta
+    # blur kernel, say) is redrawn from the next stream, still a function of (seed, index).
+    for attempt in range(MAX_REDRAWS):
+        stream = 0 if attempt == 0 else REDRAW_STREAM + attempt
+        lq, op_name = degrade_once(clean, ops, sample_seed(seed, index, stream))
+        if not np.array_equal(lq, clean):
+            break
     return f"{task}-{index:07d}-{op_name}", lq, clean
 
 

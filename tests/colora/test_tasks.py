@@ -37,3 +37,12 @@ def test_train_and_test_use_disjoint_sources():
         split_sources(sources, "val")
     with pytest.raises(ValueError, match="count"):
         synthesize_pairs("blur", 0, 16)
+
+
+def test_draws_that_round_away_are_redrawn():
+    """Small kernels (sigma 0.2) round back to the clean crop; such draws are redrawn (here
+    pair 6's first draw did), so only crops no blur can change (near-flat) stay unchanged."""
+    pairs = synthesize_pairs("blur", 32, 64, seed=0, split="test")
+    assert not np.array_equal(pairs[6][1], pairs[6][2])
+    unchanged = [gt for _, lq, gt in pairs if np.array_equal(lq, gt)]
+    assert all(gt.std() < 2 for gt in unchanged)
