@@ -47,13 +47,14 @@ def decode_bound(folder: Path) -> float:
     return (len(members) / 2) / (time.process_time() - start)
 
 
-def loader_rates(folder: Path, workers: int, batches: int, batch_size: int = 16) -> tuple[float, float]:
+def loader_rates(folder: Path, workers: int, batches: int, batch_size: int = 16,
+                 as_uint8: bool = False) -> tuple[float, float]:
     """(wall pairs/s after warm-up, pairs per CPU second over the whole run incl. workers)."""
     from pipelines.reader import train_loader
 
     cpu_start = cpu_seconds()
     loader = train_loader(folder, batch_size=batch_size, patch=256, workers=workers, seed=0,
-                          epoch_length=batches + 4, rank=0, world_size=1)
+                          epoch_length=batches + 4, rank=0, world_size=1, as_uint8=as_uint8)
     iterator = iter(loader)
     for _ in range(4):  # start-up: workers forked, shuffle buffers filling
         next(iterator)
@@ -75,11 +76,14 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=60)
     parser.add_argument("--png", type=Path, default=None, help="an existing 256x256 PNG shard folder")
     parser.add_argument("--npy", type=Path, default=None, help="an existing 256x256 npy shard folder")
+    parser.add_argument("--uint8", action="store_true",
+                        help="uint8 batches out (as_uint8=True: the float conversion happens on the GPU)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folders = {"png": args.png or build(Path(tmp) / "png", args.count, "png"),
                    "npy": args.npy or build(Path(tmp) / "npy", args.count, "npy")}
-        print("read throughput, 256x256 pairs, batch 16, float32 tensors out, torch threads 1")
+        out = "uint8" if args.uint8 else "float32"
+        print(f"read throughput, 256x256 pairs, batch 16, {out} tensors out, torch threads 1")
         print("(pairs per CPU second is immune to other jobs' load; workers' prefetched batches "
               "count against it)")
         print(f"{'format':6s} {'workers':>7s} {'wall pairs/s':>12s} {'pairs/CPU s':>11s} {'of decode bound':>15s}")
@@ -87,7 +91,7 @@ def main() -> None:
             bound = decode_bound(folder)
             print(f"{fmt:6s} {'decode':>7s} {'':>12s} {bound:11.0f} {'100%':>15s}")
             for workers in (0, 1, 2):
-                wall, per_cpu = loader_rates(folder, workers, args.batches)
+                wall, per_cpu = loader_rates(folder, workers, args.batches, as_uint8=args.uint8)
                 print(f"{fmt:6s} {workers:7d} {wall:12.0f} {per_cpu:11.0f} {100 * per_cpu / bound:14.0f}%")
 
 if __name__ == "__main__":
