@@ -5,10 +5,11 @@ results.json). Each chart is written to a temporary name and renamed, so a PNG o
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from trainer.checkpoint import atomic_path
 
 Scores = dict[str, dict[str, dict[str, float]]]
 
@@ -38,10 +39,8 @@ def _figure():
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.stem}.partial.png")
-    fig.savefig(partial, dpi=90)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        fig.savefig(partial, dpi=90, format="png")
     return path
 
 

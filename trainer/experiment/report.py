@@ -3,12 +3,12 @@ paper's claims, with paired per-image differences to say which gaps this run can
 from __future__ import annotations
 
 import math
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
+from trainer.checkpoint import atomic_path, atomic_write_text
 from trainer.experiment import plots
 
 PAPER_ARM_ORDER = ("prod", "fixed", "single", "random")  # the paper's few-shot ranking
@@ -248,9 +248,8 @@ def copy_figures(figures: dict[str, Path], folder: Path) -> dict[str, Path]:
     copies = {}
     for key, source in figures.items():
         target = folder / source.name
-        partial = target.with_name(f".{target.name}.partial")
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
+        with atomic_path(target) as partial:
+            shutil.copyfile(source, partial)
         copies[key] = target
     return copies
 
@@ -335,9 +334,5 @@ def write_report(results: dict, out: Path, report: Path) -> Path:
     figures = write_plots(results, out)
     copies = copy_figures(figures, report.parent / report.stem)
     links = {key: path.relative_to(report.parent).as_posix() for key, path in copies.items()}
-    text = render(results, links)
-    report.parent.mkdir(parents=True, exist_ok=True)
-    partial = report.with_name(f".{report.name}.partial")
-    partial.write_text(text)
-    os.replace(partial, report)
+    atomic_write_text(report, render(results, links))
     return report

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
+from trainer.checkpoint import atomic_write_text
 from trainer.experiment.scales import ScaleConfig
 
 PRETRAIN_ARMS = ("random", "single", "fixed", "prod")
@@ -129,10 +130,7 @@ def psnr_table(runs: dict) -> dict:
 
 
 def write_json_atomically(path: Path, document: dict) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(document, indent=1) + "\n")
-    os.replace(partial, path)
+    atomic_write_text(path, json.dumps(document, indent=1) + "\n")
     return path
 
 
