@@ -125,8 +125,13 @@ class Training:
     loss_fn: Callable = field(default=psnr_loss)
 
     def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A float batch as is, or a uint8 one (0-255) scaled to [0, 1] after the copy: a quarter
+        of the bytes cross to the device and the conversion runs there."""
         fmt = torch.channels_last if self.config.channels_last else torch.contiguous_format
-        return tensor.to(self.device, non_blocking=True).contiguous(memory_format=fmt)
+        tensor = tensor.to(self.device, non_blocking=True)
+        if tensor.dtype == torch.uint8:
+            tensor = tensor.float().mul_(1.0 / 255.0)
+        return tensor.contiguous(memory_format=fmt)
 
     def step(self, lq: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
         """One optimizer update; returns the detached loss (no host sync)."""

@@ -156,7 +156,7 @@ def batch_source(config: PretrainConfig, per_rank_batch: int):
 
     def endless() -> Iterator[dict]:
         loader = train_loader(config.shards, per_rank_batch, config.patch, config.workers,
-                              config.seed)
+                              config.seed, as_uint8=True)  # Training.to_device scales them
         while True:
             yield from loader
 

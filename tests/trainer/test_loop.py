@@ -169,3 +169,20 @@ def test_compile_builds_one_graph_despite_validation(conv_net, make_batches):
     result = fit(conv_net(), make_batches(0), config, val_fn=val_fn)
     assert math.isfinite(result.final_loss)
     assert counters["stats"]["unique_graphs"] == 1
+
+
+def test_uint8_batches_train_like_their_float_scaling(conv_net):
+    """The reader hands uint8 batches to the device; the step must see exactly x / 255."""
+    from trainer.loop import make_training
+
+    generator = torch.Generator().manual_seed(3)
+    lq = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8, generator=generator)
+    gt = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8, generator=generator)
+    losses = []
+    for as_float in (False, True):
+        torch.manual_seed(0)
+        training = make_training(conv_net(), LoopConfig(steps=2, progress=False))
+        assert torch.equal(training.to_device(lq), lq.float() * (1.0 / 255.0))  # as the reader scales
+        pair = (lq.float() * (1.0 / 255.0), gt.float() * (1.0 / 255.0)) if as_float else (lq, gt)
+        losses.append([training.step(*pair).item() for _ in range(2)])
+    assert losses[0] == pytest.approx(losses[1], abs=1e-6)
