@@ -48,3 +48,16 @@ def test_truncation_and_damage_raise_with_the_offset():
         list(tar_members(memoryview(bytes(damaged))))
     with pytest.raises(tarfile.ReadError):
         list(tar_members(memoryview(b"not a tar at all" * 64)))
+
+
+def test_signed_checksums_of_old_writers_are_accepted():
+    """Some old tars summed the header as signed chars; a name byte > 127 makes the two differ."""
+    image = bytearray(tar_image(tarfile.GNU_FORMAT, [("caf\u00e9.json", b"{}")]))
+    header = image[:512]
+    assert any(b > 127 for b in header[:100])
+    signed = sum(b - 256 if b > 127 else b for b in header[:148] + header[156:]) + 256
+    image[148:156] = b"%06o\0 " % signed
+    assert [name for name, _, _ in tar_members(memoryview(bytes(image)))] == ["caf\u00e9.json"]
+    image[148:156] = b"%06o\0 " % (signed + 1)
+    with pytest.raises(tarfile.ReadError, match="bad header checksum at byte 0"):
+        list(tar_members(memoryview(bytes(image))))
