@@ -33,7 +33,7 @@ def check_header(header: bytes, position: int) -> None:
     unsigned = sum(header) - sum(header[148:156]) + 256
     if stored == unsigned:
         return
-    signed = unsigned - 2 * sum(b for b in header[:148] + header[156:] if b > 127)  # rare: slow is fine
+    signed = unsigned - 256 * sum(b > 127 for b in header[:148] + header[156:])  # rare: slow is fine
     if stored != signed:
         raise tarfile.ReadError(f"bad header checksum at byte {position} (not a tar, or damaged)")
 
