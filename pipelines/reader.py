@@ -8,80 +8,19 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.utils.data
 
+from pipelines.batching import batches, keep_batch, to_float
 from pipelines.stages import (CorruptDataError, Problems, ShardEntry, decode_samples,
                               filter_shards, list_shards, paired_augment, read_tar_samples,
                               sample_total, shard_stream, shuffle_buffer)
 
 __all__ = ["train_loader", "TrainLoader", "TrainStream", "CorruptDataError", "distributed_rank_world"]
-
-
-def batches(samples: Iterable[dict], batch_size: int) -> Iterator[dict]:
-    """Stacks into {"lq", "gt": uint8 Bx3xHxW tensors, "key": [str], "record": [dict]}.
-
-    uint8 crosses the DataLoader's process boundary at a quarter of float32's bytes; the
-    conversion to float happens on the consumer's side (TrainLoader, or on the GPU).
-    """
-    group: list[dict] = []
-    for sample in samples:
-        group.append(sample)
-        if len(group) == batch_size:
-            yield collate(group)
-            group = []
-
-
-def collate(group: list[dict]) -> dict:
-    return {"lq": to_planes([s["lq"] for s in group]), "gt": to_planes([s["gt"] for s in group]),
-            "key": [s["key"] for s in group], "record": [s["record"] for s in group]}
-
-
-def to_planes(images: list[np.ndarray]) -> torch.Tensor:
-    """uint8 HxWx3 images -> uint8 Bx3xHxW tensor: cv2.split writes each plane in place.
-
-    In a DataLoader worker the tensor is allocated in shared memory, so handing it to the main
-    process copies nothing."""
-    import cv2
-
-    shapes = {image.shape for image in images}
-    if len(shapes) != 1:
-        raise ValueError(f"cannot batch images of different sizes {sorted(shapes)}; use a patch > 0 "
-                         "or batch_size=1")
-    height, width, _ = shapes.pop()
-    shape = (len(images), 3, height, width)
-    if torch.utils.data.get_worker_info() is not None:
-        # Straight into shared memory, as torch's default_collate does in workers.
-        storage = torch.UntypedStorage._new_shared(int(np.prod(shape)))
-        out = torch.empty(0, dtype=torch.uint8).set_(storage).view(shape)
-    else:
-        out = torch.empty(shape, dtype=torch.uint8)
-    planes = out.numpy()
-    for i, image in enumerate(images):
-        cv2.split(image, [planes[i, 0], planes[i, 1], planes[i, 2]])
-    return out
-
-
-def to_float(planes: torch.Tensor) -> torch.Tensor:
-    """uint8 -> float32 in [0, 1], one pass. numpy's allocator reuses freed blocks, where
-    torch.empty would page-fault a fresh 12 MB per batch."""
-    out = np.empty(tuple(planes.shape), dtype=np.float32)
-    np.multiply(planes.numpy(), np.float32(1.0 / 255.0), out=out)
-    return torch.from_numpy(out)
-
-
-def to_float_batch(images: list[np.ndarray]) -> torch.Tensor:
-    """uint8 HxWx3 images -> contiguous float32 Bx3xHxW in [0, 1]."""
-    return to_float(to_planes(images))
-
-
-def keep_batch(batch: dict) -> dict:
-    """DataLoader collate_fn for ready-made batches (its default would walk every record dict)."""
-    return batch
 
 
 def distributed_rank_world(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
@@ -103,11 +42,12 @@ class TrainStream(torch.utils.data.IterableDataset):
     """Endless batches for one rank; each DataLoader worker takes its own split (see module doc)."""
 
     def __init__(self, entries: list[ShardEntry], batch_size: int, patch: int, seed: int, rank: int,
-                 world_size: int, shuffle: int = 1000, strict: bool = False, flips: bool = True):
+                 world_size: int, shuffle: int = 1000, strict: bool = False, flips: bool = True,
+                 threads: int = 0):
         super().__init__()
         self.entries, self.batch_size, self.patch, self.seed = entries, batch_size, patch, seed
         self.rank, self.world_size, self.shuffle = rank, world_size, shuffle
-        self.problems, self.flips = Problems(strict), flips
+        self.problems, self.flips, self.threads = Problems(strict), flips, threads
 
     def split(self) -> tuple[int, int]:
         info = torch.utils.data.get_worker_info()
@@ -118,13 +58,15 @@ class TrainStream(torch.utils.data.IterableDataset):
         import webdataset as wds
 
         split, splits = self.split()
-        rng = np.random.default_rng([self.seed, split, splits])
+        # One generator per stage: decode threads read ahead of the augmentation, so a shared
+        # generator's draws would interleave differently with every thread count.
+        shuffle_rng, augment_rng = (np.random.default_rng([self.seed, split, splits, stage]) for stage in (0, 1))
         pipeline = wds.DataPipeline(
             lambda: shard_stream(self.entries, self.seed, split, splits),
             lambda src: read_tar_samples(src, self.problems, max_empty=len(self.entries) + splits),
-            lambda src: shuffle_buffer(src, self.shuffle, rng),
-            lambda src: decode_samples(src, self.problems),
-            lambda src: paired_augment(src, self.patch, rng, self.problems, self.flips),
+            lambda src: shuffle_buffer(src, self.shuffle, shuffle_rng),
+            lambda src: decode_samples(src, self.problems, self.threads),
+            lambda src: paired_augment(src, self.patch, augment_rng, self.problems, self.flips),
             lambda src: batches(src, self.batch_size),
         )
         return iter(pipeline)
@@ -156,7 +98,7 @@ class TrainLoader:
 def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: int, seed: int,
                  ops_filter=None, epoch_length: int | None = None, *, rank: int | None = None,
                  world_size: int | None = None, shuffle_buffer_size: int = 1000, strict: bool = False,
-                 flips: bool = True, as_uint8: bool = False) -> TrainLoader:
+                 flips: bool = True, as_uint8: bool = False, threads: int = 0) -> TrainLoader:
     """Batches {"lq", "gt": float32 Bx3xHxW in [0, 1], "key": [str], "record": [dict]} for training.
 
     ops_filter: None, an OpsFilter, a string like "contains=rain" or "only=gaussian_blur,motion_blur;
@@ -165,11 +107,16 @@ def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: in
     default from torch.distributed, else RANK/WORLD_SIZE. patch 0 keeps whole images (then
     batch_size must be 1 unless all images share a size). as_uint8: keep "lq"/"gt" as uint8
     Bx3xHxW (0-255), e.g. to move a quarter of the bytes to the GPU and scale there.
+    threads: decode that many samples at once on a thread pool in each loader process (0: in
+    line). Threads share one process, so they cost no inter-process copies: on few cores
+    `workers=0, threads=N` reads the most pairs per CPU second; workers keep the decoding's
+    Python work off the training loop's interpreter lock. The batches do not depend on it.
     Memory: each worker's shuffle buffer holds `shuffle_buffer_size` encoded samples (about
     270 KB each for 256x256 PNG pairs, 400 KB for npy).
     """
-    if batch_size < 1 or patch < 0 or workers < 0:
-        raise ValueError(f"batch_size >= 1, patch >= 0, workers >= 0 required; got {batch_size}, {patch}, {workers}")
+    if batch_size < 1 or patch < 0 or workers < 0 or threads < 0:
+        raise ValueError(f"batch_size >= 1, patch >= 0, workers >= 0, threads >= 0 required; got "
+                         f"{batch_size}, {patch}, {workers}, {threads}")
     rank, world_size = distributed_rank_world(rank, world_size)
     entries = filter_shards(shard_dir, list_shards(shard_dir), ops_filter)
     samples = sample_total(entries)
@@ -177,7 +124,8 @@ def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: in
         if samples is None:
             raise ValueError(f"{shard_dir}: no manifest.json, so give epoch_length explicitly")
         epoch_length = max(1, math.ceil(samples / (batch_size * world_size)))
-    stream = TrainStream(entries, batch_size, patch, seed, rank, world_size, shuffle_buffer_size, strict, flips)
+    stream = TrainStream(entries, batch_size, patch, seed, rank, world_size, shuffle_buffer_size, strict, flips,
+                         threads)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers, collate_fn=keep_batch,
                                          persistent_workers=workers > 0,
                                          prefetch_factor=4 if workers > 0 else None)

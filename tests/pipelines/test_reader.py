@@ -154,3 +154,53 @@ def test_uint8_batches_on_request(fake_dataset):
     assert batch["lq"].dtype == torch.uint8 and batch["lq"].shape == (2, 3, 8, 8)
     floats = train_loader(fake_dataset, batch_size=2, patch=8, workers=0, seed=0, rank=0, world_size=1)
     assert torch.allclose(next(iter(floats))["lq"], batch["lq"].float() / 255, rtol=0, atol=1e-7)
+
+
+def test_decode_threads_change_nothing_but_speed(fake_dataset):
+    def run(threads, workers=0):
+        loader = train_loader(fake_dataset, batch_size=3, patch=8, workers=workers, seed=4, rank=0,
+                              world_size=1, threads=threads)
+        return collect(loader, epochs=2)
+
+    inline = run(0)
+    for threads, workers in ((1, 0), (3, 0), (2, 1)):
+        other = run(threads, workers)
+        reference = inline if workers == 0 else run(0, workers)
+        assert [b["key"] for b in other] == [b["key"] for b in reference]
+        assert all(torch.equal(a["lq"], b["lq"]) and torch.equal(a["gt"], b["gt"])
+                   and a["record"] == b["record"] for a, b in zip(other, reference))
+
+
+def test_corrupt_sample_is_reported_in_order_with_decode_threads(tmp_path, caplog, make_dataset):
+    from pipelines.stages import decode_samples
+
+    folder = make_dataset(tmp_path / "d", shards=1, per_shard=6)
+    tar = folder / "shard-000000.tar"
+    data = bytearray(tar.read_bytes())
+    marker = data.find(b"\x89PNG", data.find(b"000000002.lq.png"))  # the third sample's lq PNG
+    data[marker + 40: marker + 200] = b"\x00" * 160
+    tar.write_bytes(bytes(data))
+    problems = Problems(collected=[])
+    raw = read_tar_samples(list_shards(folder), problems)
+    keys = [s["key"] for s in decode_samples(raw, problems, threads=3)]
+    assert keys == ["000000000", "000000001", "000000003", "000000004", "000000005"]
+    assert len(problems.collected) == 1 and "000000002" in problems.collected[0]
+    with pytest.raises(CorruptDataError, match="000000002"):
+        strict = Problems(strict=True)
+        list(decode_samples(read_tar_samples(list_shards(folder), strict), strict, threads=3))
+
+
+def test_float_batches_are_the_uint8_ones_times_one_255th():
+    from pipelines.batching import to_float
+
+    planes = torch.arange(256, dtype=torch.uint8).repeat(2, 3, 1, 1)
+    expected = planes.numpy().astype(np.float32) * np.float32(1.0 / 255.0)
+    assert np.array_equal(to_float(planes).numpy(), expected)
+    assert to_float(planes)[0, 0, 0, 255] == 1.0 and to_float(planes)[0, 0, 0, 0] == 0.0
+    with pytest.raises(ValueError, match="uint8"):
+        to_float(planes.float())
+
+
+def test_threads_must_not_be_negative(fake_dataset):
+    with pytest.raises(ValueError, match="threads >= 0"):
+        train_loader(fake_dataset, 1, 8, 0, 0, rank=0, world_size=1, threads=-1)
