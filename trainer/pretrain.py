@@ -57,6 +57,7 @@ class PretrainConfig:
     overwrite: bool = False
     seed: int = 0
     workers: int = 2
+    reader_threads: int = 0
     amp: str | None = None            # None: bf16 on CUDA, none on CPU
     channels_last: bool | None = None  # None: on for CUDA
     compile: bool = False
@@ -74,7 +75,7 @@ class PretrainConfig:
             if getattr(self, name) < 1:
                 raise PretrainError(f"--{name.replace('_', '-')} must be at least 1, "
                                     f"got {getattr(self, name)}")
-        for name in ("workers", "val_every"):
+        for name in ("workers", "reader_threads", "val_every"):
             if getattr(self, name) < 0:
                 raise PretrainError(f"--{name.replace('_', '-')} must be >= 0, "
                                     f"got {getattr(self, name)}")
@@ -156,7 +157,8 @@ def batch_source(config: PretrainConfig, per_rank_batch: int):
 
     def endless() -> Iterator[dict]:
         loader = train_loader(config.shards, per_rank_batch, config.patch, config.workers,
-                              config.seed, as_uint8=True)  # Training.to_device scales them
+                              config.seed, as_uint8=True,  # Training.to_device scales them
+                              threads=config.reader_threads)
         while True:
             yield from loader
 

@@ -28,7 +28,11 @@ import click
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Replace the run already in --out.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--workers", type=int, default=2, show_default=True, help="Data loader workers.")
+@click.option("--workers", type=int, default=2, show_default=True,
+              help="Data loader worker processes (they keep decoding off the training process).")
+@click.option("--reader-threads", type=int, default=0, show_default=True,
+              help="Decode threads in each loader process; on few cores, --workers 0 "
+                   "--reader-threads N reads the most pairs per CPU second. Batches do not depend on it.")
 @click.option("--amp", type=click.Choice(["bf16", "fp16", "none"]),
               help="Mixed precision [default: bf16 on CUDA, none on CPU].")
 @click.option("--channels-last/--no-channels-last", default=None,
@@ -42,8 +46,8 @@ import click
               help="Checkpoint every N steps (and at the end).")
 @click.option("--device", help="cpu or cuda [default: cuda when available].")
 def pretrain(shards, model, steps, batch, patch, lr, loss, val, val_limit, out, resume,
-             overwrite, seed, workers, amp, channels_last, compile_model, log_every, val_every,
-             ckpt_every, device):
+             overwrite, seed, workers, reader_threads, amp, channels_last, compile_model, log_every,
+             val_every, ckpt_every, device):
     """Pre-train a restoration network on PROD shards (built by `degrade build-shards`).
 
     With no option this is NAFNet's SIDD width-32 recipe on the paper's preset. The run folder
@@ -65,8 +69,8 @@ def pretrain(shards, model, steps, batch, patch, lr, loss, val, val_limit, out, 
         config = PretrainConfig(
             shards=shards, model=model, steps=steps, batch=batch, patch=patch, lr=lr, loss=loss,
             val=val, val_limit=val_limit, out=out, resume=resume, overwrite=overwrite, seed=seed,
-            workers=workers, amp=amp, channels_last=channels_last, compile=compile_model,
-            log_every=log_every, val_every=val_every, ckpt_every=ckpt_every, device=device)
+            workers=workers, reader_threads=reader_threads, amp=amp, channels_last=channels_last,
+            compile=compile_model, log_every=log_every, val_every=val_every, ckpt_every=ckpt_every, device=device)
         result = run_pretrain(config)
     except (PretrainError, FitError, CheckpointError, SourceError, ValueError) as error:
         # ValueError: unknown preset, unreadable shard folder, mismatched --val pairs
