@@ -28,8 +28,18 @@ def encode_png(rgb: np.ndarray) -> bytes:
 
 
 def decode_png(data: bytes | memoryview) -> np.ndarray:
+    """Our own decoder for plain 8-bit RGB PNGs (what shards hold; about 2x OpenCV), OpenCV for
+    any other kind (palette, interlaced; grey, 16-bit and alpha are then refused)."""
     import cv2
 
+    from pipelines.pngdecode import PngError, decode_rgb8
+
+    try:
+        rgb = decode_rgb8(data)
+    except PngError as error:
+        raise CodecError(str(error)) from None
+    if rgb is not None:
+        return rgb
     bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if bgr is None or bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3:
         raise CodecError("not an 8-bit RGB PNG")
