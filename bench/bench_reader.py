@@ -1,7 +1,8 @@
 """Read throughput of pipelines.reader.train_loader against the cv2 decode bound.
 
 Builds a small 256x256 dataset in PNG and in npy (or reuses --png/--npy folders), measures the
-bound (pairs per CPU second decoding the lq and gt members from memory with cv2), then the
+bound (pairs per CPU second decoding the lq and gt members from memory: OpenCV's PNG decode,
+the issue's yardstick, and our own decoder beside it), then the
 loader with DataLoader worker processes and decode threads (batch 16, patch 256, flips on):
 wall pairs/s, and pairs per CPU second (main process, its threads and workers, in steady state)
 as a share of the bound.
@@ -17,6 +18,8 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 
 def build(out: Path, count: int, fmt: str) -> Path:
@@ -45,18 +48,24 @@ def wait_until_idle(pids: list[int], timeout: float = 60.0) -> None:
     raise RuntimeError("loader workers never went idle")
 
 
-def decode_bound(folder: Path) -> float:
-    """Pairs per CPU second for decoding every lq+gt member already in memory (cv2, one core)."""
-    from pipelines.codecs import decode_image
+def opencv_png_decode(data: bytes) -> None:
+    """The issue's yardstick: OpenCV's PNG decode to RGB."""
+    import cv2
 
+    cv2.cvtColor(cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED), cv2.COLOR_BGR2RGB)
+
+
+def decode_bound(folder: Path, decoder) -> float:
+    """Pairs per CPU second for decoding every lq+gt member already in memory (one core)."""
     members = []
     for tar_path in sorted(folder.glob("shard-*.tar")):
         with tarfile.open(tar_path) as tar:
-            members += [(m.name.rsplit(".", 1)[1], tar.extractfile(m).read())
+            members += [(tar.extractfile(m).read(), m.name.rsplit(".", 1)[1])
                         for m in tar.getmembers() if ".lq." in m.name or ".gt." in m.name]
+    decoder(*members[0])  # compiled code loaded outside the timing
     start = time.process_time()
-    for fmt, data in members:
-        decode_image(data, fmt)
+    for data, fmt in members:
+        decoder(data, fmt)
     return (len(members) / 2) / (time.process_time() - start)
 
 
@@ -124,9 +133,17 @@ def main() -> None:
         print("(pairs per CPU second: main process + workers in steady state, immune to other jobs' load)")
         print(f"{'format':6s} {'workers':>7s} {'threads':>7s} {'wall pairs/s':>12s} {'pairs/CPU s':>11s} "
               f"{'of decode bound':>15s} {'main ms/pair':>12s}")
+        from pipelines.codecs import decode_image
+
         for fmt, folder in folders.items():
-            bound = decode_bound(folder)
-            print(f"{fmt:6s} {'decode only':>15s} {'':>12s} {bound:11.0f} {'100%':>15s}")
+            ours = decode_bound(folder, decode_image)
+            if fmt == "png":
+                bound = decode_bound(folder, lambda data, _: opencv_png_decode(data))
+                print(f"{fmt:6s} {'OpenCV decode':>15s} {'':>12s} {bound:11.0f} {'100%':>15s}")
+                print(f"{fmt:6s} {'our decode':>15s} {'':>12s} {ours:11.0f} {100 * ours / bound:14.0f}%")
+            else:
+                bound = ours
+                print(f"{fmt:6s} {'decode only':>15s} {'':>12s} {bound:11.0f} {'100%':>15s}")
             for workers, threads in args.configs:
                 wall, per_cpu, main_ms = loader_rates(folder, workers, threads, args.batches,
                                                       as_uint8=args.uint8)

@@ -98,43 +98,44 @@ def _inflate(idat: list[memoryview], expected: int) -> bytes:
 
 @njit(cache=True, nogil=True)
 def _unfilter(raw, height, stride, out):  # pragma: no cover - compiled
-    """Undo the PNG row filters (None, Sub, Up, Average, Paeth) for 3 bytes per pixel."""
+    """Undo the PNG row filters (None, Sub, Up, Average, Paeth) for 3 bytes per pixel.
+
+    Rows are sliced and indexed from 0 (provably non-negative indices skip numba's wraparound
+    checks) and running values are uint32 masked at the store (uint8 casts in the loop cost
+    3x): Sub, the filter OpenCV picks for photographs, runs at ~0.35 ns a byte."""
+    zeros = np.zeros(stride, dtype=np.uint8)
     for y in range(height):
         kind = raw[y * (stride + 1)]
-        source = y * (stride + 1) + 1
-        row = y * stride
-        above = row - stride
-        if kind == 0 or (kind == 2 and y == 0):
-            for i in range(stride):
-                out[row + i] = raw[source + i]
+        line = raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)]
+        target = out[y * stride:(y + 1) * stride]
+        prior = out[(y - 1) * stride:y * stride] if y > 0 else zeros
+        if kind == 0:
+            target[:] = line
         elif kind == 1:
-            # running sums per channel kept in registers: reading back the byte just stored
-            # would wait on store-to-load forwarding for every byte
-            red = green = blue = np.uint8(0)
-            for i in range(0, stride, 3):
-                red = np.uint8(red + raw[source + i])
-                green = np.uint8(green + raw[source + i + 1])
-                blue = np.uint8(blue + raw[source + i + 2])
-                out[row + i] = red
-                out[row + i + 1] = green
-                out[row + i + 2] = blue
+            red = green = blue = np.uint32(0)
+            for pixel in range(stride // 3):
+                red += line[3 * pixel]
+                green += line[3 * pixel + 1]
+                blue += line[3 * pixel + 2]
+                target[3 * pixel] = red & 255
+                target[3 * pixel + 1] = green & 255
+                target[3 * pixel + 2] = blue & 255
         elif kind == 2:
             for i in range(stride):
-                out[row + i] = (raw[source + i] + out[above + i]) & 255
+                target[i] = (np.uint32(line[i]) + prior[i]) & 255
         elif kind == 3:
-            for i in range(stride):
-                left = np.int32(out[row + i - 3]) if i >= 3 else np.int32(0)
-                up = np.int32(out[above + i]) if y > 0 else np.int32(0)
-                out[row + i] = (raw[source + i] + ((left + up) >> 1)) & 255
+            for i in range(3):
+                target[i] = (np.uint32(line[i]) + (prior[i] >> 1)) & 255
+            for i in range(3, stride):
+                target[i] = (np.uint32(line[i]) + ((np.uint32(target[i - 3]) + prior[i]) >> 1)) & 255
         elif kind == 4:
-            for i in range(stride):
-                a = np.int32(out[row + i - 3]) if i >= 3 else np.int32(0)
-                b = np.int32(out[above + i]) if y > 0 else np.int32(0)
-                c = np.int32(out[above + i - 3]) if (y > 0 and i >= 3) else np.int32(0)
-                estimate = a + b - c
-                pa, pb, pc = abs(estimate - a), abs(estimate - b), abs(estimate - c)
+            for i in range(3):
+                target[i] = (np.uint32(line[i]) + prior[i]) & 255  # Paeth of (0, up, 0) is up
+            for i in range(3, stride):
+                a, b, c = np.int32(target[i - 3]), np.int32(prior[i]), np.int32(prior[i - 3])
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
                 predictor = a if (pa <= pb and pa <= pc) else (b if pb <= pc else c)
-                out[row + i] = (raw[source + i] + predictor) & 255
+                target[i] = (np.int32(line[i]) + predictor) & 255
         else:
             return False
     return True
