@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.utils.data
 
-from pipelines.batching import batches, keep_batch, to_float
+from pipelines.batching import SharedRing, batches, keep_batch, own_copy, to_float
 from pipelines.stages import (CorruptDataError, Problems, ShardEntry, decode_samples,
                               filter_shards, list_shards, paired_augment, read_tar_samples,
                               sample_total, shard_stream, shuffle_buffer)
@@ -43,11 +43,15 @@ class TrainStream(torch.utils.data.IterableDataset):
 
     def __init__(self, entries: list[ShardEntry], batch_size: int, patch: int, seed: int, rank: int,
                  world_size: int, shuffle: int = 1000, strict: bool = False, flips: bool = True,
-                 threads: int = 0):
+                 threads: int = 0, reuse_ahead: int | None = None):
+        """reuse_ahead: in DataLoader workers, write batches into a SharedRing for a loader that
+        runs at most this many batches ahead and copies each batch out before the next (as
+        TrainLoader does); None allocates fresh shared memory per batch."""
         super().__init__()
         self.entries, self.batch_size, self.patch, self.seed = entries, batch_size, patch, seed
         self.rank, self.world_size, self.shuffle = rank, world_size, shuffle
         self.problems, self.flips, self.threads = Problems(strict), flips, threads
+        self.reuse_ahead = reuse_ahead
 
     def split(self) -> tuple[int, int]:
         info = torch.utils.data.get_worker_info()
@@ -58,6 +62,8 @@ class TrainStream(torch.utils.data.IterableDataset):
         import webdataset as wds
 
         split, splits = self.split()
+        in_worker = torch.utils.data.get_worker_info() is not None
+        ring = SharedRing(self.reuse_ahead) if in_worker and self.reuse_ahead is not None else None
         # One generator per stage: decode threads read ahead of the augmentation, so a shared
         # generator's draws would interleave differently with every thread count.
         shuffle_rng, augment_rng = (np.random.default_rng([self.seed, split, splits, stage]) for stage in (0, 1))
@@ -67,7 +73,7 @@ class TrainStream(torch.utils.data.IterableDataset):
             lambda src: shuffle_buffer(src, self.shuffle, shuffle_rng),
             lambda src: decode_samples(src, self.problems, self.threads),
             lambda src: paired_augment(src, self.patch, augment_rng, self.problems, self.flips),
-            lambda src: batches(src, self.batch_size),
+            lambda src: batches(src, self.batch_size, ring),
         )
         return iter(pipeline)
 
@@ -75,12 +81,15 @@ class TrainStream(torch.utils.data.IterableDataset):
 class TrainLoader:
     """`for batch in loader` runs one epoch of `len(loader)` batches; the stream continues across
     epochs (DataLoader workers persist), so every epoch sees new data and no rank stops early.
-    Batches arrive as uint8 from the stream and are scaled to float32 here unless as_uint8."""
+    Batches arrive as uint8 from the stream and are scaled to float32 here unless as_uint8;
+    either way a batch from a worker is copied out of its shared buffer before the next one is
+    asked for, so the worker can reuse that buffer (SharedRing)."""
 
     def __init__(self, loader, epoch_length: int, samples: int | None, as_uint8: bool = False):
         self.loader, self.epoch_length, self.samples = loader, epoch_length, samples
         self.as_uint8 = as_uint8
         self._iterator = None
+        self._copy_out = loader.num_workers > 0
 
     def __len__(self) -> int:
         return self.epoch_length
@@ -92,6 +101,8 @@ class TrainLoader:
             batch = next(self._iterator)
             if not self.as_uint8:
                 batch = dict(batch, lq=to_float(batch["lq"]), gt=to_float(batch["gt"]))
+            elif self._copy_out:
+                batch = dict(batch, lq=own_copy(batch["lq"]), gt=own_copy(batch["gt"]))
             yield batch
 
 
@@ -124,9 +135,9 @@ def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: in
         if samples is None:
             raise ValueError(f"{shard_dir}: no manifest.json, so give epoch_length explicitly")
         epoch_length = max(1, math.ceil(samples / (batch_size * world_size)))
+    prefetch = 4 if workers > 0 else None
     stream = TrainStream(entries, batch_size, patch, seed, rank, world_size, shuffle_buffer_size, strict, flips,
-                         threads)
+                         threads, reuse_ahead=prefetch)
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers, collate_fn=keep_batch,
-                                         persistent_workers=workers > 0,
-                                         prefetch_factor=4 if workers > 0 else None)
+                                         persistent_workers=workers > 0, prefetch_factor=prefetch)
     return TrainLoader(loader, epoch_length, samples, as_uint8)

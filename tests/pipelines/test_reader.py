@@ -204,3 +204,20 @@ def test_float_batches_are_the_uint8_ones_times_one_255th():
 def test_threads_must_not_be_negative(fake_dataset):
     with pytest.raises(ValueError, match="threads >= 0"):
         train_loader(fake_dataset, 1, 8, 0, 0, rank=0, world_size=1, threads=-1)
+
+
+@pytest.mark.parametrize("as_uint8", [True, False])
+def test_batches_from_reused_worker_buffers_stay_intact_and_match_fresh_buffers(fake_dataset, as_uint8):
+    """Workers write into a SharedRing; a batch the caller keeps must never change afterwards."""
+    def run(reuse: bool):
+        loader = train_loader(fake_dataset, batch_size=2, patch=8, workers=2, seed=9, rank=0, world_size=1,
+                              epoch_length=30, as_uint8=as_uint8)
+        if not reuse:
+            loader.loader.dataset.reuse_ahead = None  # fresh shared memory per batch, as before the ring
+        kept = list(loader)  # 30 batches held at once: far more than the ring's 12 buffers per worker
+        return [(b["key"], b["lq"], b["gt"]) for b in kept]
+
+    fresh, reused = run(reuse=False), run(reuse=True)
+    assert len(reused) == 30
+    for (keys, lq, gt), (fresh_keys, fresh_lq, fresh_gt) in zip(reused, fresh):
+        assert keys == fresh_keys and torch.equal(lq, fresh_lq) and torch.equal(gt, fresh_gt)
