@@ -271,20 +271,39 @@ def paired_augment(samples: Iterable[dict], patch: int, rng: np.random.Generator
                    gt=_view(sample["gt"], y, x, h, w, turn, flip))
 
 
-_CV2_TURNS = {1: "ROTATE_90_COUNTERCLOCKWISE", 2: "ROTATE_180", 3: "ROTATE_90_CLOCKWISE"}
+def _symmetry_ops() -> dict:
+    """(turn, flip) -> the OpenCV calls that produce it: one pass for 7 of the 8 symmetries
+    (a quarter turn then a mirror is a transpose, or a vertical flip), two for the last."""
+    import cv2
+
+    def rotate(code):
+        return lambda image: cv2.rotate(image, code)
+
+    def flip(code):
+        return lambda image: cv2.flip(image, code)
+
+    return {(0, False): (), (0, True): (flip(1),),
+            (1, False): (rotate(cv2.ROTATE_90_COUNTERCLOCKWISE),),
+            (1, True): (cv2.transpose, flip(-1)),  # the anti-transpose
+            (2, False): (flip(-1),), (2, True): (flip(0),),
+            (3, False): (rotate(cv2.ROTATE_90_CLOCKWISE),), (3, True): (cv2.transpose,)}
+
+
+_SYMMETRIES: dict = {}
 
 
 def _view(image: np.ndarray, y: int, x: int, h: int, w: int, turn: int, flip: bool) -> np.ndarray:
-    """The crop turned `turn` x 90 degrees counter-clockwise (np.rot90), then mirrored left-right.
-
-    OpenCV does the turn and mirror (SIMD, contiguous output); a bare crop stays a view.
-    """
-    import cv2
-
+    """The crop turned `turn` x 90 degrees counter-clockwise (np.rot90), then mirrored left-right,
+    always C-contiguous (OpenCV's split reads a strided view several times slower than a copy)."""
+    if not _SYMMETRIES:
+        _SYMMETRIES.update(_symmetry_ops())
     view = image[y:y + h, x:x + w]
-    if turn:
-        view = cv2.rotate(view, getattr(cv2, _CV2_TURNS[turn]))
-    return cv2.flip(view, 1) if flip else view
+    operations = _SYMMETRIES[(turn, flip)]
+    if not operations:
+        return np.ascontiguousarray(view)
+    for operation in operations:
+        view = operation(view)
+    return view
 
 
 def iter_dataset(shard_dir: str | Path, strict: bool = False, decode: bool = True) -> Iterator[dict]:

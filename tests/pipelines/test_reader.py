@@ -221,3 +221,15 @@ def test_batches_from_reused_worker_buffers_stay_intact_and_match_fresh_buffers(
     assert len(reused) == 30
     for (keys, lq, gt), (fresh_keys, fresh_lq, fresh_gt) in zip(reused, fresh):
         assert keys == fresh_keys and torch.equal(lq, fresh_lq) and torch.equal(gt, fresh_gt)
+
+
+def test_each_of_the_eight_symmetries_is_np_rot90_then_a_mirror():
+    from pipelines.stages import _view
+
+    image = np.random.default_rng(5).integers(0, 256, (11, 14, 3), dtype=np.uint8)
+    for turn in range(4):
+        for flip in (False, True):
+            expected = np.rot90(image[2:9, 3:12], turn)
+            expected = expected[:, ::-1] if flip else expected
+            got = _view(image, 2, 3, 7, 9, turn, flip)
+            assert np.array_equal(got, expected) and got.flags.c_contiguous, (turn, flip)
