@@ -38,6 +38,17 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def warm_up(image: np.ndarray, pool: list[str]) -> None:
+    """Run every op a few times outside the timings: on a fresh machine numba compiles each
+    kernel on first use (seconds), which would otherwise land in whichever row runs it first."""
+    from degrade.chain import degrade_named
+    from pipelines.codecs import encode_png
+
+    for seed in range(4):
+        for name in pool:
+            encode_png(degrade_named(image, [name], seed)[0])
+
+
 def time_floor(count: int, seed: int, patch: int, k: int, n: int) -> tuple[float, float]:
     from degrade.chain import degrade
     from degrade.registry import resolve_pool
@@ -45,7 +56,7 @@ def time_floor(count: int, seed: int, patch: int, k: int, n: int) -> tuple[float
 
     pool = resolve_pool(k=k)
     crops = list(planned_crops(count, seed, patch))
-    degrade(crops[0][1], 0, pool, n)  # compile / load numba code outside the timing
+    warm_up(crops[0][1], pool)
     degrade_s = encode_s = 0.0
     for chain_seed, clean in crops:
         start = time.process_time()
@@ -100,33 +111,6 @@ def time_build_with_floor(out: Path, *args) -> tuple[float, float, dict]:
     return wall, cpu, spent
 
 
-def time_build_overhead_alone(out: Path, *args) -> float:
-    """CPU seconds of a 1-worker build whose degrade() and PNG encodes return cached results:
-    what our own code costs (plan, crop, JSON, tar, sha256, writes, scan, index, manifest)
-    without the cache pollution that the real work around it causes."""
-    import degrade.chain
-    import pipelines.shardtask
-
-    real_degrade, real_encode = degrade.chain.degrade, pipelines.shardtask.encode_image
-    cached: dict = {}
-
-    def degrade_cached(clean, *a, **kw):
-        if "chain" not in cached:
-            cached["chain"] = real_degrade(clean, *a, **kw)
-        return clean, cached["chain"][1]
-
-    def encode_cached(image, fmt):
-        if fmt not in cached:
-            cached[fmt] = real_encode(image, fmt)
-        return cached[fmt]
-
-    degrade.chain.degrade, pipelines.shardtask.encode_image = degrade_cached, encode_cached
-    try:
-        return time_build(out, *args)[1]
-    finally:
-        degrade.chain.degrade, pipelines.shardtask.encode_image = real_degrade, real_encode
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=1024)
@@ -143,7 +127,6 @@ def main() -> None:
         common = (args.count, args.seed, args.patch, args.k, args.n)
         wall1, cpu1, spent = time_build_with_floor(Path(tmp) / "w1", *common, 1, shard_size)
         two = time_build(Path(tmp) / "w2", *common, 2, shard_size)
-        alone = time_build_overhead_alone(Path(tmp) / "alone", *common, 1, shard_size)
         same = all((Path(tmp) / "w1" / p.name).read_bytes() == p.read_bytes()
                    for p in (Path(tmp) / "w2").glob("shard-*.tar"))
     c = args.count
@@ -167,8 +150,6 @@ def main() -> None:
     print(f"  of which once per build (scan, index, manifest): {once:5.2f} s = {100 * once / cpu1:4.1f}%; "
           f"per pair (plan, crop, JSON, tar, sha256, writes): {1000 * per_pair / c:5.2f} ms = "
           f"{100 * per_pair / (cpu1 - once):4.1f}% of a pair's build time")
-    print(f"  measured alone (degrade and encodes cached, so no cache pollution): {1000 * alone / c:5.2f} ms "
-          f"a pair = {100 * alone / (alone + inside):4.1f}% of the 1-worker build's CPU")
     print(f"parallel efficiency, CPU 1 worker / CPU 2 workers: {cpu1 / two[1]:4.2f} "
           f"(so 2 free cores would give about {2 * cpu1 / two[1]:4.2f}x; target >= 1.8x)")
     print(f"wall speed-up 2 workers / 1 worker: {wall1 / two[0]:4.2f}x (meaningful only on idle cores)")
