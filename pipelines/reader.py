@@ -109,7 +109,8 @@ class TrainLoader:
 def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: int, seed: int,
                  ops_filter=None, epoch_length: int | None = None, *, rank: int | None = None,
                  world_size: int | None = None, shuffle_buffer_size: int = 1000, strict: bool = False,
-                 flips: bool = True, as_uint8: bool = False, threads: int = 0) -> TrainLoader:
+                 flips: bool = True, as_uint8: bool = False, threads: int = 0,
+                 worker_start: str | None = None) -> TrainLoader:
     """Batches {"lq", "gt": float32 Bx3xHxW in [0, 1], "key": [str], "record": [dict]} for training.
 
     ops_filter: None, an OpsFilter, a string like "contains=rain" or "only=gaussian_blur,motion_blur;
@@ -122,9 +123,14 @@ def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: in
     line). Threads share one process, so they cost no inter-process copies: on few cores
     `workers=0, threads=N` reads the most pairs per CPU second; workers keep the decoding's
     Python work off the training loop's interpreter lock. The batches do not depend on it.
+    worker_start: how worker processes start ("fork", "forkserver", "spawn"); default: fork,
+    except "forkserver" once CUDA is initialised (forking a process that runs CUDA's threads
+    can deadlock the child).
     Memory: each worker's shuffle buffer holds `shuffle_buffer_size` encoded samples (about
     270 KB each for 256x256 PNG pairs, 400 KB for npy).
     """
+    if worker_start not in (None, "fork", "forkserver", "spawn"):
+        raise ValueError(f"worker_start must be fork, forkserver or spawn, got {worker_start!r}")
     if batch_size < 1 or patch < 0 or workers < 0 or threads < 0:
         raise ValueError(f"batch_size >= 1, patch >= 0, workers >= 0, threads >= 0 required; got "
                          f"{batch_size}, {patch}, {workers}, {threads}")
@@ -138,6 +144,9 @@ def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: in
     prefetch = 4 if workers > 0 else None
     stream = TrainStream(entries, batch_size, patch, seed, rank, world_size, shuffle_buffer_size, strict, flips,
                          threads, reuse_ahead=prefetch)
+    if worker_start is None and workers > 0 and torch.cuda.is_initialized():
+        worker_start = "forkserver"
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers, collate_fn=keep_batch,
-                                         persistent_workers=workers > 0, prefetch_factor=prefetch)
+                                         persistent_workers=workers > 0, prefetch_factor=prefetch,
+                                         multiprocessing_context=worker_start if workers > 0 else None)
     return TrainLoader(loader, epoch_length, samples, as_uint8)

@@ -233,3 +233,16 @@ def test_each_of_the_eight_symmetries_is_np_rot90_then_a_mirror():
             expected = expected[:, ::-1] if flip else expected
             got = _view(image, 2, 3, 7, 9, turn, flip)
             assert np.array_equal(got, expected) and got.flags.c_contiguous, (turn, flip)
+
+
+def test_workers_started_by_forkserver_give_the_same_batches(fake_dataset):
+    def keys_and_pixels(worker_start):
+        loader = train_loader(fake_dataset, batch_size=2, patch=8, workers=2, seed=2, rank=0, world_size=1,
+                              epoch_length=6, worker_start=worker_start)
+        return [(b["key"], b["lq"]) for b in loader]
+
+    forked, served = keys_and_pixels("fork"), keys_and_pixels("forkserver")
+    assert [k for k, _ in forked] == [k for k, _ in served]
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(forked, served))
+    with pytest.raises(ValueError, match="worker_start"):
+        train_loader(fake_dataset, 1, 8, 1, 0, rank=0, world_size=1, worker_start="thread")
