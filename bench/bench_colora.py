@@ -28,6 +28,7 @@ from trainer.checkpoint import save_model
 from trainer.colora import (AdapterConfig, apply_plan, make_plan, model_fingerprint,
                             save_adapter, trainable_parameters)
 from trainer.faig import faig_scores
+from trainer.finetune import faig_batch_size
 from trainer.loop import LoopConfig, make_training, psnr_loss
 from trainer.models import create_model
 
@@ -46,11 +47,14 @@ def parse_args():
     parser.add_argument("--batch", type=int, help="Training batch [cuda: 8, cpu: 2].")
     parser.add_argument("--patch", type=int, help="Training patch [cuda: 256, cpu: 64].")
     parser.add_argument("--train-steps", type=int, default=5, help="Timed training steps.")
+    parser.add_argument("--faig-batch", type=int,
+                        help="Images per FAIG pass, timed beside one at a time [trainer's choice: "
+                             "cuda 8, cpu 4].")
     args = parser.parse_args()
     gpu = args.device.startswith("cuda")
     defaults = dict(preset="nafnet-sidd-w32" if gpu else "nafnet-small", steps=100 if gpu else 5,
                     images=16 if gpu else 2, size=256 if gpu else 64, batch=8 if gpu else 2,
-                    patch=256 if gpu else 64)
+                    patch=256 if gpu else 64, faig_batch=faig_batch_size(args.device))
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -108,6 +112,16 @@ def faig_table(args, model) -> dict:
     print(f"{'FAIG wall time':<28} {total:>10.2f} s")
     print(f"{'one forward+backward':<28} {one * 1e3:>10.1f} ms (median, before and after)")
     print(f"{'ratio (ideal M*N)':<28} {total / one:>10.0f}   ({args.steps * args.images})")
+    if args.faig_batch > 1:
+        stacked = [(torch.cat([lq for lq, _ in batches[i:i + args.faig_batch]]),
+                    torch.cat([gt for _, gt in batches[i:i + args.faig_batch]]))
+                   for i in range(0, len(batches), args.faig_batch)]
+        start = time.perf_counter()
+        faig_scores(model, target, stacked, args.steps)
+        sync(args.device)
+        batched = time.perf_counter() - start
+        print(f"{f'FAIG, {args.faig_batch} images a pass':<28} {batched:>10.2f} s   "
+              f"({total / batched:.2f}x faster than one at a time)")
     return scores
 
 

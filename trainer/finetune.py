@@ -75,9 +75,27 @@ def _random_crop(lq: torch.Tensor, gt: torch.Tensor, size: int, rng: np.random.G
     return lq, gt
 
 
-def faig_batches(pairs: Sequence[Pair], limit: int = 16) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Whole images for FAIG, one (1x3xHxW, 1x3xHxW) batch per pair (sizes may differ)."""
-    return [(to_tensor(lq)[None], to_tensor(gt)[None]) for _, lq, gt in list(pairs)[:limit]]
+def faig_batches(pairs: Sequence[Pair], limit: int = 16,
+                 batch: int = 1) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Whole images of the first `limit` pairs for FAIG, in (Bx3xHxW, Bx3xHxW) batches of up to
+    `batch` consecutive pairs of one size. FAIG weights every image alike however they are
+    batched; a GPU at batch 1 is mostly idle."""
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    groups: list[list[tuple[torch.Tensor, torch.Tensor]]] = []
+    for _, lq, gt in list(pairs)[:limit]:
+        pair = (to_tensor(lq), to_tensor(gt))
+        if groups and len(groups[-1]) < batch and groups[-1][0][0].shape == pair[0].shape:
+            groups[-1].append(pair)
+        else:
+            groups.append([pair])
+    return [(torch.stack([lq for lq, _ in group]), torch.stack([gt for _, gt in group])) for group in groups]
+
+
+def faig_batch_size(device: str) -> int:
+    """Images per FAIG pass: 8 on a GPU (about 12 GB at 256x256 for NAFNet-w32, fp32), 4 on the
+    CPU (about 6 GB; 1.5-1.9x faster than one at a time for nafnet-small at 64x64 here)."""
+    return 8 if str(device).startswith("cuda") else 4
 
 
 # ---------------------------------------------------------------- training
@@ -109,8 +127,9 @@ def task_faig(base: nn.Module, task_pairs: Mapping[str, Sequence[Pair]],
     per_task = {}
     for task, pairs in task_pairs.items():
         target = (targets or {}).get(task) or tune_target(base, pairs, tune)
-        per_task[task] = faig_scores(base, target, faig_batches(pairs, images), steps,
-                                     LOSS_FUNCTIONS[tune.loss], tune.progress)
+        batches = faig_batches(pairs, images, faig_batch_size(tune.device))
+        per_task[task] = faig_scores(base, target, batches, steps, LOSS_FUNCTIONS[tune.loss],
+                                     tune.progress)
     return per_task
 
 

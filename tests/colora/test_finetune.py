@@ -71,3 +71,25 @@ def test_colora_training_lowers_the_training_loss(toy, depth_scores):
     config = TrainConfig(steps=40, batch=4, patch=8, lr=1e-2, progress=False)
     finetune(toy, pairs, AdapterConfig(budget=0.3), config, depth_scores(toy))
     assert loss(toy) < 0.9 * before
+
+
+def test_faig_batches_group_same_size_pairs_and_give_the_same_scores(toy):
+    from trainer.faig import faig_scores
+    from trainer.finetune import faig_batch_size, faig_batches
+
+    pairs = _pairs(count=5, size=12)[:3] + _pairs(count=2, size=10) + _pairs(count=1, size=12)
+    singles, grouped = faig_batches(pairs, limit=5), faig_batches(pairs, limit=5, batch=2)
+    assert [lq.shape[0] for lq, _ in singles] == [1] * 5
+    assert [tuple(lq.shape) for lq, _ in grouped] == [(2, 3, 12, 12), (1, 3, 12, 12), (2, 3, 10, 10)]
+    assert torch.equal(torch.cat([lq for lq, _ in grouped if lq.shape[-1] == 12]),
+                       torch.cat([lq for lq, _ in singles[:3]]))
+    target = copy.deepcopy(toy)
+    with torch.no_grad():
+        for param in target.parameters():
+            param.add_(0.05 * torch.randn_like(param))
+    one_by_one, batched = faig_scores(toy, target, singles, steps=4), faig_scores(toy, target, grouped, steps=4)
+    for name, value in one_by_one.items():
+        assert batched[name] == pytest.approx(value, rel=1e-4, abs=1e-9), name
+    assert faig_batch_size("cuda:0") == 8 and faig_batch_size("cpu") == 4
+    with pytest.raises(ValueError, match="batch"):
+        faig_batches(pairs, batch=0)
