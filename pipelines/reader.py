@@ -66,7 +66,8 @@ class TrainStream(torch.utils.data.IterableDataset):
         ring = SharedRing(self.reuse_ahead) if in_worker and self.reuse_ahead is not None else None
         # One generator per stage: decode threads read ahead of the augmentation, so a shared
         # generator's draws would interleave differently with every thread count.
-        shuffle_rng, augment_rng = (np.random.default_rng([self.seed, split, splits, stage]) for stage in (0, 1))
+        shuffle_rng, augment_rng = (np.random.default_rng([self.seed, split, splits, stage])
+                                    for stage in (0, 1))
         pipeline = wds.DataPipeline(
             lambda: shard_stream(self.entries, self.seed, split, splits),
             lambda src: read_tar_samples(src, self.problems, max_empty=len(self.entries) + splits),
