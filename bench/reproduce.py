@@ -1,16 +1,21 @@
 """Reproduce the CoLoRA paper's two ablations at small scale on real photographs.
 
-A thin command line over trainer.experiment.studies.run_reproduction and
-trainer.experiment.report.write_report; see `python bench/reproduce.py --help`.
+A thin command line over studies.reproduction.run_reproduction and
+studies.report.write_report; see `python bench/reproduce.py --help`.
 """
 from __future__ import annotations
 
 import shlex
+import sys
 from pathlib import Path
 
 import click
 
 REPO = Path(__file__).resolve().parents[1]
+# `studies` is an application beside the installed packages, not one of them: run from a clone,
+# it is found through the repository root.
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 SCALE_NAMES = ("smoke", "lite", "test")
 
 
@@ -54,12 +59,12 @@ def main(data_dir: Path, scale_name: str, out: Path | None, report: Path, device
     from pipelines.build import BuildError
     from pipelines.sources import SourceError
     from trainer.checkpoint import CheckpointError
-    from trainer.experiment.datafolder import DataFolderError
+    from studies.datafolder import DataFolderError
     from trainer.loop import FitError
     from trainer.pretrain import PretrainError
-    from trainer.experiment.report import write_report
-    from trainer.experiment.scales import get_scale
-    from trainer.experiment.studies import run_reproduction
+    from studies.report import write_report
+    from studies.scales import get_scale
+    from studies.reproduction import run_reproduction
 
     began = time.perf_counter()
     scale = get_scale(scale_name)
@@ -105,7 +110,7 @@ def equivalent_command(data_dir: Path, scale_name: str, out: Path, report: Path,
 
 
 def summary_line(results: dict, out: Path, report: Path, seconds: float) -> str:
-    from trainer.experiment.report import mean_over_tasks
+    from studies.report import mean_over_tasks
 
     last = results["counts"][-1]
     pre = mean_over_tasks(results["pretraining"]["psnr"], last)

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from trainer.experiment import plots, report
-from trainer.experiment.environment import hardware_info
+from studies import plots, report
+from studies.environment import hardware_info
 
 COUNTS = [16, 128]
 TASKS = ["a", "b"]
@@ -48,9 +48,9 @@ def test_order_agreement_counts_pairs_in_the_papers_direction():
 
 
 def _results() -> dict:
-    from trainer.experiment.scales import get_scale
+    from studies.scales import get_scale
     from dataclasses import asdict
-    from trainer.experiment.studies import (ARM_LABELS, METHOD_LABELS, psnr_table,
+    from studies.reproduction import (ARM_LABELS, METHOD_LABELS, psnr_table,
                                             tuned_parameter_table)
 
     pre = _runs({"random": -2.0, "single": 0.0, "fixed": 0.5, "prod": 1.0})

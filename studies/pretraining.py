@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from trainer.experiment.datafolder import DataFolder
-from trainer.experiment.scales import ScaleConfig
+from studies.datafolder import DataFolder
+from studies.scales import ScaleConfig
 
 PRETRAIN_MODES = ("single", "fixed", "prod")
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from pipelines.sources import load_image
-from trainer.experiment.datafolder import check_data_folder
-from trainer.experiment.downstream import (TASKS, centre_crop, prepare_tasks, random_crop,
+from studies.datafolder import check_data_folder
+from studies.downstream import (TASKS, centre_crop, prepare_tasks, random_crop,
                                            synthesize)
-from trainer.experiment.scales import get_scale
+from studies.scales import get_scale
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from trainer.experiment.scales import SCALES, get_scale
+from studies.scales import SCALES, get_scale
 
 
 def test_scales_follow_the_issue():

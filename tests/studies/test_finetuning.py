@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.experiment.downstream import TaskData
-from trainer.experiment.finetuning import (finetune_and_score, restore_all, score_test_set,
+from studies.downstream import TaskData
+from studies.finetuning import (finetune_and_score, restore_all, score_test_set,
                                            training_pairs)
-from trainer.experiment.pretraining import random_init
-from trainer.experiment.scales import get_scale
+from studies.pretraining import random_init
+from studies.scales import get_scale
 from trainer.metrics import psnr
 from trainer.restore import restore_image
 

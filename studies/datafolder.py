@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer.experiment.scales import POLYU_TEST_PAIRS, POLYU_TRAIN_PAIRS
+from studies.scales import POLYU_TEST_PAIRS, POLYU_TRAIN_PAIRS
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 

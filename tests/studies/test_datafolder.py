@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from trainer.experiment.datafolder import DataFolderError, check_data_folder
+from studies.datafolder import DataFolderError, check_data_folder
 
 
 def test_complete_folder_lists_sources_and_splits_polyu_by_sorted_name(data_folder):

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.experiment.datafolder import DataFolder, DataFolderError
-from trainer.experiment.scales import ScaleConfig
+from studies.datafolder import DataFolder, DataFolderError
+from studies.scales import ScaleConfig
 
 # Per-task overrides of the op samplers' ranges: {op: {param: (low, high)}}; ints stay ints.
 RECIPES: dict[str, tuple[tuple[str, dict], ...]] = {

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer.experiment.downstream import TaskData
-from trainer.experiment.scales import ScaleConfig
+from studies.downstream import TaskData
+from studies.scales import ScaleConfig
 
 EVAL_BATCH = 8
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from trainer.checkpoint import atomic_write_text
-from trainer.experiment.scales import ScaleConfig
+from studies.scales import ScaleConfig
 
 PRETRAIN_ARMS = ("random", "single", "fixed", "prod")
 FINETUNE_METHODS = ("full", "lora", "decoder", "colora")
@@ -49,8 +49,8 @@ def _outcome_record(outcome) -> dict:
 
 
 def _task_records(tasks) -> list[dict]:
-    from trainer.experiment.downstream import TASK_DESCRIPTIONS, TASK_LABELS
-    from trainer.experiment.finetuning import input_psnrs
+    from studies.downstream import TASK_DESCRIPTIONS, TASK_LABELS
+    from studies.finetuning import input_psnrs
 
     records = []
     for task in tasks:
@@ -66,7 +66,7 @@ def _task_records(tasks) -> list[dict]:
 
 def pretraining_study(arms, tasks, scale: ScaleConfig, device: str, progress: _Progress) -> dict:
     """{arm: {task: {count: run record}}}: full fine-tuning from every arm."""
-    from trainer.experiment.finetuning import finetune_and_score
+    from studies.finetuning import finetune_and_score
 
     runs: dict = {}
     for arm in arms:
@@ -83,7 +83,7 @@ def pretraining_study(arms, tasks, scale: ScaleConfig, device: str, progress: _P
 def finetuning_study(prod, tasks, scale: ScaleConfig, device: str, progress: _Progress,
                      full_runs: dict, faig: dict) -> dict:
     """{method: {task: {count: run record}}} from the PROD model; `full` reuses `full_runs`."""
-    from trainer.experiment.finetuning import finetune_and_score
+    from studies.finetuning import finetune_and_score
 
     runs: dict = {"full": full_runs}
     for method in FINETUNE_METHODS[1:]:
@@ -100,7 +100,7 @@ def finetuning_study(prod, tasks, scale: ScaleConfig, device: str, progress: _Pr
 
 def faig_per_task(prod, tasks, scale: ScaleConfig, device: str, log) -> dict:
     """{task: {parameter: FAIG score}} of the PROD model, for CoLoRA's rank allocation."""
-    from trainer.experiment.finetuning import faig_for_task
+    from studies.finetuning import faig_for_task
 
     scores = {}
     for task_index, task in enumerate(tasks):
@@ -142,10 +142,10 @@ def run_reproduction(data_dir: Path, scale: ScaleConfig, out: Path, device: str 
     """
     from datetime import datetime, timezone
 
-    from trainer.experiment.datafolder import check_data_folder
-    from trainer.experiment.downstream import prepare_tasks
-    from trainer.experiment.pretraining import pretrained_arms
-    from trainer.experiment.environment import hardware_info
+    from studies.datafolder import check_data_folder
+    from studies.downstream import prepare_tasks
+    from studies.pretraining import pretrained_arms
+    from studies.environment import hardware_info
 
     began = time.perf_counter()
     load_at_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from trainer.checkpoint import atomic_path, atomic_write_text
-from trainer.experiment import plots
+from studies import plots
 
 PAPER_ARM_ORDER = ("prod", "fixed", "single", "random")  # the paper's few-shot ranking
 FIGURES = {"pretraining_line": "pretraining-line.png", "pretraining_radar": "pretraining-radar.png",
