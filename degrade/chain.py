@@ -22,7 +22,7 @@ from math import comb
 import numpy as np
 
 from degrade.imageconv import from_float_rgb, to_float_rgb
-from degrade.registry import CANONICAL_ORDER, OPS
+from degrade.registry import CANONICAL_ORDER, KNOWN_OPS, OPS, unknown_op_message
 
 RECORD_VERSION = 1
 MODES = ("prod", "fixed", "single")
@@ -42,7 +42,7 @@ def check_chain_options(pool: Sequence[str], max_length: int, mode: str, min_len
         raise ValueError("the op pool is empty")
     for name in pool:
         if name not in OPS:
-            raise ValueError(f"unknown op {name!r}; known ops: {', '.join(CANONICAL_ORDER)}")
+            raise ValueError(unknown_op_message(name))
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
@@ -91,7 +91,7 @@ def _draw_names(rng: np.random.Generator, pool: Sequence[str], max_length: int, 
     sizes, probabilities = fixed_size_distribution(len(pool), max_length, min_length)
     size = int(sizes[rng.choice(len(sizes), p=probabilities)])
     chosen = [pool[int(i)] for i in rng.choice(len(pool), size=size, replace=False)]
-    return sorted(chosen, key=CANONICAL_ORDER.index)
+    return sorted(chosen, key=KNOWN_OPS.index)
 
 
 def sample_chain(rng: np.random.Generator, pool: Sequence[str], max_length: int,

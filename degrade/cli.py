@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from degrade.lazycli import LazyGroup
+from degrade.registry import ops_help
 
 COMMANDS = {
     "space": "degrade.commands.space:space",
@@ -16,7 +17,8 @@ COMMANDS = {
 
 
 @click.group(cls=LazyGroup, lazy_commands=COMMANDS,
-             context_settings={"help_option_names": ["-h", "--help"]})
+             context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=f"Ops: {ops_help()}.")
 @click.version_option(package_name="colora-kit")
 def main():
     """PROD synthetic degradations: preview them, apply them, and build WebDataset shards.

@@ -5,9 +5,9 @@ photographs, so the depth d in [0, 1] is a proxy: a blend of a vertical gradient
 photograph is usually farther away) and a smooth random field drawn from `field_seed` (bicubic
 upsampling of a coarse grid of uniform values), so haze thickness varies across the picture.
 
-This op is deliberately NOT registered in `degrade.registry.OPS`: the reproduction study uses
-it as the novel task that pre-training never saw. `HAZE` has the same shape as the pool's ops
-(`degrade.op.Op`): `apply` works on float32 HxWx3 in [0, 1].
+The registry lists haze outside the default PROD pool (`degrade.registry`): chains draw it
+only when a pool names it, and the reproduction study uses it as the novel task that
+pre-training never saw. Its severity is the scattering coefficient beta.
 
 Sampled ranges (`sample_haze_params`), those of the RESIDE synthetic haze benchmark:
     beta in [0.6, 1.8]            scattering coefficient (at d = 1, t from 0.55 down to 0.17)
@@ -23,7 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from degrade.op import Op, Params
+from degrade.op import Op, Params, Severity
 
 BETA_RANGE = (0.6, 1.8)
 AIRLIGHT_RANGE = (0.7, 1.0)
@@ -85,5 +85,9 @@ def validate_haze_params(params: Params) -> None:
         raise ValueError(f"haze: field_seed={params['field_seed']!r} is not an integer >= 0")
 
 
+# beta 0.2 leaves t >= 0.82 everywhere: a faint veil, the visibility floor.
+SEVERITY = Severity("beta (scattering coefficient)", lambda p: float(p["beta"]), 0.0,
+                    BETA_RANGE[1], 0.2)
+
 HAZE = Op(name="haze", apply=apply_haze, sample_params=sample_haze_params,
-          validate=validate_haze_params)
+          validate=validate_haze_params, severity=SEVERITY)

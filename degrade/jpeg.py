@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from degrade.imageconv import apply_on_any_image, float_to_uint8, uint8_to_float
-from degrade.op import Op, Params
+from degrade.op import Op, Params, Severity
 from degrade.paramcheck import check_int, check_keys
 
 QUALITY_RANGE = (30, 95)
@@ -40,4 +40,9 @@ def _validate_jpeg(params: Params) -> None:
     check_int("jpeg", params, "quality", *QUALITY_RANGE)
 
 
-JPEG = Op("jpeg", lambda rgb, p: jpeg_rgb(rgb, **p), _sample_jpeg, _validate_jpeg)
+# Level 1 - quality / 100 stretched over the sampled range's lower end: quality 100 -> 0,
+# 30 -> 1. Above quality 90 the artefacts are imperceptible on 8-bit photographs.
+SEVERITY = Severity("quality", lambda p: float(p["quality"]), 100.0, float(QUALITY_RANGE[0]),
+                    90.0)
+
+JPEG = Op("jpeg", lambda rgb, p: jpeg_rgb(rgb, **p), _sample_jpeg, _validate_jpeg, SEVERITY)

@@ -71,6 +71,14 @@ def make_kernel(family: str, size: int, sigma_x: float, sigma_y: float, theta: f
     return weights / weights.sum()
 
 
+def kernel_sigma(kernel: np.ndarray) -> float:
+    """The kernel's spread in pixels: sqrt of its mean squared distance from the centre per
+    axis, sqrt((E[x^2] + E[y^2]) / 2); a Gaussian of sigma s (untruncated) gives s."""
+    half_y, half_x = kernel.shape[0] // 2, kernel.shape[1] // 2
+    y, x = np.mgrid[-half_y:half_y + 1, -half_x:half_x + 1]
+    return float(np.sqrt((kernel * (x * x + y * y)).sum() / kernel.sum() / 2.0))
+
+
 def kernel_from_params(params: dict) -> np.ndarray:
     """The kernel a gaussian_blur params dict defines (float64, sums to 1)."""
     return make_kernel(params["family"], params["size"], params["sigma_x"], params["sigma_y"],

@@ -13,7 +13,7 @@ Rasterisation: the camera moves linearly between consecutive points and spends e
 each segment; each segment is sampled at most 0.1 px apart and every sample is splatted
 bilinearly. Bilinear splatting preserves the first moment, so subtracting the samples' mean
 before splatting puts the kernel's centre of mass exactly on the centre pixel (to rounding).
-Filtering is correlation, like cv2.filter2D (see degrade.blur).
+Filtering is correlation, like cv2.filter2D (see degrade.filtering).
 """
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ import math
 import numpy as np
 from numba import njit
 
-from degrade.blur import CostModel, correlate, plan_filter
-from degrade.op import Op, Params
+from degrade.filtering import CostModel, correlate, plan_filter
+from degrade.op import Op, Params, Severity
 from degrade.paramcheck import check_keys
 
 OP_NAME = "motion_blur"
@@ -204,5 +204,16 @@ def apply_motion_blur(image: np.ndarray, params: Params) -> np.ndarray:
     return correlate(image, plan_filter(kernel, costs=costs, low_rank=False))
 
 
+def motion_length(params: Params) -> float:
+    """The blur's length in pixels: the largest distance between two points of the path."""
+    points = np.asarray(params["points"], dtype=np.float64)
+    gaps = points[:, None, :] - points[None, :, :]
+    return float(np.sqrt((gaps * gaps).sum(axis=2)).max())
+
+
+# Sampled paths reach 31 px (a diagonal in the largest kernel); under 2 px they barely smear.
+SEVERITY = Severity("length (px)", motion_length, 0.0, 32.0, 2.0)
+
 MOTION_BLUR = Op(name=OP_NAME, apply=apply_motion_blur,
-                 sample_params=sample_motion_blur, validate=validate_motion_blur)
+                 sample_params=sample_motion_blur, validate=validate_motion_blur,
+                 severity=SEVERITY)

@@ -14,6 +14,7 @@ Every output is clipped to [0, 1]. Each op's params carry a `seed` for its own n
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numba
@@ -22,7 +23,7 @@ from scipy.special import pdtr
 
 from degrade.fastrandom import next_double, paired_normal, splitmix64_state
 from degrade.imageconv import apply_on_any_image, unit_to_uint8
-from degrade.op import Op, Params
+from degrade.op import Op, Params, Severity
 from degrade.paramcheck import check_bool, check_keys, check_number, check_seed
 from degrade.seeding import draw_seed
 
@@ -211,9 +212,34 @@ def _validate_poisson(params: Params) -> None:
     check_seed("poisson_noise", params)
 
 
+# ---- severity: one natural unit for the three noise ops ------------------------------------
+# Each is read as the standard deviation it adds at mid-grey (0.5), on the 0-255 scale, so a
+# user compares them directly; the visibility floor is sigma 3 for all three.
+MID_GREY = 0.5
+NOISE_UNIT = "sigma at mid-grey (0-255)"
+NOISE_FLOOR = 3.0
+
+
+def poisson_sigma(scale: float) -> float:
+    """Std of Poisson noise at mid-grey, 0-255: scale * sqrt(0.5 * vals) / vals * 255."""
+    return float(scale) * math.sqrt(MID_GREY * POISSON_VALS) / POISSON_VALS * 255.0
+
+
+def speckle_sigma(sigma: float) -> float:
+    """Std of speckle noise at mid-grey, 0-255: 0.5 * sigma * 255."""
+    return MID_GREY * float(sigma) * 255.0
+
+
+GAUSSIAN_SEVERITY = Severity(NOISE_UNIT, lambda p: float(p["sigma"]), 0.0,
+                             GAUSSIAN_SIGMA_RANGE[1], NOISE_FLOOR)
+POISSON_SEVERITY = Severity(NOISE_UNIT, lambda p: poisson_sigma(p["scale"]), 0.0,
+                            poisson_sigma(POISSON_SCALE_RANGE[1]), NOISE_FLOOR)
+SPECKLE_SEVERITY = Severity(NOISE_UNIT, lambda p: speckle_sigma(p["sigma"]), 0.0,
+                            speckle_sigma(SPECKLE_SIGMA_RANGE[1]), NOISE_FLOOR)
+
 GAUSSIAN_NOISE = Op("gaussian_noise", lambda rgb, p: gaussian_noise_rgb(rgb, **p),
-                    _sample_gaussian, _validate_gaussian)
+                    _sample_gaussian, _validate_gaussian, GAUSSIAN_SEVERITY)
 POISSON_NOISE = Op("poisson_noise", lambda rgb, p: poisson_noise_rgb(rgb, **p),
-                   _sample_poisson, _validate_poisson)
+                   _sample_poisson, _validate_poisson, POISSON_SEVERITY)
 SPECKLE_NOISE = Op("speckle_noise", lambda rgb, p: speckle_noise_rgb(rgb, **p),
-                   _sample_speckle, _validate_speckle)
+                   _sample_speckle, _validate_speckle, SPECKLE_SEVERITY)

@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from degrade.imageconv import apply_on_any_image
-from degrade.op import Op, Params
+from degrade.op import Op, Params, Severity
 from degrade.paramcheck import check_int, check_keys, check_number, check_seed
 from degrade.seeding import draw_seed
 
@@ -136,4 +136,9 @@ def _validate_rain(params: Params) -> None:
     check_seed("rain", params)
 
 
-RAIN = Op("rain", lambda rgb, p: rain_rgb(rgb, **p), _sample_rain, _validate_rain)
+# Rain strength is amount x alpha: how many streaks, times how bright. The fewest, faintest
+# sampled rain (10 x 0.3 = 3) still leaves a few dim streaks; below 5 they are hard to see.
+SEVERITY = Severity("amount x alpha", lambda p: float(p["amount"]) * float(p["alpha"]), 0.0,
+                    AMOUNT_RANGE[1] * ALPHA_RANGE[1], 5.0)
+
+RAIN = Op("rain", lambda rgb, p: rain_rgb(rgb, **p), _sample_rain, _validate_rain, SEVERITY)

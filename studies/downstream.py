@@ -55,9 +55,6 @@ class TaskData:
 
 
 def _op(name: str):
-    if name == "haze":
-        from degrade.haze import HAZE
-        return HAZE
     from degrade.registry import OPS
     return OPS[name]
 

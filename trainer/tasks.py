@@ -1,8 +1,8 @@
 """Task data: a task name's single-degradation pairs synthesised by the engine, or real pairs.
 
 A task is one kind of degradation: blur -> gaussian_blur or motion_blur, noise -> gaussian,
-poisson or speckle noise, rain, jpeg, haze (the novel task outside the PROD pool), or any single
-engine op by its own name. Each synthetic pair is a clean crop of an embedded default image and
+poisson or speckle noise, rain, jpeg, haze (the novel task: a registered op outside the
+default PROD pool), or any registered op by its own name. Each synthetic pair is a clean crop of an embedded default image and
 that crop degraded by one op drawn from the task's ops, all from (seed, index) alone; draws that
 leave the crop unchanged are redrawn. Training and
 test pairs come from disjoint source images (the last TEST_SOURCES embedded images are for tests).
@@ -19,7 +19,6 @@ TASKS: dict[str, tuple[str, ...]] = {
     "noise": ("gaussian_noise", "poisson_noise", "speckle_noise"),
     "rain": ("rain",),
     "jpeg": ("jpeg",),
-    "haze": ("haze",),
 }
 TEST_SOURCES = 2
 CROP_STREAM, TEST_INDEX_OFFSET = 1, 1_000_000
@@ -99,27 +98,12 @@ def random_crop(image: np.ndarray, patch: int, rng: np.random.Generator) -> np.n
 
 
 def degrade_once(clean: np.ndarray, ops: Sequence[str], seed: int) -> tuple[np.ndarray, str]:
-    """One op drawn from `ops` applied to `clean`; through the chain engine (a replayable
-    record) for pool ops, directly for ops outside the PROD pool (haze)."""
+    """One op drawn from `ops` applied to `clean` through the chain engine (a replayable
+    record), whether or not the op belongs to the default PROD pool."""
     from degrade.chain import degrade
-    from degrade.registry import OPS
 
-    if all(name in OPS for name in ops):
-        lq, record = degrade(clean, seed, pool=list(ops), max_length=1, mode="single")
-        return lq, record["ops"][0]["name"]
-    rng = np.random.default_rng(seed)
-    name = ops[int(rng.integers(len(ops)))]
-    return _apply_outside_pool(clean, name, rng), name
-
-
-def _apply_outside_pool(clean: np.ndarray, name: str, rng: np.random.Generator) -> np.ndarray:
-    from degrade.haze import HAZE
-    from degrade.imageconv import from_float_rgb, to_float_rgb
-    from degrade.registry import OPS
-
-    op = OPS[name] if name in OPS else {"haze": HAZE}[name]
-    rgb, layout = to_float_rgb(clean)
-    return from_float_rgb(op.apply(rgb, op.sample_params(rng, clean.shape)), layout)
+    lq, record = degrade(clean, seed, pool=list(ops), max_length=1, mode="single")
+    return lq, record["ops"][0]["name"]
 
 
 def load_pairs(path, limit: int | None = None) -> list[Pair]:

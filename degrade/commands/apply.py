@@ -8,6 +8,7 @@ import click
 
 from degrade.commands.common import (check_output_path, encode_image, read_image,
                                      write_files_atomically)
+from degrade.registry import ops_help
 
 
 def _load_record(path: str) -> dict:
@@ -43,7 +44,7 @@ def _run(image, chain: str | None, record_path: str | None, seed: int):
 @click.argument("image", type=click.Path(dir_okay=False))
 @click.option("--chain", default=None,
               help="Comma-separated ops applied in this order, e.g. 'gaussian_blur,jpeg'; their "
-                   "parameters are drawn from --seed.")
+                   f"parameters are drawn from --seed. Ops: {ops_help()}.")
 @click.option("--record", "record_path", default=None, type=click.Path(dir_okay=False),
               help="Replay a chain record (JSON) instead, bit for bit.")
 @click.option("--seed", type=int, default=0, show_default=True,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from degrade.registry import ops_help
+
 
 @click.command("build-shards")
 @click.option("--src", "src_dir", type=click.Path(file_okay=False), default=None,
@@ -17,7 +19,8 @@ import click
 @click.option("--mode", type=click.Choice(["prod", "fixed", "single"]), default="prod", show_default=True,
               help="prod: random-order chains with repetition; fixed: canonical order without "
                    "repetition; single: one op per pair.")
-@click.option("--ops", default=None, help="Comma-separated op pool (default: the canonical order).")
+@click.option("--ops", default=None,
+              help=f"Comma-separated op pool (default: the canonical order). Ops: {ops_help()}.")
 @click.option("--k", type=int, default=None, help="Keep the first K ops of the pool (default: all).")
 @click.option("--n", type=int, default=6, show_default=True, help="Maximum chain length N.")
 @click.option("--min-length", type=int, default=1, show_default=True, help="Minimum chain length.")

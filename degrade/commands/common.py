@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from degrade.registry import ops_help
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
 
@@ -22,9 +24,8 @@ def pool_options(command):
     command = click.option("--k", type=int, default=None,
                            help="Keep the first K ops of the pool (default: all of it).")(command)
     command = click.option("--ops", default=None,
-                           help="Comma-separated op pool, e.g. 'jpeg,rain' (default: the canonical "
-                                "order gaussian_noise, poisson_noise, speckle_noise, gaussian_blur, "
-                                "motion_blur, jpeg, rain).")(command)
+                           help="Comma-separated op pool, e.g. 'jpeg,rain'. Ops: "
+                                f"{ops_help()}.")(command)
     return command
 
 

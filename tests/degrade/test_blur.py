@@ -1,4 +1,5 @@
-"""The gaussian_blur op and the planned correlation, against a slow plain-numpy correlation."""
+"""The gaussian_blur op (degrade.blur) and the filtering engine it runs on (degrade.filtering),
+against a slow plain-numpy correlation."""
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from degrade.blur import (ERROR_BOUND, GAUSSIAN_BLUR, CostModel, correlate, plan_filter,
-                          plan_gaussian_blur, reflect_indices)
+from degrade.blur import GAUSSIAN_BLUR, plan_gaussian_blur
+from degrade.filtering import ERROR_BOUND, CostModel, correlate, plan_filter, reflect_indices
 from degrade.kernels import kernel_from_params, make_kernel, sample_kernel_params
 
 
@@ -254,7 +255,7 @@ def test_plans_depend_on_the_image_size_where_the_dft_cost_does():
 
 def brute_force_strip_cost(mask: np.ndarray, costs: CostModel) -> float:
     """Cheapest cover over every split of the rows into consecutive strips (2^(rows-1) ways)."""
-    from degrade.blur import _ACCUMULATE, _DIRECT_MAX_AREA, _OFF_CENTRE
+    from degrade.filtering import _ACCUMULATE, _DIRECT_MAX_AREA, _OFF_CENTRE
     rows = mask.shape[0]
     best = np.inf
     for cuts in range(2 ** (rows - 1)):
@@ -275,7 +276,7 @@ def brute_force_strip_cost(mask: np.ndarray, costs: CostModel) -> float:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_numba_strip_cover_is_optimal_against_brute_force(seed):
-    from degrade.blur import _strip_cover
+    from degrade.filtering import _strip_cover
     rng = np.random.default_rng(seed)
     mask = rng.random((9, 23)) < 0.15
     mask[rng.integers(0, 9)] = False  # an empty row must cost nothing

@@ -99,8 +99,8 @@ def test_replay_ignores_unknown_keys_and_rejects_bad_records(small_uint8):
     replay(record, small_uint8)
     with pytest.raises(ValueError, match="version"):
         replay(dict(record, version=99), small_uint8)
-    with pytest.raises(ValueError, match="unknown op 'haze'"):
-        replay(dict(record, ops=[{"name": "haze", "params": {}}]), small_uint8)
+    with pytest.raises(ValueError, match="unknown op 'fog'"):
+        replay(dict(record, ops=[{"name": "fog", "params": {}}]), small_uint8)
     bad_step = {"name": "jpeg", "params": {"quality": 5}}
     with pytest.raises(ValueError, match="jpeg: quality=5"):
         replay(dict(record, ops=[bad_step]), small_uint8)

@@ -83,7 +83,7 @@ def test_apply_bad_input_exit_2_and_nothing_written(runner, photo, tmp_path, cas
     args = {
         "missing": [str(tmp_path / "nope.png"), "--chain", "jpeg"],
         "unreadable": [str(tmp_path / "text.png"), "--chain", "jpeg"],
-        "unknown_op": [str(photo), "--chain", "jpeg,haze"],
+        "unknown_op": [str(photo), "--chain", "jpeg,fog"],
         "bad_param": [str(photo), "--record", "BAD"],
         "bad_json": [str(photo), "--record", str(tmp_path / "broken.json")],
         "both": [str(photo), "--chain", "jpeg", "--record", "x.json"],
@@ -100,7 +100,7 @@ def test_apply_bad_input_exit_2_and_nothing_written(runner, photo, tmp_path, cas
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()[-1]) < 300
     assert set(tmp_path.iterdir()) == before
-    expected = {"missing": "nope.png", "unreadable": "text.png", "unknown_op": "'haze'",
+    expected = {"missing": "nope.png", "unreadable": "text.png", "unknown_op": "'fog'",
                 "bad_param": "quality=5", "bad_json": "broken.json", "both": "--record",
                 "bad_suffix": "result.txt"}[case]
     assert expected in result.output

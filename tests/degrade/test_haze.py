@@ -90,7 +90,16 @@ def test_missing_parameter_is_named():
         apply_haze(_image(), params)
 
 
-def test_haze_is_not_in_the_pretraining_pool():
-    registry = pytest.importorskip("degrade.registry")
-    assert "haze" not in registry.OPS
-    assert "haze" not in registry.CANONICAL_ORDER
+def test_haze_is_registered_outside_the_default_pool():
+    from degrade import registry
+    assert registry.OPS["haze"] is HAZE and not registry.in_default_pool("haze")
+    assert "haze" not in registry.CANONICAL_ORDER and "haze" not in registry.resolve_pool()
+    assert registry.resolve_pool("haze,jpeg") == ["haze", "jpeg"]
+
+
+def test_a_chain_naming_haze_replays_bit_for_bit():
+    from degrade.chain import degrade_named, replay
+    clean = (_image(20, 24) * 255).astype(np.uint8)
+    hazy, record = degrade_named(clean, ["jpeg", "haze"], seed=5)
+    assert [step["name"] for step in record["ops"]] == ["jpeg", "haze"]
+    np.testing.assert_array_equal(replay(record, clean), hazy)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from degrade.blur import ERROR_BOUND
+from degrade.filtering import ERROR_BOUND
 from degrade.motion import (KERNEL_SIZES, MOTION_BLUR, SAMPLE_SPACING, motion_kernel,
                             sample_trajectory, trajectory_centre)
 
