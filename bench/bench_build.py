@@ -85,7 +85,7 @@ def time_build_with_floor(out: Path, *args) -> tuple[float, float, dict]:
     very build, so the shares do not depend on load drift."""
     import degrade.chain
     import pipelines.build
-    import pipelines.shardtask
+    import pipelines.schema
 
     spent = {"degrade": 0.0, "encode": 0.0, "scan": 0.0, "finish": 0.0}
 
@@ -98,7 +98,7 @@ def time_build_with_floor(out: Path, *args) -> tuple[float, float, dict]:
                 spent[name] += time.process_time() - start
         return wrapper
 
-    patched = [(degrade.chain, "degrade", "degrade"), (pipelines.shardtask, "encode_image", "encode"),
+    patched = [(degrade.chain, "degrade", "degrade"), (pipelines.schema, "encode_image", "encode"),
                (pipelines.build, "scan_sources", "scan"), (pipelines.build, "finish", "finish")]
     originals = [getattr(module, name) for module, name, _ in patched]
     for module, name, bucket in patched:

@@ -12,11 +12,13 @@ import torch
 import torch.utils.data
 from numba import njit
 
+from pipelines import schema
+
 SCALE = np.float32(1.0 / 255.0)  # multiply, as trainer.loop scales uint8 batches on the device
 
 
 def batches(samples: Iterable[dict], batch_size: int, ring: "SharedRing | None" = None) -> Iterator[dict]:
-    """Groups of `batch_size` as {"lq", "gt": uint8 Bx3xHxW tensors, "key": [str], "record": [dict]}.
+    """Groups of `batch_size` collated (see collate).
 
     ring: where a DataLoader worker writes its batches (see SharedRing); None allocates each."""
     group: list[dict] = []
@@ -28,8 +30,15 @@ def batches(samples: Iterable[dict], batch_size: int, ring: "SharedRing | None" 
 
 
 def collate(group: list[dict], ring: "SharedRing | None" = None) -> dict:
-    return {"lq": to_planes([s["lq"] for s in group], ring), "gt": to_planes([s["gt"] for s in group], ring),
-            "key": [s["key"] for s in group], "record": [s["record"] for s in group]}
+    """{"lq", "gt" (every image member of pipelines.schema): uint8 Bx3xHxW tensors, "key": [str],
+    "record" (every other member): [dict]}."""
+    batch = {member.field: to_planes([s[member.field] for s in group], ring)
+             for member in schema.SAMPLE.images}
+    batch["key"] = [s["key"] for s in group]
+    for member in schema.SAMPLE.members:
+        if not member.codec.is_image:
+            batch[member.field] = [s[member.field] for s in group]
+    return batch
 
 
 def keep_batch(batch: dict) -> dict:
@@ -49,7 +58,8 @@ class SharedRing:
     side caches a storage it has seen, so a reused buffer is not mapped again."""
 
     def __init__(self, batches_ahead: int):
-        self.slots = 2 * (batches_ahead + 2)  # lq and gt per batch, two batches of margin
+        # one buffer per image member per batch, two batches of margin
+        self.slots = len(schema.SAMPLE.images) * (batches_ahead + 2)
         self.storages: list = []
         self.turn = 0
 

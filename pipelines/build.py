@@ -19,10 +19,12 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from pipelines import schema
 from pipelines.codecs import FORMATS
 from pipelines.distributors import DISTRIBUTORS, default_workers, run_local, run_tasks
 from pipelines.index import INDEX_NAME, write_index
 from pipelines.plan import plan_shards, source_for_sample
+from pipelines.schema import FORMAT_NAME, FORMAT_VERSION
 from pipelines.shardtask import (WORK_DIR_NAME, ChainOptions, ShardResult, ShardTask, UsableSource,
                                  clear_source_cache, make_shard, sidecar_path)
 from pipelines.shardwriter import sha256_file, write_bytes_atomically
@@ -31,8 +33,6 @@ from pipelines.sources import (DEFAULT_MAX_PIXELS, find_sources, scan_source, sk
 
 MANIFEST_NAME = "manifest.json"
 STATS_NAME = "stats.json"
-FORMAT_NAME = "colora-kit-prod-shards"
-FORMAT_VERSION = 1
 MODES = ("prod", "fixed", "single")
 MIN_WHOLE_IMAGE_SIDE = 32  # --patch 0 keeps whole images, but not thumbnails
 
@@ -374,8 +374,7 @@ def build_manifest(out: Path, config: BuildConfig, wanted: dict, results: list[S
         "config": config_dict, "identity": wanted, "seed": config.seed,
         "degradation_space": {"pool": wanted["pool"], "k": len(wanted["pool"]), "n": config.n,
                               "size": space_size(len(wanted["pool"]), config.n)},
-        "sample": {"members": [f"KEY.json", f"KEY.lq.{config.fmt}", f"KEY.gt.{config.fmt}"],
-                   "image": "uint8 RGB HxWx3"},
+        "sample": schema.SAMPLE.manifest_entry(config.fmt),
         "shards": [{"name": r.name, "count": r.count, "bytes": r.bytes, "sha256": r.sha256} for r in results],
         "totals": {"samples": sum(r.count for r in results), "shards": len(results),
                    "bytes": sum(r.bytes for r in results)},

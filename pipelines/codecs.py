@@ -1,7 +1,7 @@
-"""Lossless image codecs for shard members: PNG through OpenCV, and .npy; both uint8 RGB HxWx3.
+"""Lossless image codecs for shard members: PNG and .npy, both uint8 RGB HxWx3.
 
-`decode_member` doubles as a webdataset `.decode()` handler: it turns `*.png` and `*.npy`
-members into uint8 RGB arrays and leaves everything else to the next handler (returns None).
+PNG is encoded by OpenCV and decoded by pipelines.pngdecode (OpenCV for PNG kinds it does not
+handle); .npy by numpy, with a header parser of its own for the one header shards hold.
 """
 from __future__ import annotations
 
@@ -94,10 +94,3 @@ def encode_image(rgb: np.ndarray, fmt: str) -> bytes:
 def decode_image(data: bytes, fmt: str) -> np.ndarray:
     return DECODERS[fmt](data)
 
-
-def decode_member(key: str, data: bytes):
-    """webdataset decoder handler: '*.png' / '*.npy' -> uint8 RGB array; anything else -> None."""
-    extension = key.rsplit(".", 1)[-1].lower()
-    if extension in DECODERS:
-        return DECODERS[extension](data)
-    return None

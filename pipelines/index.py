@@ -1,8 +1,7 @@
 """index.parquet: one row per sample (what its chain is), and filtering samples by their ops.
 
-Columns: key, shard, ops (list<string>, chain order), chain_length, params (the chain's ops
-with their parameters, a JSON string), seed (the chain seed), source, source_sha256,
-crop (list<int32>: y, x, h, w), and one typed column per numeric op parameter named
+Columns: the ones pipelines.schema declares (key, shard, ops, chain_length, params, seed,
+source, source_sha256, crop), then one typed column per numeric op parameter named
 `<op>__<param>`, a list<double> with one value per occurrence of that op in the chain
 (empty when the op is absent); random-field seeds are only in `params`.
 """
@@ -14,11 +13,15 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines import schema
 from pipelines.shardwriter import write_bytes_atomically
 
 INDEX_NAME = "index.parquet"
-BASE_COLUMNS = ("key", "shard", "ops", "chain_length", "params", "seed", "source",
-                "source_sha256", "crop")
+
+
+def index_row(values: dict, shard: str) -> dict:
+    """One row (plain JSON types) from a sample's member values ({field: value})."""
+    return schema.SAMPLE.index_row(values, shard)
 
 
 def _is_typed(param: str, value) -> bool:
@@ -47,21 +50,24 @@ def _typed_param_columns(rows: Sequence[dict]) -> dict[str, list[list[float]]]:
     return columns
 
 
+def arrow_type(text: str):
+    """An Arrow type written as text ('int32', 'double', 'bool', 'list<string>') -> the pyarrow type."""
+    import pyarrow as pa
+
+    if text.startswith("list<") and text.endswith(">"):
+        return pa.list_(arrow_type(text[5:-1]))
+    try:
+        return pa.type_for_alias(text)
+    except ValueError:
+        raise ValueError(f"index column type {text!r} is not an Arrow type name") from None
+
+
 def rows_to_table(rows: Sequence[dict]):
     import pyarrow as pa
 
     rows = sorted(rows, key=lambda row: row["key"])
-    columns = {
-        "key": pa.array([r["key"] for r in rows], pa.string()),
-        "shard": pa.array([r["shard"] for r in rows], pa.string()),
-        "ops": pa.array([r["ops"] for r in rows], pa.list_(pa.string())),
-        "chain_length": pa.array([r["chain_length"] for r in rows], pa.int32()),
-        "params": pa.array([r["params"] for r in rows], pa.string()),
-        "seed": pa.array([r["seed"] for r in rows], pa.int64()),
-        "source": pa.array([r["source"] for r in rows], pa.string()),
-        "source_sha256": pa.array([r["source_sha256"] for r in rows], pa.string()),
-        "crop": pa.array([r["crop"] for r in rows], pa.list_(pa.int32())),
-    }
+    columns = {column.name: pa.array([r[column.name] for r in rows], arrow_type(column.type))
+               for column in schema.SAMPLE.index_columns}
     for name, values in _typed_param_columns(rows).items():
         columns[name] = pa.array(values, pa.list_(pa.float64()))
     return pa.table(columns)

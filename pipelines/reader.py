@@ -15,9 +15,10 @@ import numpy as np
 import torch
 import torch.utils.data
 
+from pipelines import schema
 from pipelines.batching import SharedRing, batches, keep_batch, own_copy, to_float
-from pipelines.stages import (CorruptDataError, Problems, ShardEntry, decode_samples,
-                              filter_shards, list_shards, paired_augment, read_tar_samples,
+from pipelines.stages import (CorruptDataError, Problems, ShardEntry, augment_together,
+                              decode_samples, filter_shards, list_shards, read_tar_samples,
                               sample_total, shard_stream, shuffle_buffer)
 
 __all__ = ["train_loader", "TrainLoader", "TrainStream", "CorruptDataError", "distributed_rank_world"]
@@ -73,7 +74,7 @@ class TrainStream(torch.utils.data.IterableDataset):
             lambda src: read_tar_samples(src, self.problems, max_empty=len(self.entries) + splits),
             lambda src: shuffle_buffer(src, self.shuffle, shuffle_rng),
             lambda src: decode_samples(src, self.problems, self.threads),
-            lambda src: paired_augment(src, self.patch, augment_rng, self.problems, self.flips),
+            lambda src: augment_together(src, self.patch, augment_rng, self.problems, self.flips),
             lambda src: batches(src, self.batch_size, ring),
         )
         return iter(pipeline)
@@ -86,9 +87,8 @@ class TrainLoader:
     either way a batch from a worker is copied out of its shared buffer before the next one is
     asked for, so the worker can reuse that buffer (SharedRing)."""
 
-    def __init__(self, loader, epoch_length: int, samples: int | None, as_uint8: bool = False):
-        self.loader, self.epoch_length, self.samples = loader, epoch_length, samples
-        self.as_uint8 = as_uint8
+    def __init__(self, loader, epoch_length: int, as_uint8: bool = False):
+        self.loader, self.epoch_length, self.as_uint8 = loader, epoch_length, as_uint8
         self._iterator = None
         self._copy_out = loader.num_workers > 0
 
@@ -98,12 +98,13 @@ class TrainLoader:
     def __iter__(self) -> Iterator[dict]:
         if self._iterator is None:
             self._iterator = iter(self.loader)
+        images = [member.field for member in schema.SAMPLE.images]
         for _ in range(self.epoch_length):
             batch = next(self._iterator)
             if not self.as_uint8:
-                batch = dict(batch, lq=to_float(batch["lq"]), gt=to_float(batch["gt"]))
+                batch = dict(batch, **{field: to_float(batch[field]) for field in images})
             elif self._copy_out:
-                batch = dict(batch, lq=own_copy(batch["lq"]), gt=own_copy(batch["gt"]))
+                batch = dict(batch, **{field: own_copy(batch[field]) for field in images})
             yield batch
 
 
@@ -150,4 +151,4 @@ def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: in
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers, collate_fn=keep_batch,
                                          persistent_workers=workers > 0, prefetch_factor=prefetch,
                                          multiprocessing_context=worker_start if workers > 0 else None)
-    return TrainLoader(loader, epoch_length, samples, as_uint8)
+    return TrainLoader(loader, epoch_length, as_uint8)

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.codecs import encode_image
+from pipelines import schema
 from pipelines.distributors import tick
+from pipelines.index import index_row
 from pipelines.plan import ShardPlan, SourceShape, plan_sample
 from pipelines.shardwriter import write_bytes_atomically, write_tar_atomically
 from pipelines.sources import SourceError, decode_image, read_source_bytes, sha256_bytes
@@ -84,7 +85,7 @@ def make_shard(task: ShardTask) -> ShardResult:
 
 
 def _sample_members(task: ShardTask, rows: list[dict]):
-    """Yields tar members sample by sample (KEY.json, KEY.lq.EXT, KEY.gt.EXT), filling `rows`."""
+    """Yields tar members sample by sample (the members of pipelines.schema), filling `rows`."""
     from degrade.chain import degrade
 
     cache = _SourceCache(dict(task.sources))
@@ -97,22 +98,12 @@ def _sample_members(task: ShardTask, rows: list[dict]):
         options = task.chain
         degraded, record = degrade(clean, plan.chain_seed, list(options.pool), options.max_length,
                                    options.mode, options.min_length)
-        sample = dict(record, key=plan.key, source={"path": source.label, "sha256": source.sha256},
+        record = dict(record, key=plan.key, source={"path": source.label, "sha256": source.sha256},
                       crop=list(plan.crop))
-        rows.append(index_row(sample, task.shard.name))
-        yield f"{plan.key}.json", json.dumps(sample, sort_keys=True, separators=(",", ":")).encode()
-        yield f"{plan.key}.lq.{task.fmt}", encode_image(degraded, task.fmt)
-        yield f"{plan.key}.gt.{task.fmt}", encode_image(clean, task.fmt)
+        values = schema.SAMPLE.values(schema.SampleParts(index, task.seed, clean, degraded, record))
+        rows.append(index_row(values, task.shard.name))
+        yield from schema.SAMPLE.encode(values, plan.key, task.fmt)
         tick()
-
-
-def index_row(sample: dict, shard: str) -> dict:
-    """One index.parquet row (plain JSON types) from a sample's KEY.json content."""
-    ops = sample["ops"]
-    return {"key": sample["key"], "shard": shard, "ops": [op["name"] for op in ops],
-            "chain_length": len(ops), "params": json.dumps(ops, sort_keys=True, separators=(",", ":")),
-            "seed": int(sample["seed"]), "source": sample["source"]["path"],
-            "source_sha256": sample["source"]["sha256"], "crop": list(sample["crop"])}
 
 
 class _SourceCache:

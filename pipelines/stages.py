@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.codecs import CodecError, decode_image
+from pipelines import schema
+from pipelines.codecs import CodecError
 from pipelines.tarindex import tar_members
 
 LOG = logging.getLogger("pipelines.reader")  # one logger name for the whole reader
@@ -205,7 +206,8 @@ def shuffle_buffer(samples: Iterable[dict], size: int, rng: np.random.Generator)
 
 
 def decode_samples(samples: Iterable[dict], problems: Problems, threads: int = 0) -> Iterator[dict]:
-    """Raw -> {"key", "shard", "lq", "gt" (uint8 HxWx3 RGB), "record" (dict)}; bad ones reported.
+    """Raw -> decoded samples (decode_sample: "key", "shard", "lq", "gt" uint8 HxWx3 RGB,
+    "record" dict, and any other member the schema declares); bad ones reported.
 
     threads > 0 decodes that many samples at a time on a thread pool (OpenCV's decoders release
     the GIL) and still yields in input order, so the output does not depend on the thread count.
@@ -242,23 +244,17 @@ def ordered_map(function, items: Iterable, threads: int) -> Iterator:
 
 
 def decode_sample(raw: dict) -> dict:
-    lq_name = next((s for s in raw if s.startswith("lq.")), None)
-    gt_name = next((s for s in raw if s.startswith("gt.")), None)
-    if lq_name is None or gt_name is None:
-        raise KeyError(f"missing member(s): has {sorted(s for s in raw if not s.startswith('__'))}")
-    lq = decode_image(raw[lq_name], lq_name.split(".", 1)[1])
-    gt = decode_image(raw[gt_name], gt_name.split(".", 1)[1])
-    if lq.shape != gt.shape:
-        raise ValueError(f"lq {lq.shape} and gt {gt.shape} differ in size")
-    record = json.loads(bytes(raw["json"])) if "json" in raw else {}
-    return {"key": raw["__key__"], "shard": raw["__shard__"], "lq": lq, "gt": gt, "record": record}
+    """Raw -> {"key", "shard", and each member of pipelines.schema by its field}."""
+    return schema.SAMPLE.decode(raw)
 
 
-def paired_augment(samples: Iterable[dict], patch: int, rng: np.random.Generator, problems: Problems,
-                   flips: bool = True) -> Iterator[dict]:
-    """The same random crop (patch x patch; 0 = none), flips and 90-degree turn on lq and gt."""
+def augment_together(samples: Iterable[dict], patch: int, rng: np.random.Generator,
+                     problems: Problems, flips: bool = True) -> Iterator[dict]:
+    """One random crop (patch x patch; 0 = none), flip and 90-degree turn per sample, applied
+    alike to every geometric image member (lq and gt, see pipelines.schema)."""
+    fields = [member.field for member in schema.SAMPLE.geometric]
     for sample in samples:
-        height, width = sample["gt"].shape[:2]
+        height, width = sample[fields[0]].shape[:2]
         if patch and (height < patch or width < patch):
             problems.report(f"{sample['shard']}:{sample['key']}",
                             f"{height}x{width} is smaller than the training patch {patch}")
@@ -267,8 +263,7 @@ def paired_augment(samples: Iterable[dict], patch: int, rng: np.random.Generator
         x = int(rng.integers(0, width - patch + 1)) if patch else 0
         h, w = (patch, patch) if patch else (height, width)
         turn, flip = (int(rng.integers(4)), bool(rng.integers(2))) if flips else (0, False)
-        yield dict(sample, lq=_view(sample["lq"], y, x, h, w, turn, flip),
-                   gt=_view(sample["gt"], y, x, h, w, turn, flip))
+        yield dict(sample, **{field: _view(sample[field], y, x, h, w, turn, flip) for field in fields})
 
 
 def _symmetry_ops() -> dict:

@@ -2,8 +2,9 @@
 
 Checks, each problem reported as one line naming the file (and key): manifest readable; every
 listed shard present with the recorded byte size and sha256; no unlisted *.tar and no leftover
-temporary files; every sample complete (KEY.json, KEY.lq.*, KEY.gt.*), decodable, lq and gt
-of one size, and its JSON naming its own key; per-shard sample counts; totals; index.parquet
+temporary files; every sample complete (every member pipelines.schema declares: KEY.json,
+KEY.lq.*, KEY.gt.*), decodable, its images of one size, and its JSON naming its own key;
+per-shard sample counts; totals; index.parquet
 matching its recorded sha256 and holding exactly the samples in the shards, with the same
 shard and ops for each.
 """
@@ -14,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines import schema
 from pipelines.shardwriter import sha256_file
-from pipelines.stages import MANIFEST_NAME, Problems, ShardEntry, decode_sample, read_tar_samples
+from pipelines.stages import MANIFEST_NAME, Problems, ShardEntry, read_tar_samples
 
 
 @dataclass
@@ -96,18 +98,23 @@ def check_samples(folder: Path, shard: dict, decode: bool, report: VerifyReport)
         where = f"{entry.path}:{raw['__key__']}"
         report.samples += 1
         try:
-            record = json.loads(bytes(raw["json"]))
-            if record.get("key") != raw["__key__"]:
-                raise ValueError(f"KEY.json names key {record.get('key')!r}")
-            if decode:
-                decode_sample(raw)
-            elif not any(s.startswith("lq.") for s in raw) or not any(s.startswith("gt.") for s in raw):
-                raise KeyError("missing lq or gt member")
+            record = check_sample(raw, decode)
             found[raw["__key__"]] = (shard["name"], [op["name"] for op in record["ops"]])
         except Exception as error:  # noqa: BLE001 - every failure becomes a report line
             collected.append(f"{where}: {type(error).__name__}: {error}")
     report.problems.extend(collected)
     return found
+
+
+def check_sample(raw: dict, decode: bool) -> dict:
+    """The sample's record, after checking every member is there (and decodes, if `decode`)."""
+    absent = schema.SAMPLE.missing(raw, every=True)
+    if absent:
+        raise KeyError(f"missing member(s) {', '.join(absent)}")
+    record = schema.SAMPLE.decode(raw, images=decode)[schema.SAMPLE.record.field]
+    if record.get("key") != raw["__key__"]:
+        raise ValueError(f"KEY.json names key {record.get('key')!r}")
+    return record
 
 
 def check_totals(manifest: dict, report: VerifyReport) -> None:

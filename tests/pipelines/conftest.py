@@ -1,8 +1,8 @@
 """Shared fixtures: small shard folders written without the degradation engine.
 
-`write_fake_dataset` lays out a folder exactly as build-shards does (tars of KEY.json,
-KEY.lq.EXT, KEY.gt.EXT, index.parquet, manifest.json) with a trivial stand-in degradation, so
-reader, pairs and verify tests do not depend on the engine's speed or behaviour.
+`write_fake_dataset` lays out a folder exactly as build-shards does (tars of the members
+pipelines.schema declares, index.parquet, manifest.json) with a trivial stand-in degradation,
+so reader, pairs and verify tests do not depend on the engine's speed or behaviour.
 """
 from __future__ import annotations
 
@@ -11,10 +11,9 @@ import json
 import numpy as np
 import pytest
 
-from pipelines.codecs import encode_image
-from pipelines.index import write_index
+from pipelines import schema
+from pipelines.index import index_row, write_index
 from pipelines.plan import sample_key, shard_name
-from pipelines.shardtask import index_row
 from pipelines.shardwriter import sha256_file, write_tar_atomically
 
 FAKE_OPS = ("gaussian_noise", "gaussian_blur", "rain")
@@ -44,14 +43,13 @@ def write_fake_dataset(folder, shards: int = 3, per_shard: int = 4, size: int = 
         members = []
         for index in range(s * per_shard, (s + 1) * per_shard):
             record, lq, gt = fake_sample(index, size)
-            rows.append(index_row(record, shard_name(s)))
-            members += [(f"{record['key']}.json", json.dumps(record).encode()),
-                        (f"{record['key']}.lq.{fmt}", encode_image(lq, fmt)),
-                        (f"{record['key']}.gt.{fmt}", encode_image(gt, fmt))]
+            values = schema.SAMPLE.values(schema.SampleParts(index, 0, gt, lq, record))
+            rows.append(index_row(values, shard_name(s)))
+            members += schema.SAMPLE.encode(values, record["key"], fmt)
         info = write_tar_atomically(folder / shard_name(s), members)
         entries.append({"name": info.name, "count": per_shard, "bytes": info.bytes, "sha256": info.sha256})
     write_index(folder / "index.parquet", rows)
-    manifest = {"format": "colora-kit-prod-shards", "format_version": 1, "shards": entries,
+    manifest = {"format": schema.FORMAT_NAME, "format_version": schema.FORMAT_VERSION, "shards": entries,
                 "totals": {"samples": shards * per_shard, "shards": shards,
                            "bytes": sum(e["bytes"] for e in entries)},
                 "index": {"name": "index.parquet", "sha256": sha256_file(folder / "index.parquet")},
@@ -85,6 +83,12 @@ def smooth_image(seed: int, height: int, width: int) -> np.ndarray:
                 for _ in range(3)]
     image = (np.stack(channels, axis=2) + 1) * 110 + rng.normal(0, 6, (height, width, 3))
     return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def smooth():
+    """smooth_image(seed, height, width) -> uint8 HxWx3 RGB."""
+    return smooth_image
 
 
 @pytest.fixture

@@ -223,3 +223,49 @@ def test_foreign_or_damaged_folders_are_refused_not_overwritten(source_folder, t
     (out / "manifest.json").write_text("{ not json")
     with pytest.raises(BuildError, match="unknown or damaged build"):
         build_shards(small_config(source_folder, out))
+
+
+RECORDED_BYTES = Path(__file__).parent / "data" / "build_bytes.json"
+
+
+def fixed_build_digests(tmp_path, smooth_image) -> dict:
+    """sha256s of a fixed small build: each tar, each member kind over all samples in key order
+    (so a record change shows apart from a pixel change), and the index's content (not its
+    bytes: parquet files name the pyarrow version that wrote them)."""
+    import hashlib
+    import tarfile
+
+    import cv2
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "bmp"
+    src.mkdir()
+    for i, (h, w) in enumerate([(40, 56), (48, 48), (36, 60)]):  # BMP: the same bytes from any encoder
+        assert cv2.imwrite(str(src / f"{i}.bmp"), smooth_image(i, h, w))
+    out = tmp_path / "fixed"
+    build_shards(BuildConfig(out=str(out), src_dir=str(src), count=8, patch=32, shard_size=3, seed=0,
+                             fmt="npy", workers=1, progress=False))
+    digests, kinds = {}, {}
+    for tar_path in sorted(out.glob("shard-*.tar")):
+        digests[tar_path.name] = hashlib.sha256(tar_path.read_bytes()).hexdigest()
+        with tarfile.open(tar_path) as tar:
+            for member in tar.getmembers():
+                kind = member.name.split(".", 1)[1]
+                kinds.setdefault(kind, hashlib.sha256()).update(tar.extractfile(member).read())
+    digests.update({f"members *.{kind}": digest.hexdigest() for kind, digest in sorted(kinds.items())})
+    rows = pq.read_table(out / "index.parquet").to_pylist()
+    digests["index rows"] = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+    return digests
+
+
+def test_a_fixed_small_build_gives_the_recorded_bytes(tmp_path, smooth):
+    """Same seed, same bytes, across changes of the code. After an intended change of the format
+    (a record field, a member), record the new digests: UPDATE_BUILD_BYTES=1 pytest -k recorded_bytes."""
+    digests = fixed_build_digests(tmp_path, smooth)
+    if os.environ.get("UPDATE_BUILD_BYTES"):
+        RECORDED_BYTES.parent.mkdir(exist_ok=True)
+        RECORDED_BYTES.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
+    recorded = json.loads(RECORDED_BYTES.read_text())
+    differing = {name: value for name, value in digests.items() if recorded.get(name) != value}
+    assert not differing and set(recorded) == set(digests), (
+        f"differs from {RECORDED_BYTES.name}: {sorted(differing) or sorted(set(recorded) ^ set(digests))}")

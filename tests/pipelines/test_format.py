@@ -74,3 +74,29 @@ def test_shard_writer_matches_tarfile_byte_for_byte(tmp_path):
     assert (tmp_path / "a.tar").read_bytes() == reference.getvalue()
     assert written.bytes == len(reference.getvalue()) and written.sha256 == sha256_file(tmp_path / "a.tar")
     assert not list(tmp_path.glob(".*.partial"))
+
+
+def readme_table(heading: str) -> list[list[str]]:
+    """The rows of the first table after `heading`, as lists of cell texts."""
+    text = README.read_text()
+    lines = text[text.index(heading):].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def test_the_readme_documents_every_member_and_index_column_of_the_schema():
+    from pipelines import schema
+
+    members = {name for row in readme_table("## Samples") for name in re.findall(r"`([^`]+)`", row[0])}
+    assert members == set(schema.SAMPLE.manifest_entry("png")["members"])
+    documented = {}
+    for row in readme_table("## `index.parquet`"):
+        for name in re.findall(r"`([^`]+)`", row[0]):
+            documented[name] = row[1]
+    documented.pop("<op>__<param>")
+    assert documented == {column.name: column.type for column in schema.SAMPLE.index_columns}

@@ -9,7 +9,7 @@ import torch
 from pipelines.codecs import decode_image
 from pipelines.reader import train_loader
 from pipelines.stages import (CorruptDataError, Problems, ShardEntry, iter_dataset, list_shards,
-                              paired_augment, read_tar_samples, shard_stream, shuffle_buffer)
+                              augment_together, read_tar_samples, shard_stream, shuffle_buffer)
 
 
 def collect(loader, epochs=1):
@@ -140,10 +140,10 @@ def test_npy_format_reads_back_identically(tmp_path, make_dataset, sample_of):
         assert np.array_equal(sample["lq"], lq) and np.array_equal(sample["gt"], gt)
 
 
-def test_paired_augment_reports_images_smaller_than_the_patch(caplog):
+def test_augment_together_reports_images_smaller_than_the_patch(caplog):
     sample = {"key": "k", "shard": "s", "lq": np.zeros((4, 4, 3), np.uint8), "gt": np.zeros((4, 4, 3), np.uint8)}
     with caplog.at_level(logging.WARNING, logger="pipelines.reader"):
-        out = list(paired_augment([sample], 8, np.random.default_rng(0), Problems()))
+        out = list(augment_together([sample], 8, np.random.default_rng(0), Problems()))
     assert out == [] and "smaller than the training patch 8" in caplog.text
 
 

@@ -1,0 +1,232 @@
+"""The shard sample, declared once: its tar members, each member's codec, which images are
+cropped and flipped together, and the columns of index.parquet.
+
+Everything that touches a sample derives from `SAMPLE`: the shard task makes and encodes each
+member (`SampleSchema.encode`), the reader decodes the members it finds (`decode`),
+augmentation crops, turns and flips every `geometric` image member with one draw, collation
+stacks every image member into a batch tensor, verify checks that every member is present and
+decodes, the manifest lists the member names (`manifest_entry`), and index.py writes the
+declared `IndexColumn`s. Adding a member (a mask, a second degraded view) is one more `Member`
+in `SAMPLE` below, and a FORMAT_VERSION bump.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from pipelines.codecs import decode_image, encode_image
+
+FORMAT_NAME = "colora-kit-prod-shards"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SampleParts:
+    """What a shard task computes for one sample; every member is made from it."""
+
+    index: int              # the sample's position in the build
+    seed: int               # the build's global seed, for members that draw randomness of their own
+    clean: np.ndarray       # uint8 HxWx3 RGB: the crop of the source
+    degraded: np.ndarray    # uint8 HxWx3 RGB: what the degradation engine returned for `clean`
+    record: dict            # the chain record with key, source and crop (KEY.json)
+
+
+class ImageCodec:
+    """uint8 HxWx3 RGB arrays, lossless; the build's format (png, npy) is the member's extension."""
+
+    is_image = True
+
+    def suffix(self, name: str, fmt: str) -> str:
+        return f"{name}.{fmt}"
+
+    def matches(self, name: str, suffix: str) -> bool:
+        return suffix.startswith(f"{name}.")
+
+    def encode(self, value: np.ndarray, fmt: str) -> bytes:
+        return encode_image(value, fmt)
+
+    def decode(self, data: bytes | memoryview, suffix: str) -> np.ndarray:
+        return decode_image(data, suffix.split(".", 1)[1])
+
+
+class JsonCodec:
+    """A JSON object, written compact with sorted keys (the same record, the same bytes)."""
+
+    is_image = False
+
+    def suffix(self, name: str, fmt: str) -> str:
+        return name
+
+    def matches(self, name: str, suffix: str) -> bool:
+        return suffix == name
+
+    def encode(self, value: dict, fmt: str) -> bytes:
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+    def decode(self, data: bytes | memoryview, suffix: str) -> dict:
+        return json.loads(bytes(data))
+
+
+IMAGE, JSON = ImageCodec(), JsonCodec()
+
+
+@dataclass(frozen=True)
+class Member:
+    """One tar member per sample, `KEY.<name>` (JSON) or `KEY.<name>.<format>` (images).
+
+    field: its key in decoded samples and in batches. make: its value from the sample's parts.
+    geometric: an image cropped, turned and flipped together with the other geometric images
+    (all of one sample's geometric images have one size). default: what the reader uses when
+    the member is absent; None makes it required (verify requires every member).
+    """
+
+    name: str
+    field: str
+    codec: ImageCodec | JsonCodec
+    make: Callable[[SampleParts], Any]
+    meaning: str
+    geometric: bool = False
+    default: Callable[[], Any] | None = None
+
+    def suffix(self, fmt: str) -> str:
+        return self.codec.suffix(self.name, fmt)
+
+    def find(self, raw: Mapping[str, Any]) -> str | None:
+        """The suffix under which a raw sample holds this member, or None."""
+        return next((suffix for suffix in raw if self.codec.matches(self.name, suffix)), None)
+
+
+@dataclass(frozen=True)
+class IndexColumn:
+    """One column of index.parquet: an Arrow type written as text (`int32`, `list<string>`) and
+    its value, in plain JSON types, from a sample's member values and its shard's name."""
+
+    name: str
+    type: str
+    value: Callable[[Mapping[str, Any], str], Any]
+    meaning: str
+
+
+@dataclass(frozen=True)
+class SampleSchema:
+    members: tuple[Member, ...]
+    index_columns: tuple[IndexColumn, ...]
+
+    def __post_init__(self):
+        names = [m.name for m in self.members]
+        fields = [m.field for m in self.members] + ["key", "shard"]
+        if len(set(names)) != len(names) or len(set(fields)) != len(fields):
+            raise ValueError(f"member names and fields must be unique (and not key or shard): {names}")
+        if len([m for m in self.members if not m.codec.is_image]) != 1:
+            raise ValueError("a sample has exactly one JSON member: the record the index reads")
+        if any("." in name for name in names):
+            raise ValueError(f"member names cannot contain a dot (webdataset splits there): {names}")
+
+    @property
+    def images(self) -> tuple[Member, ...]:
+        return tuple(m for m in self.members if m.codec.is_image)
+
+    @property
+    def geometric(self) -> tuple[Member, ...]:
+        return tuple(m for m in self.images if m.geometric)
+
+    @property
+    def record(self) -> Member:
+        return next(m for m in self.members if not m.codec.is_image)
+
+    def with_member(self, member: Member) -> "SampleSchema":
+        """This schema with one more member (after the others in the tar)."""
+        return replace(self, members=self.members + (member,))
+
+    def with_index_column(self, column: IndexColumn) -> "SampleSchema":
+        return replace(self, index_columns=self.index_columns + (column,))
+
+    # ------------------------------------------------------------ writing
+
+    def values(self, parts: SampleParts) -> dict[str, Any]:
+        """{field: value} of every member, made from the sample's parts."""
+        return {m.field: m.make(parts) for m in self.members}
+
+    def encode(self, values: Mapping[str, Any], key: str, fmt: str):
+        """Yields the sample's tar members (name, bytes) in declared order, encoding lazily."""
+        for member in self.members:
+            yield f"{key}.{member.suffix(fmt)}", member.codec.encode(values[member.field], fmt)
+
+    def index_row(self, values: Mapping[str, Any], shard: str) -> dict:
+        """One index.parquet row (plain JSON types, kept in a shard's receipt until the end)."""
+        return {c.name: c.value(values, shard) for c in self.index_columns}
+
+    def manifest_entry(self, fmt: str) -> dict:
+        return {"members": [f"KEY.{m.suffix(fmt)}" for m in self.members], "image": "uint8 RGB HxWx3"}
+
+    # ------------------------------------------------------------ reading
+
+    def missing(self, raw: Mapping[str, Any], every: bool = False) -> list[str]:
+        """Names of the required members (every member if `every`) a raw sample lacks."""
+        return [m.name for m in self.members
+                if (every or m.default is None) and m.find(raw) is None]
+
+    def decode(self, raw: Mapping[str, Any], images: bool = True) -> dict:
+        """Raw {"__key__", "__shard__", suffix: bytes} -> {"key", "shard", field: value}.
+
+        Image members first, then the record; KeyError for a missing member, CodecError for bytes
+        that do not decode, ValueError for geometric images of different sizes. images=False
+        decodes only the record (verify without decoding)."""
+        absent = self.missing(raw)
+        if absent:
+            present = sorted(s for s in raw if not s.startswith("__"))
+            raise KeyError(f"missing member(s) {', '.join(absent)}: has {present}")
+        sample = {"key": raw["__key__"], "shard": raw["__shard__"]}
+        for member in (self.images if images else ()) + (self.record,):
+            suffix = member.find(raw)
+            sample[member.field] = (member.default() if suffix is None
+                                    else member.codec.decode(raw[suffix], suffix))
+        if images:
+            check_same_size(sample, self.geometric)
+        return sample
+
+
+def check_same_size(sample: Mapping[str, Any], members: tuple[Member, ...]) -> None:
+    first = members[0] if members else None
+    for other in members[1:]:
+        if sample[other.field].shape != sample[first.field].shape:
+            raise ValueError(f"{first.name} {sample[first.field].shape} and {other.name} "
+                             f"{sample[other.field].shape} differ in size")
+
+
+def _params_json(values: Mapping[str, Any], shard: str) -> str:
+    return json.dumps(values["record"]["ops"], sort_keys=True, separators=(",", ":"))
+
+
+SAMPLE = SampleSchema(
+    members=(
+        Member("json", "record", JSON, lambda parts: parts.record,
+               "the chain record and provenance: ops with parameters, seed, source, crop",
+               default=dict),
+        Member("lq", "lq", IMAGE, lambda parts: parts.degraded,
+               "the degraded image, exactly the array the degradation engine returned",
+               geometric=True),
+        Member("gt", "gt", IMAGE, lambda parts: parts.clean,
+               "the clean image (the crop of the source)", geometric=True),
+    ),
+    index_columns=(
+        IndexColumn("key", "string", lambda v, shard: v["record"]["key"], "the sample"),
+        IndexColumn("shard", "string", lambda v, shard: shard, "the tar that holds it"),
+        IndexColumn("ops", "list<string>", lambda v, shard: [op["name"] for op in v["record"]["ops"]],
+                    "op names in chain order"),
+        IndexColumn("chain_length", "int32", lambda v, shard: len(v["record"]["ops"]), "len(ops)"),
+        IndexColumn("params", "string", _params_json,
+                    "the ops list of KEY.json (names and parameters) as JSON"),
+        IndexColumn("seed", "int64", lambda v, shard: int(v["record"]["seed"]), "the chain seed"),
+        IndexColumn("source", "string", lambda v, shard: v["record"]["source"]["path"],
+                    "the source image, as in KEY.json"),
+        IndexColumn("source_sha256", "string", lambda v, shard: v["record"]["source"]["sha256"],
+                    "sha256 of the source file's bytes"),
+        IndexColumn("crop", "list<int32>", lambda v, shard: list(v["record"]["crop"]),
+                    "[y, x, h, w] of gt in the upright source"),
+    ),
+)
