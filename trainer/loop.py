@@ -213,7 +213,7 @@ class _Progress:
 
 
 def _state_dict(training: Training, progress: _Progress) -> dict[str, Any]:
-    return {"step": progress.step, "data_position": progress.step,
+    return {"step": progress.step,
             "optimizer": training.optimizer.state_dict(),
             "scheduler": training.scheduler.state_dict(),
             "scaler": training.scaler.state_dict(),
