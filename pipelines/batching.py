@@ -50,8 +50,8 @@ class SharedRing:
     """Shared-memory buffers that a DataLoader worker writes its batches into, reused in turn.
 
     A fresh shared buffer per batch costs the worker a new memory map and a page fault per 4 KB
-    as it is filled, and the main process another map (together ~0.4 ms a 256x256 pair, a
-    third of its decode). Reuse is safe only under the contract that pipelines.reader keeps:
+    as it is filled, and the main process another map (docs/benchmarks.md has the cost). Reuse
+    is safe only under the contract that pipelines.reader keeps:
     the main process copies each batch out before it asks for the next, and a DataLoader asks
     a worker for a new batch only when it receives one, so a worker runs at most
     `prefetch_factor` batches ahead; `batches_ahead` must be at least that. torch's receiving
@@ -109,9 +109,9 @@ def own_copy(planes: torch.Tensor) -> torch.Tensor:
 
 
 def to_float(planes: torch.Tensor) -> torch.Tensor:
-    """uint8 -> float32 in [0, 1] (x * SCALE) in one compiled pass, about 3x numpy's mixed-type
-    multiply; numpy's allocator reuses freed blocks, where torch.empty would page-fault a fresh
-    12 MB per batch."""
+    """uint8 -> float32 in [0, 1] (x * SCALE) in one compiled pass, faster than numpy's
+    mixed-type multiply; numpy's allocator reuses freed blocks, where torch.empty would
+    page-fault a fresh buffer per batch."""
     if planes.dtype != torch.uint8:
         raise ValueError(f"expected a uint8 tensor, got {planes.dtype}")
     source = planes.contiguous().numpy()

@@ -1,4 +1,5 @@
-"""The deterministic plan of a build: which source, crop box and chain seed each sample gets.
+"""The deterministic plan of a build: each sample's key, source, crop box and chain seed, and
+which samples each shard holds.
 
 Everything here is a pure function of (global seed, sample index, usable sources, options), so
 any process, on any machine, in any order, computes the same plan for the same sample.
@@ -18,7 +19,7 @@ CROP_STREAM = 1   # seeds the crop position, independently of the chain
 
 @dataclass(frozen=True)
 class SourceShape:
-    """A usable source: its position in the usable list, and its decoded height and width."""
+    """A usable source's height and width once decoded upright (EXIF rotation applied)."""
 
     height: int
     width: int

@@ -1,7 +1,7 @@
-"""Decoding the plain 8-bit RGB PNGs that shards hold, about twice as fast as OpenCV.
+"""Decoding the plain 8-bit RGB PNGs that shards hold, faster than OpenCV (docs/benchmarks.md).
 
-A PNG decode is mostly inflating its zlib stream. ISA-L (the `isal` package) inflates about
-twice as fast as zlib, and its streaming decompressor releases the GIL, so decode threads
+A PNG decode is mostly inflating its zlib stream. ISA-L (the `isal` package) inflates faster
+than zlib, and its streaming decompressor releases the GIL, so decode threads
 scale; the row filters are undone in one compiled pass. The zlib stream's Adler-32 checksum
 covers every pixel byte, so damaged data still fails loudly. Anything other than a
 non-interlaced 8-bit RGB PNG returns None, for the caller to hand to OpenCV.
@@ -101,8 +101,8 @@ def _unfilter(raw, height, stride, out):  # pragma: no cover - compiled
     """Undo the PNG row filters (None, Sub, Up, Average, Paeth) for 3 bytes per pixel.
 
     Rows are sliced and indexed from 0 (provably non-negative indices skip numba's wraparound
-    checks) and running values are uint32 masked at the store (uint8 casts in the loop cost
-    3x): Sub, the filter OpenCV picks for photographs, runs at ~0.35 ns a byte."""
+    checks) and running values are uint32 masked at the store (uint8 casts in the loop are
+    several times slower); Sub is the filter OpenCV picks for photographs."""
     zeros = np.zeros(stride, dtype=np.uint8)
     for y in range(height):
         kind = raw[y * (stride + 1)]

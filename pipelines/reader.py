@@ -1,8 +1,10 @@
 """Streaming a shard folder into torch for training: `train_loader` and its epoch plumbing.
 
 The stages (shard resampling, tar reading with the corruption policy, shuffle buffer, decode,
-paired crops/flips, collation) live in pipelines.stages; this module splits them across
-distributed ranks and DataLoader workers and cuts the endless stream into epochs.
+crops/flips of the image members) live in pipelines.stages and collation in pipelines.batching;
+this module gives each distributed rank and DataLoader worker its own split of the shard
+stream (how: pipelines.stages' docstring), seeds its stages, and cuts the endless stream
+into epochs.
 """
 from __future__ import annotations
 
@@ -40,7 +42,8 @@ def distributed_rank_world(rank: int | None = None, world_size: int | None = Non
 
 
 class TrainStream(torch.utils.data.IterableDataset):
-    """Endless batches for one rank; each DataLoader worker takes its own split (see module doc)."""
+    """Endless batches for one rank; each DataLoader worker takes its own split of the shard
+    stream (split rank * workers + worker of world_size * workers)."""
 
     def __init__(self, entries: list[ShardEntry], batch_size: int, patch: int, seed: int, rank: int,
                  world_size: int, shuffle: int = 1000, strict: bool = False, flips: bool = True,
@@ -113,7 +116,8 @@ def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: in
                  world_size: int | None = None, shuffle_buffer_size: int = 1000, strict: bool = False,
                  flips: bool = True, as_uint8: bool = False, threads: int = 0,
                  worker_start: str | None = None) -> TrainLoader:
-    """Batches {"lq", "gt": float32 Bx3xHxW in [0, 1], "key": [str], "record": [dict]} for training.
+    """Batches {"lq", "gt": float32 Bx3xHxW in [0, 1], "key": [str], "record": [dict]} for training
+    (a tensor for every image member pipelines.schema declares).
 
     ops_filter: None, an OpsFilter, a string like "contains=rain" or "only=gaussian_blur,motion_blur;
     length=1", or a callable(ops list) -> bool (needs index.parquet). epoch_length: batches per

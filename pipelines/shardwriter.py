@@ -30,7 +30,7 @@ def temporary_path(final: Path) -> Path:
 def member_header(name: str, size: int) -> bytes:
     """The 512-byte ustar header tarfile writes for a regular file with our fixed metadata.
 
-    tarfile builds each header field by field (a fifth of a millisecond); we patch name, size
+    tarfile builds each header field by field, which is slow per member; we patch name, size
     and checksum into tarfile's own header for a template member, falling back to tarfile for
     names or sizes that do not fit the plain ustar fields."""
     encoded = name.encode("utf-8")
@@ -60,7 +60,7 @@ def _tarfile_header(name: str, size: int) -> bytes:
 class _TarOut:
     """Appends members to an open file, hashing as it goes: header, data, zero padding to 512 B;
     the end is two zero blocks padded to tarfile's 10240-byte record, as tarfile.close() writes.
-    (tarfile.addfile pushes each member through 16 KB copies, a tenth of a pair's build time.)"""
+    (tarfile.addfile pushes each member through 16 KB copies.)"""
 
     def __init__(self, raw):
         self.raw, self.digest, self.size = raw, hashlib.sha256(), 0

@@ -1,10 +1,15 @@
 """The reader's generator stages (no torch): shard lists, tar reading, shuffling, decoding, crops.
 
 Each stage is a generator over the previous one (webdataset style); pipelines.reader composes
-them in a webdataset DataPipeline and feeds a torch DataLoader:
+them in a webdataset DataPipeline, ending in pipelines.batching.batches, and feeds a torch
+DataLoader:
 
-    shard_stream -> read_tar_samples -> shuffle_buffer -> decode_samples -> paired_augment
-    (-> pipelines.reader.batches)
+    shard_stream -> read_tar_samples -> shuffle_buffer -> decode_samples -> augment_together
+    (-> pipelines.batching.batches)
+
+A sample's members, their codecs and which of them are cropped and flipped together come from
+pipelines.schema; decode_samples yields {"key", "shard"} plus one entry per member ("lq",
+"gt": uint8 HxWx3 RGB, "record": the KEY.json dict).
 
 Splitting: the stream of shards is an endless sequence of seeded permutations of the shard
 list; split s of S (S = world_size * DataLoader workers) takes every S-th entry starting at s.
@@ -18,8 +23,9 @@ reported once per occurrence on the `pipelines.reader` logger (WARNING, which Py
 to stderr even without logging set up), naming the shard, the key and the reason, and
 skipped: a bad sample is dropped, a broken tar is abandoned at the break, and a shard holding
 fewer samples than the manifest says is reported at its end. With strict=True the first
-problem raises CorruptDataError instead. If a split reads a whole round of shards without one
-usable sample, CorruptDataError is raised in either mode rather than spinning forever.
+problem raises CorruptDataError instead. If a split reads more shards in a row than the list
+holds (plus the number of splits) without finding one sample in them, CorruptDataError is
+raised in either mode rather than spinning forever.
 """
 from __future__ import annotations
 
@@ -289,7 +295,7 @@ _SYMMETRIES: dict = {}
 
 def _view(image: np.ndarray, y: int, x: int, h: int, w: int, turn: int, flip: bool) -> np.ndarray:
     """The crop turned `turn` x 90 degrees counter-clockwise (np.rot90), then mirrored left-right,
-    always C-contiguous (OpenCV's split reads a strided view several times slower than a copy)."""
+    always C-contiguous (OpenCV's split reads a strided view much slower than a copy)."""
     if not _SYMMETRIES:
         _SYMMETRIES.update(_symmetry_ops())
     view = image[y:y + h, x:x + w]

@@ -1,8 +1,8 @@
 """Listing the regular files of a tar image in memory: (name, data offset, size), no copies.
 
 A small reader for what shards and common tools write (ustar, GNU long names, pax path/size
-records), about ten times faster per member than tarfile, whose field-by-field header parsing
-otherwise costs more than decoding an .npy pair. Corruption raises tarfile.ReadError naming
+records), much faster per member than tarfile, whose field-by-field header parsing otherwise
+costs more than decoding an .npy pair. Corruption raises tarfile.ReadError naming
 the byte offset: bad header checksums, members running past the end, and an archive that
 stops without its end-of-archive blocks (a cut at a member boundary that tarfile and
 webdataset read silently as a shorter shard).
