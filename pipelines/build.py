@@ -27,7 +27,7 @@ from pipelines.plan import plan_shards, source_for_sample
 from pipelines.schema import FORMAT_NAME, FORMAT_VERSION
 from pipelines.shardtask import (WORK_DIR_NAME, ChainOptions, ShardResult, ShardTask, UsableSource,
                                  clear_source_cache, make_shard, sidecar_path)
-from pipelines.shardwriter import sha256_file, write_bytes_atomically
+from pipelines.files import TEMPORARY_GLOB, remove_stale_temporaries, sha256_file, write_bytes_atomically
 from pipelines.sources import (DEFAULT_MAX_PIXELS, find_sources, scan_source, skip_category,
                                source_label)
 
@@ -199,8 +199,7 @@ def prepare_out_dir(out: Path, wanted: dict, overwrite: bool) -> BuildSummary | 
     elif work_identity.is_file():
         existing = {"identity": read_json_or_empty(work_identity)}
         if existing["identity"] == wanted:
-            for stale in out.glob(".*.partial"):  # left by a killed run; never a finished file
-                stale.unlink()
+            remove_stale_temporaries(out)  # left by a killed run; never a finished file
             return None
     elif any(out.glob("shard-*.tar")):
         existing = {"identity": {}}
@@ -238,7 +237,7 @@ def describe_difference(old: dict, new: dict) -> str:
 
 def remove_build_files(out: Path) -> None:
     """Only what build_shards writes; any other file in the folder (a README) stays."""
-    for pattern in ("shard-*.tar", ".*.partial"):
+    for pattern in ("shard-*.tar", TEMPORARY_GLOB):
         for path in out.glob(pattern):
             path.unlink()
     for name in (MANIFEST_NAME, STATS_NAME, INDEX_NAME):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines import schema
-from pipelines.shardwriter import write_bytes_atomically
+from pipelines.files import write_bytes_atomically
 
 INDEX_NAME = "index.parquet"
 

@@ -16,10 +16,11 @@ import numpy as np
 
 from pipelines import schema
 from pipelines.distributors import tick
+from pipelines.files import sha256_bytes, write_bytes_atomically
 from pipelines.index import index_row
 from pipelines.plan import ShardPlan, SourceShape, plan_sample
-from pipelines.shardwriter import write_bytes_atomically, write_tar_atomically
-from pipelines.sources import SourceError, decode_image, read_source_bytes, sha256_bytes
+from pipelines.shardwriter import write_tar_atomically
+from pipelines.sources import SourceError, decode_image, read_source_bytes
 
 WORK_DIR_NAME = ".build"
 

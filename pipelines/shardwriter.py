@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipelines.files import atomic_path
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,6 @@ class ShardFile:
     name: str
     bytes: int
     sha256: str
-
-
-def temporary_path(final: Path) -> Path:
-    return final.with_name(f".{final.name}.{os.getpid()}.partial")
 
 
 def member_header(name: str, size: int) -> bytes:
@@ -84,40 +81,9 @@ class _TarOut:
 def write_tar_atomically(final: Path, members: Iterable[tuple[str, bytes]]) -> ShardFile:
     """Write (name, bytes) members to `final` via a temporary file; returns size and sha256."""
     final = Path(final)
-    temp = temporary_path(final)
-    try:
-        with open(temp, "wb") as raw:
-            tar = _TarOut(raw)
-            for name, data in members:
-                tar.member(name, data)
-            tar.close()
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(temp, final)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with atomic_path(final) as temporary, open(temporary, "wb") as raw:
+        tar = _TarOut(raw)
+        for name, data in members:
+            tar.member(name, data)
+        tar.close()
     return ShardFile(final.name, tar.size, tar.digest.hexdigest())
-
-
-def write_bytes_atomically(final: Path, data: bytes) -> None:
-    """Small files (JSON, parquet): temp name, fsync, rename."""
-    final = Path(final)
-    temp = temporary_path(final)
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, final)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()

@@ -10,13 +10,14 @@ Policy for problem files (each skip carries a one-line reason that the build cou
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import io
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from pipelines.files import sha256_bytes
 
 SOURCE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -97,10 +98,6 @@ def source_label(path: Path, src_dir: str | Path | None) -> str:
         return f"{EMBEDDED_PREFIX}/{path.name}"
     except (ValueError, SourceError):
         return path.as_posix()
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def read_source_bytes(path: Path) -> bytes:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines import schema
-from pipelines.shardwriter import sha256_file
+from pipelines.files import TEMPORARY_GLOB, sha256_file
 from pipelines.stages import MANIFEST_NAME, Problems, ShardEntry, read_tar_samples
 
 
@@ -85,7 +85,7 @@ def check_files(folder: Path, listed: list[dict], report: VerifyReport) -> None:
     for path in sorted(folder.glob("*.tar")):
         if path.name not in names:
             report.problems.append(f"{path}: not listed in the manifest")
-    for path in sorted(folder.glob(".*.partial")):
+    for path in sorted(folder.glob(TEMPORARY_GLOB)):
         report.problems.append(f"{path}: leftover temporary file of an interrupted write")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.checkpoint import atomic_path
+from pipelines.files import atomic_path
 
 Scores = dict[str, dict[str, dict[str, float]]]
 

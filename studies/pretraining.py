@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from pipelines.files import write_text_atomically
 from studies.datafolder import DataFolder
 from studies.scales import ScaleConfig
 
@@ -31,9 +32,7 @@ class PretrainedArm:
 
 def write_source_list(folder: DataFolder, path: Path) -> Path:
     """The clean sources (absolute paths, one per line) as a `--src-list` file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{p.resolve()}\n" for p in folder.clean_sources))
-    return path
+    return write_text_atomically(path, "".join(f"{p.resolve()}\n" for p in folder.clean_sources))
 
 
 def build_mode_shards(mode: str, source_list: Path, out: Path, scale: ScaleConfig):

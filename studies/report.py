@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.checkpoint import atomic_path, atomic_write_text
+from pipelines.files import atomic_path, write_text_atomically
 from studies import plots
 
 PAPER_ARM_ORDER = ("prod", "fixed", "single", "random")  # the paper's few-shot ranking
@@ -334,5 +334,5 @@ def write_report(results: dict, out: Path, report: Path) -> Path:
     figures = write_plots(results, out)
     copies = copy_figures(figures, report.parent / report.stem)
     links = {key: path.relative_to(report.parent).as_posix() for key, path in copies.items()}
-    atomic_write_text(report, render(results, links))
+    write_text_atomically(report, render(results, links))
     return report

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-from trainer.checkpoint import atomic_write_text
+from pipelines.files import write_text_atomically
 from studies.scales import ScaleConfig
 
 PRETRAIN_ARMS = ("random", "single", "fixed", "prod")
@@ -130,7 +130,7 @@ def psnr_table(runs: dict) -> dict:
 
 
 def write_json_atomically(path: Path, document: dict) -> Path:
-    atomic_write_text(path, json.dumps(document, indent=1) + "\n")
+    write_text_atomically(path, json.dumps(document, indent=1) + "\n")
     return path
 
 

@@ -11,21 +11,19 @@ refuses anything but tensors and builtin containers.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import random
 import re
 import struct
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from safetensors import safe_open
 from torch import nn
+
+from pipelines.files import atomic_path, write_bytes_atomically
 
 MODEL_FORMAT = "colora-kit/model"
 SUBSET_FORMAT = "colora-kit/trainable-subset"
@@ -37,47 +35,6 @@ _CHECKPOINT_RE = re.compile(r"^step-(\d{8,})\.state\.pt$")
 
 class CheckpointError(Exception):
     """A model or checkpoint file that is missing, unreadable or not what it should be."""
-
-
-# ---------------------------------------------------------------- atomic files
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it replaces `path` in one rename, so
-    readers see the old file or the complete new one, never a partial one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
-    try:
-        yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------- model files
@@ -117,10 +74,7 @@ def safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor],
                  metadata: dict[str, Any]) -> Path:
     """Write `tensors` as a safetensors file atomically; metadata values become strings."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(safetensors_bytes(tensors, _encode_metadata(metadata)))
-    return path
+    return write_bytes_atomically(path, safetensors_bytes(tensors, _encode_metadata(metadata)))
 
 
 def model_metadata(model: nn.Module, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -281,15 +235,6 @@ def list_checkpoints(folder: str | Path) -> list[int]:
         return []
     steps = [int(m.group(1)) for p in folder.iterdir() if (m := _CHECKPOINT_RE.match(p.name))]
     return sorted(s for s in steps if checkpoint_paths(folder, s)[0].is_file())
-
-
-def remove_stale_temporaries(folder: str | Path) -> int:
-    """Delete temporary files a killed writer left in `folder`; returns how many."""
-    folder = Path(folder)
-    stale = [p for p in folder.glob(".*.tmp") if p.is_file()] if folder.is_dir() else []
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return len(stale)
 
 
 def latest_checkpoint(folder: str | Path) -> tuple[int, Path, Path] | None:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer.checkpoint import atomic_write_text
+from pipelines.files import write_text_atomically
 from trainer.metrics import psnr, ssim
 from trainer.restore import restore_image
 
@@ -108,5 +108,5 @@ def report_csv(report: EvalReport) -> str:
 
 def write_report(report: EvalReport, path: str | Path) -> Path:
     """Write the per-image CSV atomically."""
-    atomic_write_text(path, report_csv(report))
+    write_text_atomically(path, report_csv(report))
     return Path(path)

@@ -8,8 +8,8 @@ the task images (mean over all images):
     faig = | (theta_base - theta_target) * (1/M) * sum_{t=0}^{M-1} dL/dtheta (rho(t/M)) |
 
 The absolute value is taken per element after integration; scores are then summed per filter
-(output unit), per parameter tensor, per block and per parameter kind. Pure functions of
-(base, target, batches): nothing is read or written here.
+(output unit), per parameter tensor, per block and per parameter kind. The scores are pure
+functions of (base, target, batches); the one file written here is plot_block_scores' chart.
 """
 from __future__ import annotations
 
@@ -194,6 +194,8 @@ def plot_block_scores(summary: Mapping, path, title: str = "FAIG per block") -> 
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
+    from pipelines.files import atomic_path
+
     blocks = summary["blocks"]
     figure, axes = plt.subplots(figsize=(max(6.0, 0.25 * len(blocks)), 3.5))
     axes.bar([b["index"] for b in blocks], [b["score"] for b in blocks],
@@ -202,5 +204,6 @@ def plot_block_scores(summary: Mapping, path, title: str = "FAIG per block") -> 
     axes.legend(handles=[Patch(color=PART_COLOURS[p], label=p) for p in parts])
     axes.set(xlabel="block index", ylabel="FAIG score", title=title)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100, format="png")
     plt.close(figure)

@@ -261,7 +261,7 @@ def adapt_to_task(request: AdaptRequest) -> dict:
     the adapter file and summary.json in request.out. Returns the summary dict."""
     from pathlib import Path
 
-    from trainer.checkpoint import sha256_file
+    from pipelines.files import sha256_file
 
     out = Path(request.out)
     if (out / ADAPTER_NAME).exists() and not request.overwrite:
@@ -297,12 +297,12 @@ def _write_outputs(out, result: FinetuneResult, request: AdaptRequest, info: dic
                    before: dict, after: dict, base_path) -> dict:
     import json
 
-    from trainer.checkpoint import atomic_write_text
+    from pipelines.files import write_text_atomically
     from trainer.colora import save_adapter
 
     out.mkdir(parents=True, exist_ok=True)
     if report is not None:
-        atomic_write_text(out / FAIG_NAME, json.dumps(report, indent=1))
+        write_text_atomically(out / FAIG_NAME, json.dumps(report, indent=1))
     adapter_path = save_adapter(out / ADAPTER_NAME, result.model, result.plan,
                                 result.base_fingerprint, request.adapter.alpha, info)
     summary = {**info, "tuned": result.plan.counts_by_role(),
@@ -310,7 +310,7 @@ def _write_outputs(out, result: FinetuneResult, request: AdaptRequest, info: dic
                "adapter_bytes": adapter_path.stat().st_size,
                "model_bytes": base_path.stat().st_size, "before": before, "after": after,
                "plan": result.plan.to_dict()}
-    atomic_write_text(out / SUMMARY_NAME, json.dumps(summary, indent=1))
+    write_text_atomically(out / SUMMARY_NAME, json.dumps(summary, indent=1))
     return summary
 
 

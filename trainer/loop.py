@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import torch
 from torch import nn
 
+from pipelines.files import remove_stale_temporaries, write_text_atomically
 from trainer import checkpoint as ckpt
 from trainer import distributed
 from trainer.numerics import flush_denormals
@@ -237,7 +238,7 @@ def _check_resume_config(saved: dict, config: LoopConfig, source: Path) -> None:
 def _restore(training: Training, progress: _Progress, folder: Path,
              params_given: bool) -> int:
     if distributed.is_main():  # the only writer; nothing is being written at start-up
-        ckpt.remove_stale_temporaries(folder)
+        remove_stale_temporaries(folder)
     latest = ckpt.latest_checkpoint(folder)
     if latest is None:
         return 0
@@ -280,7 +281,7 @@ class _Logger:
             return
         kept = [line for line in self.path.read_text().splitlines()
                 if line.strip() and json.loads(line)["step"] <= step]
-        ckpt.atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+        write_text_atomically(self.path, "".join(line + "\n" for line in kept))
 
     def write(self, record: dict[str, Any]) -> None:
         if self.path is None:

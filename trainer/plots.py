@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from trainer.checkpoint import atomic_path
+from pipelines.files import atomic_path
 
 
 def read_metrics(path: str | Path) -> list[dict]:

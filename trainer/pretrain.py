@@ -22,6 +22,7 @@ from typing import Iterator
 
 import torch
 
+from pipelines.files import sha256_file, write_text_atomically
 from trainer import checkpoint as ckpt
 from trainer import distributed
 from trainer.loop import AMP_MODES, LOSSES, METRICS_NAME, FitResult, LoopConfig, fit
@@ -120,7 +121,7 @@ def prepare_run_folder(config: PretrainConfig) -> None:
         raise PretrainError(f"{out}: folder exists and is not a training run; choose another "
                             f"--out or pass --overwrite")
     out.mkdir(parents=True, exist_ok=True)
-    ckpt.atomic_write_text(run_file, json.dumps(_run_record(config), indent=2) + "\n")
+    write_text_atomically(run_file, json.dumps(_run_record(config), indent=2) + "\n")
 
 
 def _check_same_run(config: PretrainConfig, saved: dict, saved_workers: int | None) -> None:
@@ -212,8 +213,8 @@ def _finish(config: PretrainConfig, model, result: FitResult, seconds: float) ->
                + f" -> {final}")
     record = {"summary": summary, "steps": result.steps, "final_loss": result.final_loss,
               "val": val, "best_psnr": result.best_psnr, "seconds": seconds,
-              "images_per_s": result.images_per_s, "model_sha256": ckpt.sha256_file(final)}
-    ckpt.atomic_write_text(config.out / SUMMARY_FILE, json.dumps(record, indent=2) + "\n")
+              "images_per_s": result.images_per_s, "model_sha256": sha256_file(final)}
+    write_text_atomically(config.out / SUMMARY_FILE, json.dumps(record, indent=2) + "\n")
     return PretrainResult(config.out, final, result, summary)
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from degrade.commands.common import (check_output_path, encode_image, read_image,
-                                     write_files_atomically)
+from degrade.commands.common import check_output_path, encode_image, read_image
 from degrade.registry import ops_help
+from pipelines.files import write_files_atomically
 
 
 def _load_record(path: str) -> dict:

@@ -1,12 +1,10 @@
-"""Pieces shared by the space, preview and apply commands: pool options, image files, atomic writes.
+"""Pieces shared by the space, preview and apply commands: pool options, image files.
 
 Imports only click and the standard library at top level; OpenCV and numpy load inside the
 functions that need them, so `degrade --help` stays instant.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -93,21 +91,3 @@ def encode_image(image, suffix: str) -> bytes:
     if not ok:
         raise click.ClickException(f"OpenCV cannot write a {image.dtype} image as {suffix}")
     return encoded.tobytes()
-
-
-def write_files_atomically(contents: dict[Path, bytes]) -> None:
-    """Write every file under a temporary name first, then rename them all into place, so a
-    failure never leaves a partial file under a final name."""
-    temporaries = {}
-    try:
-        for path, data in contents.items():
-            handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-            temporaries[path] = temporary
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-        for path, temporary in temporaries.items():
-            os.replace(temporary, path)
-    finally:
-        for temporary in temporaries.values():
-            if os.path.exists(temporary):
-                os.unlink(temporary)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 
 from degrade.commands.common import (check_output_path, encode_image, pool_options, read_image,
-                                     resolve_pool_option, write_files_atomically)
+                                     resolve_pool_option)
+from pipelines.files import write_bytes_atomically
 
 
 def _embedded_default_image():
@@ -55,6 +56,6 @@ def preview(image, ops, k, max_length, count, crop, mode, min_length, seed, out)
     rgb_uint8 = float_to_uint8(to_float_rgb(picture)[0])
     grid, _ = preview_grid(rgb_uint8, seed, pool, max_length, count, mode, min_length,
                            GridStyle(crop=crop))
-    write_files_atomically({out_path: encode_image(grid, out_path.suffix.lower())})
+    write_bytes_atomically(out_path, encode_image(grid, out_path.suffix.lower()))
     click.echo(f"wrote {out_path} ({grid.shape[1]}x{grid.shape[0]}, {count} crops, "
                f"K={len(pool)}, N={max_length}, mode {mode}, seed {seed})")

@@ -73,7 +73,20 @@ def test_adapter_round_trip_through_safetensors(toy, depth_scores, images, tmp_p
     fresh = copy.deepcopy(base)
     assert load_adapter(fresh, path) is fresh
     assert torch.equal(fresh(lq), adapted)
-    assert not list(tmp_path.glob(".*tmp*"))
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_adapter_files_are_0666_minus_the_umask(toy, depth_scores, tmp_path):
+    import os
+    import stat
+
+    _, plan, fingerprint = _adapted(toy, depth_scores)
+    old = os.umask(0o022)
+    try:
+        path = save_adapter(tmp_path / "a.safetensors", toy, plan, fingerprint)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # safetensors' save_file gave 0600
 
 
 def test_wrong_base_model_is_refused_untouched(toy, depth_scores, tmp_path):

@@ -14,7 +14,8 @@ import pytest
 from pipelines import schema
 from pipelines.index import index_row, write_index
 from pipelines.plan import sample_key, shard_name
-from pipelines.shardwriter import sha256_file, write_tar_atomically
+from pipelines.files import sha256_file
+from pipelines.shardwriter import write_tar_atomically
 
 FAKE_OPS = ("gaussian_noise", "gaussian_blur", "rain")
 

@@ -58,7 +58,8 @@ def test_shard_writer_matches_tarfile_byte_for_byte(tmp_path):
     import os
     import tarfile
 
-    from pipelines.shardwriter import sha256_file, write_tar_atomically
+    from pipelines.files import sha256_file
+    from pipelines.shardwriter import write_tar_atomically
 
     members = [("000000000.json", b'{"key":"000000000"}'), ("000000000.lq.png", os.urandom(150_001)),
                ("000000000.gt.png", os.urandom(512)), ("000000001.json", b""),

@@ -1,5 +1,4 @@
 """Model files, run-folder resolution, training state and RNG round trips, atomicity."""
-import hashlib
 import json
 import pickle
 import random
@@ -9,12 +8,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from pipelines.files import remove_stale_temporaries
 from trainer.checkpoint import (BEST_NAME, CHECKPOINT_DIR, FINAL_NAME, CheckpointError,
                                 latest_checkpoint, list_checkpoints, load_model,
-                                remove_stale_temporaries,
                                 load_train_state, read_metadata, resolve_model_path,
                                 rng_states, safetensors_bytes, save_checkpoint, save_model,
-                                save_tensors, set_rng_states, sha256_file)
+                                save_tensors, set_rng_states)
 from trainer.models import create_model
 
 
@@ -84,12 +83,6 @@ def test_wrong_weights_for_the_config(tmp_path):
         load_model(tmp_path / "m.safetensors")
 
 
-def test_sha256_file(tmp_path):
-    path = tmp_path / "f"
-    path.write_bytes(b"abc" * 100_000)
-    assert sha256_file(path, chunk=4096) == hashlib.sha256(b"abc" * 100_000).hexdigest()
-
-
 def test_rng_states_round_trip():
     saved = rng_states()
     draws = (random.random(), np.random.rand(), torch.rand(1).item())
@@ -130,7 +123,7 @@ def test_checkpoints_keep_the_newest_and_leave_no_temporaries(tmp_path):
     assert list_checkpoints(tmp_path) == [4, 6]
     (tmp_path / "step-00000008.safetensors").write_bytes(b"weights without state")
     assert latest_checkpoint(tmp_path)[0] == 6  # no state file: incomplete, ignored
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
 
 def test_failed_write_keeps_the_old_file(tmp_path):
@@ -144,7 +137,7 @@ def test_failed_write_keeps_the_old_file(tmp_path):
 
 def test_stale_temporaries_are_removed(tmp_path):
     save_checkpoint(tmp_path, 1, {"w": torch.zeros(1)}, {}, {"step": 1})
-    (tmp_path / ".step-00000002.state.pt.abc123.tmp").write_bytes(b"half written")
+    (tmp_path / ".step-00000002.state.pt.abc123.partial").write_bytes(b"half written")
     assert remove_stale_temporaries(tmp_path) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step-00000001.safetensors",
                                                           "step-00000001.state.pt"]

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from trainer.checkpoint import CHECKPOINT_DIR, list_checkpoints, sha256_file
+from pipelines.files import sha256_file
+from trainer.checkpoint import CHECKPOINT_DIR, list_checkpoints
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 

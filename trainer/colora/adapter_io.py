@@ -39,17 +39,12 @@ def save_adapter(path, model: nn.Module, plan: AdapterPlan, base_fingerprint: st
     base_fingerprint: model_fingerprint() of the base taken before training (tuned tensors change
     in place during training). info: extra JSON metadata (task, budget, base_sha256, preset, ...).
     """
-    from safetensors.torch import save_file
+    from trainer.checkpoint import save_tensors
 
-    from trainer.checkpoint import atomic_path
-
-    path = Path(path)
     metadata = {"format": FORMAT, "version": FORMAT_VERSION, "base_fingerprint": base_fingerprint,
                 "alpha": json.dumps(alpha), "plan": json.dumps(plan.to_dict()),
                 "info": json.dumps(info or {}, sort_keys=True)}
-    with atomic_path(path) as temp:
-        save_file(adapter_tensors(model, plan), str(temp), metadata=metadata)
-    return path
+    return save_tensors(path, adapter_tensors(model, plan), metadata)
 
 
 def read_adapter(path) -> tuple[dict[str, torch.Tensor], dict]:

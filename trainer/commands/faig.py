@@ -43,7 +43,7 @@ def faig(base, tasks, targets, steps, tune_steps, images, patch, batch, lr, seed
     """
     import json
 
-    from trainer.checkpoint import atomic_write_text
+    from pipelines.files import write_text_atomically
     from trainer.faig import kind_table, plot_block_scores
     from trainer.finetune import AdaptError, TrainConfig, faig_for_tasks
 
@@ -54,7 +54,7 @@ def faig(base, tasks, targets, steps, tune_steps, images, patch, batch, lr, seed
     except (AdaptError, ValueError) as error:
         raise click.UsageError(str(error)) from None
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "faig.json", json.dumps(report, indent=1))
+    write_text_atomically(out / "faig.json", json.dumps(report, indent=1))
     plot_block_scores(report["average"], out / "faig_blocks.png",
                       f"FAIG per block ({', '.join(tasks)})")
     for task in tasks if len(tasks) > 1 else ():

@@ -76,7 +76,8 @@ def _block_table(summary) -> str:
 def _import_official(preset, official, out):
     if official is None or out is None:
         raise click.UsageError("--import-official and --out go together")
-    from trainer.checkpoint import save_model, sha256_file
+    from pipelines.files import sha256_file
+    from trainer.checkpoint import save_model
     from trainer.models import create_model
     from trainer.models.official import (OfficialWeightsError, find_matching_presets,
                                          load_official_state_dict, read_official_checkpoint)

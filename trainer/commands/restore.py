@@ -34,7 +34,8 @@ def restore(model_path, images, out, tile, overlap, adapter, device, amp):
 
     from pipelines.codecs import encode_png
     from pipelines.sources import SourceError, load_image
-    from trainer.checkpoint import CheckpointError, atomic_path
+    from pipelines.files import write_bytes_atomically
+    from trainer.checkpoint import CheckpointError
     from trainer.colora import AdapterError
     from trainer.distributed import default_device
     from trainer.restore import check_tiling, load_for_inference, restore_image
@@ -53,8 +54,7 @@ def restore(model_path, images, out, tile, overlap, adapter, device, amp):
         except SourceError as error:
             raise click.UsageError(f"{path}: cannot read the image ({error})") from None
         result = restore_image(model, image, device, tile=tile, overlap=overlap, amp=amp)
-        with atomic_path(out / f"{path.stem}.png") as tmp:
-            tmp.write_bytes(encode_png(result))
+        write_bytes_atomically(out / f"{path.stem}.png", encode_png(result))
     click.echo(f"restored {len(paths)} image(s) -> {out}")
 
 
