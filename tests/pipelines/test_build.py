@@ -59,23 +59,6 @@ def _member(out, key, suffix):
     raise KeyError(key)
 
 
-def test_index_parquet_columns(source_folder, tmp_path):
-    import pyarrow.parquet as pq
-
-    out = tmp_path / "out"
-    build_shards(small_config(source_folder, out))
-    table = pq.read_table(out / "index.parquet").to_pylist()
-    assert [row["key"] for row in table] == [f"{i:09d}" for i in range(10)]
-    for row in table:
-        record = json.loads(_member(out, row["key"], "json"))
-        assert row["ops"] == [op["name"] for op in record["ops"]] and row["chain_length"] == len(row["ops"])
-        assert json.loads(row["params"]) == record["ops"] and row["crop"] == record["crop"]
-        for op in record["ops"]:
-            for param, value in op["params"].items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool) and param != "seed":
-                    assert float(value) in row[f"{op['name']}__{param}"]
-
-
 def test_same_bytes_for_any_worker_count(source_folder, tmp_path):
     build_shards(small_config(source_folder, tmp_path / "w1", workers=1))
     build_shards(small_config(source_folder, tmp_path / "w2", workers=2, shard_size=3))

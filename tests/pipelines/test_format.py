@@ -52,31 +52,6 @@ def test_members_have_fixed_metadata(fake_dataset):
             assert member.name.count(".") >= 1 and "." not in member.name.split(".", 1)[0]
 
 
-def test_shard_writer_matches_tarfile_byte_for_byte(tmp_path):
-    """Our direct writer must produce exactly what tarfile would, so any tar tool reads it."""
-    import io
-    import os
-    import tarfile
-
-    from pipelines.files import sha256_file
-    from pipelines.shardwriter import write_tar_atomically
-
-    members = [("000000000.json", b'{"key":"000000000"}'), ("000000000.lq.png", os.urandom(150_001)),
-               ("000000000.gt.png", os.urandom(512)), ("000000001.json", b""),
-               ("d" * 60 + "/" + "k" * 60 + ".json", b"long names take tarfile's own path")]
-    written = write_tar_atomically(tmp_path / "a.tar", members)
-    reference = io.BytesIO()
-    with tarfile.open(fileobj=reference, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = \
-                len(data), 0, 0o644, 0, 0, "", ""
-            tar.addfile(info, io.BytesIO(data))
-    assert (tmp_path / "a.tar").read_bytes() == reference.getvalue()
-    assert written.bytes == len(reference.getvalue()) and written.sha256 == sha256_file(tmp_path / "a.tar")
-    assert not list(tmp_path.glob(".*.partial"))
-
-
 def readme_table(heading: str) -> list[list[str]]:
     """The rows of the first table after `heading`, as lists of cell texts."""
     text = README.read_text()
