@@ -24,14 +24,13 @@ from pipelines.codecs import FORMATS
 from pipelines.distributors import DISTRIBUTORS, default_workers, run_local, run_tasks
 from pipelines.index import INDEX_NAME, write_index
 from pipelines.plan import plan_shards, source_for_sample
-from pipelines.schema import FORMAT_NAME, FORMAT_VERSION
+from pipelines.schema import FORMAT_NAME, FORMAT_VERSION, MANIFEST_NAME
 from pipelines.shardtask import (WORK_DIR_NAME, ChainOptions, ShardResult, ShardTask, UsableSource,
                                  clear_source_cache, make_shard, sidecar_path)
 from pipelines.files import TEMPORARY_GLOB, remove_stale_temporaries, sha256_file, write_bytes_atomically
 from pipelines.sources import (DEFAULT_MAX_PIXELS, find_sources, scan_source, skip_category,
                                source_label)
 
-MANIFEST_NAME = "manifest.json"
 STATS_NAME = "stats.json"
 MODES = ("prod", "fixed", "single")
 MIN_WHOLE_IMAGE_SIDE = 32  # --patch 0 keeps whole images, but not thumbnails

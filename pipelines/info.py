@@ -5,7 +5,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from pipelines.stages import MANIFEST_NAME
+from pipelines.schema import MANIFEST_NAME
 
 
 def dataset_info(folder: str | Path, examples: int = 3) -> dict:

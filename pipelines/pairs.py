@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.schema import MANIFEST_NAME
 from pipelines.sources import SourceError, is_source_name, load_image
 
 PAIR_FOLDERS = (("lq", "gt"), ("input", "target"))
@@ -38,7 +39,7 @@ def iter_pairs(path: str | Path, limit: int | None = None, strict: bool = True) 
 
 
 def _is_shard_folder(path: Path) -> bool:
-    return (path / "manifest.json").is_file() or any(path.glob("*.tar"))
+    return (path / MANIFEST_NAME).is_file() or any(path.glob("*.tar"))
 
 
 def _shard_pairs(path: Path, strict: bool) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:

@@ -22,6 +22,7 @@ from pipelines.codecs import decode_image, encode_image
 
 FORMAT_NAME = "colora-kit-prod-shards"
 FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"  # written last: a folder without it is an unfinished build
 
 
 @dataclass(frozen=True)

@@ -42,10 +42,10 @@ import numpy as np
 
 from pipelines import schema
 from pipelines.codecs import CodecError
+from pipelines.schema import MANIFEST_NAME
 from pipelines.tarindex import tar_members
 
 LOG = logging.getLogger("pipelines.reader")  # one logger name for the whole reader
-MANIFEST_NAME = "manifest.json"
 
 
 class CorruptDataError(RuntimeError):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from pipelines import schema
 from pipelines.files import TEMPORARY_GLOB, sha256_file
-from pipelines.stages import MANIFEST_NAME, Problems, ShardEntry, read_tar_samples
+from pipelines.schema import MANIFEST_NAME
+from pipelines.stages import Problems, ShardEntry, read_tar_samples
 
 
 @dataclass
