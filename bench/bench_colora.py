@@ -25,15 +25,14 @@ from pathlib import Path
 import torch
 
 from trainer.checkpoint import save_model
-from trainer.colora import (AdapterConfig, apply_plan, make_plan, model_fingerprint,
-                            save_adapter, trainable_parameters)
+from trainer.adapters import (all_methods, apply_plan, get_method, make_plan, save_adapter,
+                              trainable_parameters)
 from trainer.faig import faig_scores
 from trainer.finetune import faig_batch_size
 from trainer.loop import LoopConfig, make_training, psnr_loss
 from trainer.models import create_model
 
 PAPER_COUNTS = {"decoder": 1.942e6, "lora": 2.442e6, "colora": 2.063e6, "full": 29.160e6}
-METHOD_NAMES = {"decoder": "Only-decoder", "lora": "LoRA", "colora": "CoLoRA", "full": "Full"}
 
 
 def parse_args():
@@ -129,7 +128,7 @@ def make_method_training(args, model, method: str, scores):
     """(Training, trainable count) of one method on its own copy of the model."""
     model = copy.deepcopy(model)
     if method == "colora":
-        apply_plan(model, make_plan(model, AdapterConfig(), scores))
+        apply_plan(model, make_plan(model, "colora", scores=scores))
     params = trainable_parameters(model)
     config = LoopConfig(steps=args.train_steps + 2, device=args.device, progress=False)
     return make_training(model, config, params), sum(p.numel() for p in params)
@@ -182,14 +181,16 @@ def quick_scores(model) -> dict:
 def counts_and_sizes(scores_w32) -> None:
     model = create_model("nafnet-sidd-w32")
     scores = scores_w32 or quick_scores(model)
-    print("\n3. Tuned parameters, nafnet-sidd-w32 (budget 7% for CoLoRA and LoRA)")
+    print("\n3. Tuned parameters, nafnet-sidd-w32 (budget 7% for the low-rank methods)")
     print(f"{'method':<14} {'ours':>10} {'paper':>10} {'ours/paper':>11} {'% of model':>11}")
     plans = {}
-    for method in ("decoder", "lora", "colora", "full"):
-        plans[method] = make_plan(model, AdapterConfig(method=method), scores)
-        ours = plans[method].tuned_count
-        print(f"{METHOD_NAMES[method]:<14} {ours / 1e6:>9.3f}M {PAPER_COUNTS[method] / 1e6:>9.3f}M "
-              f"{ours / PAPER_COUNTS[method]:>11.3f} {100 * ours / plans[method].model_params:>10.2f}%")
+    for spec in all_methods():
+        plans[spec.name] = make_plan(model, spec.name, scores=scores)
+        ours, paper = plans[spec.name].tuned_count, PAPER_COUNTS.get(spec.name)
+        ratio = f"{ours / paper:>11.3f}" if paper else f"{'-':>11}"
+        paper_text = f"{paper / 1e6:>9.3f}M" if paper else f"{'-':>10}"
+        print(f"{spec.label:<14} {ours / 1e6:>9.3f}M {paper_text} {ratio} "
+              f"{100 * ours / plans[spec.name].model_params:>10.2f}%")
     lora_ranks = set(plans["lora"].lora_ranks.values())
     print(f"(LoRA rank {max(lora_ranks)}; CoLoRA ranks {min(plans['colora'].lora_ranks.values())}"
           f"..{max(plans['colora'].lora_ranks.values())} over {len(plans['colora'].lora_ranks)} "
@@ -200,15 +201,13 @@ def counts_and_sizes(scores_w32) -> None:
 def file_sizes(model, plans) -> None:
     with tempfile.TemporaryDirectory() as folder:
         model_path = save_model(Path(folder) / "model.safetensors", model)
-        fingerprint = model_fingerprint(model)
         print("\n4. File sizes, nafnet-sidd-w32")
         print(f"{'model':<22} {model_path.stat().st_size / 1e6:>9.2f} MB")
-        for method in ("decoder", "lora", "colora"):
+        for method in ("decoder", "lora", "colora", "dora", "codora"):
             adapted = apply_plan(copy.deepcopy(model), plans[method])
-            path = save_adapter(Path(folder) / f"{method}.safetensors", adapted, plans[method],
-                                fingerprint)
+            path = save_adapter(Path(folder) / f"{method}.safetensors", adapted)
             size = path.stat().st_size
-            print(f"{METHOD_NAMES[method] + ' adapter':<22} {size / 1e6:>9.2f} MB "
+            print(f"{get_method(method).label + ' adapter':<22} {size / 1e6:>9.2f} MB "
                   f"({100 * size / model_path.stat().st_size:.1f}% of the model)")
 
 

@@ -94,17 +94,16 @@ def finetune_and_score(base: nn.Module, task: TaskData, count: int, method: str,
                        scale: ScaleConfig, seed: int, device: str,
                        scores: dict[str, float] | None = None) -> RunOutcome:
     """Tune a copy of `base` with `method` on the first `count` pairs; score the test set."""
-    from trainer.colora import AdapterConfig
+    from trainer.adapters import get_method, method_config
     from trainer.finetune import finetune
 
     began = time.perf_counter()
     torch.manual_seed(seed)
     model = copy.deepcopy(base)
-    adapter = AdapterConfig(method=method, budget=scale.colora_budget,
-                            rank=scale.lora_rank if method == "lora" and scale.lora_rank else None,
-                            seed=seed)
-    result = finetune(model, training_pairs(task, count), adapter, train_config(scale, seed, device),
-                      scores if method == "colora" else None)
+    options = {"budget": scale.colora_budget, "rank": scale.lora_rank or None, "seed": seed}
+    adapter = method_config(method, options, strict=False)
+    result = finetune(model, training_pairs(task, count), method, train_config(scale, seed, device),
+                      adapter, scores if get_method(method).needs_scores else None)
     per_image = score_test_set(result.model, task, device)
     return RunOutcome(float(np.mean(per_image)), tuple(per_image), result.plan.tuned_count,
                       result.plan.model_params, time.perf_counter() - began)

@@ -18,9 +18,14 @@ from pipelines.files import write_text_atomically
 from studies.scales import ScaleConfig
 
 PRETRAIN_ARMS = ("random", "single", "fixed", "prod")
-FINETUNE_METHODS = ("full", "lora", "decoder", "colora")
+FINETUNE_METHODS = ("full", "lora", "decoder", "colora")  # the paper's comparison; any registered
 ARM_LABELS = {"random": "Random init", "single": "Single", "fixed": "Fixed", "prod": "PROD"}
-METHOD_LABELS = {"full": "Full", "lora": "LoRA", "decoder": "Decoder-only", "colora": "CoLoRA"}
+
+
+def method_labels(methods=FINETUNE_METHODS) -> dict[str, str]:
+    """{method: its label} from the adapters registry."""
+    from trainer.adapters import get_method
+    return {method: get_method(method).label for method in methods}
 _RUN_SEED_STREAM = 50
 
 
@@ -169,7 +174,7 @@ def run_reproduction(data_dir: Path, scale: ScaleConfig, out: Path, device: str 
         "pretraining": {"arms": list(PRETRAIN_ARMS), "labels": ARM_LABELS,
                         "pretrain_runs": {a.arm: a.summary for a in arms},
                         "runs": pre_runs, "psnr": psnr_table(pre_runs)},
-        "finetuning": {"methods": list(FINETUNE_METHODS), "labels": METHOD_LABELS,
+        "finetuning": {"methods": list(FINETUNE_METHODS), "labels": method_labels(),
                        "runs": ft_runs, "psnr": psnr_table(ft_runs),
                        "tuned": tuned_parameter_table(ft_runs, model_params)},
         "command": command,

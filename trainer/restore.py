@@ -126,15 +126,15 @@ def restore_image(model: nn.Module, image: np.ndarray, device: torch.device | st
 
 
 def load_for_inference(model_path, adapter_path=None, device: torch.device | str = "cpu"):
-    """Load a model file or run folder, attach a CoLoRA adapter if given; (model, metadata).
+    """Load a model file or run folder, attach an adapter if given; (model, metadata).
 
-    Raises CheckpointError for the model and trainer.colora.AdapterError for the adapter.
+    Raises CheckpointError for the model and trainer.adapters.AdapterError for the adapter.
     """
     from trainer.checkpoint import load_model
 
     model, metadata = load_model(model_path, device="cpu")
     if adapter_path is not None:
-        from trainer.colora import load_adapter
+        from trainer.adapters import load_adapter
 
         model = load_adapter(model, adapter_path)
     return model.to(device).eval(), metadata

@@ -7,9 +7,8 @@ import copy
 import pytest
 import torch
 
-from trainer.colora import (AdapterConfig, apply_plan, load_adapter, lora_layers, make_plan,
-                            merge_and_unload, model_fingerprint, save_adapter,
-                            trainable_parameters)
+from trainer.adapters import (BudgetConfig, adapted_layers, apply_plan, load_adapter, make_plan,
+                              merge_and_unload, save_adapter, trainable_parameters)
 from trainer.faig import faig_scores
 from trainer.loop import LoopConfig, make_training
 from trainer.models import create_model
@@ -54,10 +53,16 @@ def test_faig_on_cuda_matches_cpu(base, gpu, scores):
     assert error < 1e-4  # FAIG sums 4 x 2 backward passes; each is float32-exact to ~1e-6
 
 
+def lora_layers(model):
+    """The low-rank factors of adapter "default", by layer name."""
+    return {name: layer.factors["default"] for name, layer in adapted_layers(model).items()
+            if "default" in layer.factors}
+
+
 def adapted(model, plan, device, gpu):
     """`model` copied to `device`, wrapped by `plan`, with the same random nonzero B on every
     device (B starts at zero, which would make any merge check trivially true)."""
-    model = apply_plan(copy.deepcopy(model).to(device), plan, seed=3)
+    model = apply_plan(copy.deepcopy(model).to(device), plan, BudgetConfig(budget=0.2, seed=3))
     generator = torch.Generator().manual_seed(4)
     with torch.no_grad():
         for _, layer in sorted(lora_layers(model).items()):
@@ -66,7 +71,7 @@ def adapted(model, plan, device, gpu):
 
 
 def test_wrap_and_merge_on_cuda_match_cpu(base, gpu, scores, exact_fp32):
-    plan = make_plan(base, AdapterConfig(method="colora", budget=0.2), scores)
+    plan = make_plan(base, "colora", BudgetConfig(budget=0.2), scores)
     assert plan.lora_ranks, "the plan must adapt some layers"
     on_cpu, on_gpu = adapted(base, plan, "cpu", gpu), adapted(base, plan, "cuda", gpu)
     for name, layer in lora_layers(on_gpu).items():
@@ -78,7 +83,7 @@ def test_wrap_and_merge_on_cuda_match_cpu(base, gpu, scores, exact_fp32):
         assert gpu.relative_error(wrapped_gpu - x.cuda(), wrapped_cpu - x) < FP32_BOUND
         merge_and_unload(on_cpu)
         merge_and_unload(on_gpu)
-        assert not lora_layers(on_gpu)
+        assert not adapted_layers(on_gpu)
         for (name, a), b in zip(on_cpu.state_dict().items(), on_gpu.state_dict().values()):
             assert gpu.relative_error(b, a) < FP32_BOUND, name
         merged = on_gpu(x.cuda())
@@ -88,9 +93,8 @@ def test_wrap_and_merge_on_cuda_match_cpu(base, gpu, scores, exact_fp32):
 
 
 def test_adapter_trained_on_the_gpu_path_loads_on_cpu(base, gpu, scores, tmp_path):
-    plan = make_plan(base, AdapterConfig(method="colora", budget=0.2), scores)
-    fingerprint = model_fingerprint(base)
-    model = apply_plan(copy.deepcopy(base), plan, seed=3)
+    plan = make_plan(base, "colora", BudgetConfig(budget=0.2), scores)
+    model = apply_plan(copy.deepcopy(base), plan, BudgetConfig(budget=0.2, seed=3))
     frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not p.requires_grad}
     config = LoopConfig(steps=4, amp="bf16", channels_last=True, compile=True, device="cuda",
                         progress=False)
@@ -103,7 +107,7 @@ def test_adapter_trained_on_the_gpu_path_loads_on_cpu(base, gpu, scores, tmp_pat
             assert torch.equal(param.detach().cpu(), frozen[name]), f"{name} moved"
     assert any(layer.lora_B.abs().max() > 0 for layer in lora_layers(model).values())
 
-    path = save_adapter(tmp_path / "a.safetensors", model, plan, fingerprint)
+    path = save_adapter(tmp_path / "a.safetensors", model)
     on_cpu = load_adapter(copy.deepcopy(base), path)
     x, _ = gpu.smooth_pairs(1, 32, seed=8)
     model.eval()

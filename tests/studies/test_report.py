@@ -50,7 +50,7 @@ def test_order_agreement_counts_pairs_in_the_papers_direction():
 def _results() -> dict:
     from studies.scales import get_scale
     from dataclasses import asdict
-    from studies.reproduction import (ARM_LABELS, METHOD_LABELS, psnr_table,
+    from studies.reproduction import (ARM_LABELS, method_labels, psnr_table,
                                             tuned_parameter_table)
 
     pre = _runs({"random": -2.0, "single": 0.0, "fixed": 0.5, "prod": 1.0})
@@ -70,7 +70,7 @@ def _results() -> dict:
                             "pretrain_runs": {"random": {"steps": 0},
                                               "prod": {"pairs": 8, "steps": 5,
                                                        "final_loss": -21.5, "seconds": 3.0}}},
-            "finetuning": {"labels": METHOD_LABELS, "runs": ft, "psnr": psnr_table(ft),
+            "finetuning": {"labels": method_labels(), "runs": ft, "psnr": psnr_table(ft),
                            "tuned": tuned_parameter_table(ft, 100)}}
 
 

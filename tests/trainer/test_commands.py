@@ -129,14 +129,12 @@ def test_restore_errors(tiny_model_file, tmp_path):
 
 
 def test_adapter_option(tiny_model_file, paired_dir, tmp_path):
-    from trainer.colora import AdapterConfig, apply_plan, make_plan, model_fingerprint, save_adapter
-    from trainer.models import param_kind
+    from trainer.adapters import RankConfig, apply_plan, make_plan, save_adapter
 
     model, _ = load_model(tiny_model_file)
-    fingerprint = model_fingerprint(model)
-    plan = make_plan(model, AdapterConfig(method="lora", rank=2), kind_of=param_kind)
-    apply_plan(model, plan)
-    adapter = save_adapter(tmp_path / "a.safetensors", model, plan, fingerprint)
+    plan = make_plan(model, "lora", RankConfig(rank=2))
+    apply_plan(model, plan, RankConfig(rank=2))
+    adapter = save_adapter(tmp_path / "a.safetensors", model)
     result = invoke("eval", tiny_model_file, "--data", paired_dir, "--adapter", adapter,
                     "--out", tmp_path / "e.csv", "--device", "cpu")
     assert result.exit_code == 0, result.output

@@ -1,10 +1,11 @@
-"""`trainer colora --task blur`: FAIG, then CoLoRA (or LoRA / decoder / full) fine-tuning."""
+"""`trainer colora --task blur`: FAIG, then CoLoRA (or any registered method) fine-tuning."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
+from trainer.adapters.registry import method_names
 from trainer.commands.colora_options import DEFAULT_BASE, pick_device
 
 TRAIN_COUNTS = ("16", "32", "64", "128")
@@ -17,11 +18,15 @@ TRAIN_COUNTS = ("16", "32", "64", "128")
               help="The PROD pre-trained model (.safetensors file or run folder).")
 @click.option("--faig", "faig_path", type=click.Path(dir_okay=False, path_type=Path),
               help="A faig.json from `trainer faig` [default: compute FAIG first].")
-@click.option("--method", type=click.Choice(["colora", "lora", "decoder", "full"]),
-              default="colora", show_default=True, help="What to tune.")
-@click.option("--budget", type=click.FloatRange(0, 1, min_open=True), default=0.07,
-              show_default=True, help="Share of the model's parameters to tune (colora, lora).")
-@click.option("--rank", type=click.IntRange(1), help="lora: one fixed rank instead of the budget.")
+@click.option("--method", type=click.Choice(method_names()), default="colora", show_default=True,
+              help="What to tune: colora/codora size ranks and bias/norm tuning by FAIG; "
+                   "lora/dora use one rank; decoder and full tune tensors in full.")
+@click.option("--budget", type=click.FloatRange(0, 1, min_open=True),
+              help="Share of the model's parameters to tune (low-rank methods) [default: 0.07].")
+@click.option("--rank", type=click.IntRange(1),
+              help="lora, dora: one fixed rank instead of the budget.")
+@click.option("--alpha", type=click.FloatRange(0, min_open=True),
+              help="Low-rank scale numerator (delta = alpha / r * B A) [default: r, a scale of 1].")
 @click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Real training pairs (lq/+gt/ folder or shards) [default: synthesised].")
 @click.option("--train-count", type=click.Choice(TRAIN_COUNTS), default="16", show_default=True,
@@ -47,50 +52,66 @@ TRAIN_COUNTS = ("16", "32", "64", "128")
 @click.option("--overwrite", is_flag=True, help="Replace an existing adapter in --out.")
 @click.option("--dry-run", is_flag=True,
               help="Only print the tuned parameter counts of every method; train nothing.")
-def colora(task, base, faig_path, method, budget, rank, data, train_count, test, test_count,
-           steps, batch, patch, lr, faig_steps, faig_images, tune_steps, seed, device, out, overwrite,
-           dry_run):
+def colora(task, base, faig_path, method, budget, rank, alpha, data, train_count, test, test_count,
+           steps, batch, patch, lr, faig_steps, faig_images, tune_steps, seed, device, out,
+           overwrite, dry_run):
     """Adapt the pre-trained model to one task, tuning about 7% of its parameters.
 
     CoLoRA ranks each layer by its FAIG contribution and gives it a LoRA rank (0 allowed) so that
     LoRA factors plus the tuned bias/normalization tensors meet --budget. With no options but
     --task it uses runs/pretrain, computes FAIG, synthesises the task's pairs from the embedded
     images and writes adapter.safetensors and summary.json; PSNR/SSIM are printed before and
-    after. `trainer eval --adapter` and `trainer merge` use the adapter.
+    after. `trainer eval --adapter`, `trainer restore --adapter` and `trainer merge` use the
+    adapter.
 
     \b
     Examples:
       trainer colora --task blur
       trainer colora --task rain --data rain/train --test rain/test --train-count 64
-      trainer colora --task blur --method lora --rank 8 --out runs/lora-blur
+      trainer colora --task blur --method dora --rank 8 --out runs/dora-blur
+      trainer colora --task blur --dry-run --budget 0.05
     """
-    from trainer.colora import AdapterConfig
-    from trainer.finetune import AdaptError, AdaptRequest, TrainConfig, adapt_to_task, summary_line
+    from trainer.adapters import method_config
+    from trainer.finetune import (AdaptError, AdaptRequest, TrainConfig, adapt_to_task,
+                                  option_message, summary_line)
 
+    options = {"budget": budget, "rank": rank, "alpha": alpha, "seed": seed}
     try:
-        adapter = AdapterConfig(method=method, budget=budget, rank=rank, seed=seed)
         train = TrainConfig(steps=steps, batch=batch, patch=patch, lr=lr, seed=seed,
                             device=pick_device(device))
         request = AdaptRequest(
             task=task, out=str(out or Path("runs/colora") / f"{task}-{method}"), base=str(base),
-            adapter=adapter, train=train, faig=str(faig_path) if faig_path else None,
+            method=method, train=train, faig=str(faig_path) if faig_path else None,
             data=str(data) if data else None, test=str(test) if test else None,
             train_count=int(train_count), test_count=test_count, faig_steps=faig_steps,
             faig_images=faig_images, tune_steps=tune_steps, overwrite=overwrite)
         if dry_run:
-            _print_counts(request)
+            _print_counts(request, options)
             return
+        request = _with_config(request, method_config(method, options))
         summary = adapt_to_task(request)
-    except (AdaptError, ValueError, OSError) as error:
-        raise click.UsageError(str(error)) from None
+    except AdaptError as error:
+        raise click.UsageError(option_message(error)) from None
+    except (ValueError, OSError) as error:
+        raise click.UsageError(f"--{str(error)}" if _names_option(error) else str(error)) from None
     b, a = summary["before"], summary["after"]
     click.echo(f"test before: PSNR {b['psnr']:.2f} dB, SSIM {b['ssim']:.4f}")
     click.echo(f"test after:  PSNR {a['psnr']:.2f} dB, SSIM {a['ssim']:.4f}")
     click.echo(summary_line(summary) + f" -> {request.out}")
 
 
-def _print_counts(request) -> None:
+def _with_config(request, config):
+    import dataclasses
+    return dataclasses.replace(request, adapter=config)
+
+
+def _names_option(error: Exception) -> bool:
+    """Config errors start with the option's name ("rank: method colora has no such option")."""
+    return str(error).split(":", 1)[0] in ("budget", "rank", "alpha", "seed")
+
+
+def _print_counts(request, options) -> None:
     from trainer.finetune import method_counts
 
-    for method, tuned, total in method_counts(request):
+    for method, tuned, total in method_counts(request, options):
         click.echo(f"{method:<8} {tuned / 1e6:>9.3f}M of {total / 1e6:.3f}M ({100 * tuned / total:.2f}%)")

@@ -33,7 +33,7 @@ def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap):
     from pipelines.pairs import PairError, iter_pairs
     from pipelines.sources import SourceError
     from trainer.checkpoint import CheckpointError
-    from trainer.colora import AdapterError
+    from trainer.adapters import AdapterError
     from trainer.distributed import default_device
     from trainer.evaluate import evaluate_pairs, write_report
     from trainer.restore import check_tiling, load_for_inference

@@ -45,13 +45,15 @@ def faig(base, tasks, targets, steps, tune_steps, images, patch, batch, lr, seed
 
     from pipelines.files import write_text_atomically
     from trainer.faig import kind_table, plot_block_scores
-    from trainer.finetune import AdaptError, TrainConfig, faig_for_tasks
+    from trainer.finetune import AdaptError, TrainConfig, faig_for_tasks, option_message
 
     try:
         tune = TrainConfig(steps=tune_steps, batch=batch, patch=patch, lr=lr, seed=seed,
                            device=pick_device(device))
         report = faig_for_tasks(base, tasks, targets, tune, steps, images)
-    except (AdaptError, ValueError) as error:
+    except AdaptError as error:
+        raise click.UsageError(option_message(error)) from None
+    except ValueError as error:
         raise click.UsageError(str(error)) from None
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomically(out / "faig.json", json.dumps(report, indent=1))

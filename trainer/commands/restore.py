@@ -36,7 +36,7 @@ def restore(model_path, images, out, tile, overlap, adapter, device, amp):
     from pipelines.sources import SourceError, load_image
     from pipelines.files import write_bytes_atomically
     from trainer.checkpoint import CheckpointError
-    from trainer.colora import AdapterError
+    from trainer.adapters import AdapterError
     from trainer.distributed import default_device
     from trainer.restore import check_tiling, load_for_inference, restore_image
 

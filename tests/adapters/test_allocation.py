@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.colora import AdapterConfig, AdapterPlan, allocate_ranks, make_plan
-from trainer.colora.allocation import lora_candidates
+from trainer.adapters import (AdapterPlan, BudgetConfig, RankConfig, allocate_ranks,
+                              lora_candidates, make_plan, method_config)
 from trainer.models import named_param_kinds
 
 
@@ -51,7 +51,7 @@ def test_equal_scores_get_equal_ranks_and_zero_scores_refused():
 
 
 def test_colora_plan_on_toy_model(toy, depth_scores):
-    plan = make_plan(toy, AdapterConfig(budget=0.3), scores=depth_scores(toy))
+    plan = make_plan(toy, "colora", BudgetConfig(budget=0.3), scores=depth_scores(toy))
     total = sum(p.numel() for p in toy.parameters())
     assert plan.model_params == total
     assert abs(plan.tuned_count - 0.3 * total) <= 0.05 * 0.3 * total
@@ -68,28 +68,39 @@ def test_colora_plan_on_toy_model(toy, depth_scores):
 
 def test_lora_decoder_full_plans(toy):
     total = sum(p.numel() for p in toy.parameters())
-    lora = make_plan(toy, AdapterConfig(method="lora", rank=2))
+    lora = make_plan(toy, "lora", RankConfig(rank=2))
     assert set(lora.lora_ranks) == {name for name, _ in lora_candidates(toy)}
     assert lora.tuned_parameters == ()
-    assert make_plan(toy, AdapterConfig(method="full")).tuned_count == total
-    decoder = make_plan(toy, AdapterConfig(method="decoder")).tuned_parameters
+    assert make_plan(toy, "full").tuned_count == total
+    decoder = make_plan(toy, "decoder").tuned_parameters
     assert {n.split(".")[0] for n in decoder} == {"up", "dec", "mix", "out"}
 
 
 def test_colora_needs_scores_and_all_of_them(toy, depth_scores):
     with pytest.raises(ValueError, match="FAIG"):
-        make_plan(toy, AdapterConfig())
+        make_plan(toy, "colora")
     scores = depth_scores(toy)
     scores.pop("mid.expand.weight")
     with pytest.raises(ValueError, match="mid.expand.weight"):
-        make_plan(toy, AdapterConfig(), scores=scores)
+        make_plan(toy, "colora", scores=scores)
+    with pytest.raises(ValueError, match="RankConfig is not method colora"):
+        make_plan(toy, "colora", RankConfig(), scores=depth_scores(toy))
 
 
-@pytest.mark.parametrize("bad", [dict(method="adalora"), dict(budget=0.0), dict(rank=4),
-                                 dict(method="lora", rank=0), dict(alpha=-1.0)])
-def test_config_rejects_bad_values(bad):
-    with pytest.raises(ValueError):
-        AdapterConfig(**bad)
+@pytest.mark.parametrize("method, options, message", [
+    ("adalora", {}, "unknown method 'adalora'"), ("colora", {"budget": 0.0}, "budget"),
+    ("colora", {"rank": 4}, "rank: method colora has no such option"),
+    ("lora", {"rank": 0}, "rank"), ("dora", {"alpha": -1.0}, "alpha"),
+    ("full", {"budget": 0.1}, "budget: method full"), ("lora", {"seed": -1}, "seed")])
+def test_config_rejects_bad_values(method, options, message):
+    with pytest.raises(ValueError, match=message):
+        method_config(method, options)
+
+
+def test_lenient_configs_take_what_each_method_has():
+    assert method_config("full", {"budget": 0.1, "rank": 3}, strict=False).to_dict() == {"seed": 0}
+    assert method_config("dora", {"budget": 0.1, "rank": 3}, strict=False) == \
+        RankConfig(budget=0.1, rank=3)
 
 
 def test_bias_and_norm_compete_by_contribution_per_value():
@@ -104,7 +115,7 @@ def test_bias_and_norm_compete_by_contribution_per_value():
     jitter = np.random.default_rng(0).lognormal(0.0, 0.5, len(kinds))  # FAIG is never uniform
     scores = {name: per_value[kinds[name]] * p.numel() * j
               for (name, p), j in zip(model.named_parameters(), jitter)}
-    plan = make_plan(model, AdapterConfig(budget=0.07), scores=scores)
+    plan = make_plan(model, "colora", BudgetConfig(budget=0.07), scores=scores)
     total = sum(p.numel() for p in model.parameters())
     assert abs(plan.tuned_count - 0.07 * total) <= 0.05 * 0.07 * total
     vectors = [name for name in scores if kinds[name] in ("bias", "norm")]

@@ -75,3 +75,18 @@ def scores_rising_with_depth(model) -> dict[str, float]:
 @pytest.fixture
 def depth_scores():
     return scores_rising_with_depth
+
+
+def noisy_pairs(count: int = 3, size: int = 12):
+    """(name, lq, gt) uint8 pairs: random images and their noisy copies."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    gt = rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
+    lq = np.clip(gt.astype(int) + rng.integers(-20, 21, gt.shape), 0, 255).astype(np.uint8)
+    return [(f"p{i}", lq[i], gt[i]) for i in range(count)]
+
+
+@pytest.fixture
+def make_pairs():
+    return noisy_pairs

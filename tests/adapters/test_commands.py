@@ -1,4 +1,5 @@
-"""End to end through the CLI on nafnet-tiny and tiny synthetic images (few steps, small M)."""
+"""`trainer faig`, `trainer colora` and `trainer merge` end to end on nafnet-tiny and tiny
+synthetic images (few steps, small M)."""
 import json
 
 import pytest
@@ -7,7 +8,7 @@ from click.testing import CliRunner
 
 from trainer.checkpoint import load_model, save_model
 from trainer.cli import main
-from trainer.colora import load_adapter, read_adapter
+from trainer.adapters import load_adapter, method_names, read_adapter, set_adapters
 from trainer.commands.colora_options import DEFAULT_BASE
 from trainer.finetune import DEFAULT_BASE as LIBRARY_DEFAULT_BASE
 from trainer.models import create_model
@@ -42,6 +43,8 @@ def run(tmp_path_factory):
                            root / "computed"),
         "merge": invoke("merge", root / "base.safetensors", root / "colora" / "adapter.safetensors",
                         "--out", root / "merged.safetensors"),
+        "dora": invoke("colora", "--task", "rain", "--base", root / "base.safetensors", "--method",
+                       "dora", "--rank", "2", *FAST, "--out", root / "dora"),
     }
     return root, results, invoke
 
@@ -66,8 +69,12 @@ def test_colora_writes_adapter_and_reports(run):
         assert summary["adapter_bytes"] < summary["model_bytes"]
         assert abs(summary["tuned_count"] - 0.07 * summary["model_params"]) <= 0.0035 * summary["model_params"]
     assert (root / "computed" / "faig.json").is_file()
-    _, meta = read_adapter(root / "colora" / "adapter.safetensors")
-    assert meta["info"]["task"] == "blur" and meta["info"]["method"] == "colora"
+    adapter = read_adapter(root / "colora" / "adapter.safetensors")
+    assert adapter.method == "colora" and adapter.version == 2
+    assert adapter.record.task == {"name": "blur", "ops": ["gaussian_blur", "motion_blur"],
+                                   "level_range": [0.0, 1.0]}
+    assert results["dora"].exit_code == 0, results["dora"].output
+    assert read_adapter(root / "dora" / "adapter.safetensors").record.config.rank == 2
 
 
 def test_merge_equals_base_plus_adapter(run):
@@ -91,7 +98,7 @@ def test_wrong_base_and_bad_inputs_exit_2(run):
     assert not (root / "x.safetensors").exists()
     again = invoke("colora", "--task", "blur", "--base", root / "base.safetensors", "--faig",
                    root / "faig" / "faig.json", *FAST, "--out", root / "colora")
-    assert again.exit_code == 2 and "--overwrite" in again.output
+    assert again.exit_code == 2 and "--overwrite" in again.output and "--out" in again.output
     missing = invoke("colora", "--task", "blur", "--base", root / "nope", "--out", root / "n")
     assert missing.exit_code == 2 and "nope" in missing.output
     foreign = root / "foreign.json"
@@ -117,8 +124,69 @@ def test_dry_run_counts_every_method(run):
     result = invoke("colora", "--task", "blur", "--base", root / "base.safetensors", "--faig",
                     root / "faig" / "faig.json", "--dry-run")
     assert result.exit_code == 0, result.output
-    assert [line.split()[0] for line in result.output.splitlines()] == ["decoder", "lora", "colora", "full"]
+    assert [line.split()[0] for line in result.output.splitlines()] == method_names()
+    without = invoke("colora", "--task", "blur", "--base", root / "base.safetensors", "--dry-run",
+                     "--budget", "0.05")
+    assert [line.split()[0] for line in without.output.splitlines()] == ["decoder", "lora", "dora", "full"]
+    option = invoke("colora", "--task", "blur", "--base", root / "base.safetensors", "--method",
+                    "colora", "--rank", "3", "--out", root / "r")
+    assert option.exit_code == 2 and "--rank: method colora has no such option" in option.output
 
 
 def test_default_base_matches_library():
     assert DEFAULT_BASE == LIBRARY_DEFAULT_BASE
+
+
+def test_weighted_merge_and_composed_adapter(run):
+    root, _, invoke = run
+    blur, rain = root / "colora" / "adapter.safetensors", root / "dora" / "adapter.safetensors"
+    model_out, adapter_out = root / "mix.safetensors", root / "mix-adapter.safetensors"
+    merged = invoke("merge", root / "base.safetensors", f"{blur}:0.6", f"{rain}:0.4",
+                    "--out", model_out)
+    assert merged.exit_code == 0, merged.output
+    composed = invoke("merge", root / "base.safetensors", blur, rain, "--weights", "0.6,0.4",
+                      "--as-adapter", "--out", adapter_out)
+    assert composed.exit_code == 0 and "exact" in composed.output, composed.output
+    approximate = invoke("merge", root / "base.safetensors", blur, rain, "--weights", "0.6,0.4",
+                         "--as-adapter", "--rank", "1", "--out", root / "low.safetensors")
+    assert "APPROXIMATE" in approximate.output and "relative error" in approximate.output
+    base, _ = load_model(root / "base.safetensors")
+    both = load_adapter(load_adapter(base, blur, "blur"), rain, "rain")
+    set_adapters(both, ["blur", "rain"], [0.6, 0.4])
+    x = torch.rand(1, 3, 24, 24)
+    with torch.no_grad():
+        expected = both(x)
+        assert torch.allclose(load_model(model_out)[0](x), expected, atol=1e-5)
+        single = load_adapter(load_model(root / "base.safetensors")[0], adapter_out)
+        assert torch.allclose(single(x), expected, atol=1e-5)
+
+
+def test_merge_refusals_leave_files_alone(run):
+    root, _, invoke = run
+    blur, rain = root / "colora" / "adapter.safetensors", root / "dora" / "adapter.safetensors"
+    base = root / "base.safetensors"
+    existing = root / "existing.safetensors"
+    existing.write_bytes(b"precious")
+    other = root / "other-base.safetensors"
+    torch.manual_seed(2)
+    save_model(other, small_model())
+    foreign_dir = root / "foreign-adapter"
+    foreign = invoke("colora", "--task", "rain", "--base", other, "--method", "lora", *FAST,
+                     "--out", foreign_dir)
+    assert foreign.exit_code == 0, foreign.output
+    cases = [
+        ([base, blur, rain, "--weights", "0.5", "--out", root / "a.safetensors"], "1 weights for 2"),
+        ([base, f"{blur}:nan", "--out", root / "a.safetensors"], "nan is not a finite"),
+        ([base, f"{blur}:inf", "--out", root / "a.safetensors"], "inf is not a finite"),
+        ([base, blur, foreign_dir / "adapter.safetensors", "--out", root / "a.safetensors"],
+         "trained on a different base model"),
+        ([base, blur, "--out", existing], "already exists"),
+        ([base, blur, "--out", blur, "--overwrite"], "is one of the inputs"),
+        ([base, blur, "--out", root / "a.safetensors", "--rank", "2"], "--as-adapter only"),
+        ([base, root / "nope.safetensors", "--out", root / "a.safetensors"], "no such adapter"),
+    ]
+    for args, message in cases:
+        result = invoke("merge", *args)
+        assert result.exit_code == 2 and message in result.output, (args, result.output)
+        assert len(result.output.strip().splitlines()[-1]) > 0
+    assert existing.read_bytes() == b"precious" and not (root / "a.safetensors").exists()

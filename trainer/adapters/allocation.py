@@ -17,65 +17,16 @@ contribute.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from typing import Callable, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
-from trainer.colora.layers import SUPPORTED, weight_matrix_shape
+from trainer.adapters.layer import SUPPORTED, weight_matrix_shape
+from trainer.adapters.plan import LOW_RANK, TUNED, AdapterPlan, LayerPlan
 
 VECTOR_KINDS = ("bias", "norm")
-
-
-@dataclass(frozen=True)
-class LayerPlan:
-    """One candidate of a plan. role: lora (name is a module) or tuned (name is a parameter)."""
-
-    name: str
-    role: str
-    rank: int
-    params: int
-    delta: float
-    score: float
-    d: int
-    k: int
-
-
-@dataclass(frozen=True)
-class AdapterPlan:
-    """The outcome of allocation: every candidate with its rank, share and source score."""
-
-    method: str
-    layers: tuple[LayerPlan, ...]
-    model_params: int
-    budget: float | None
-
-    @property
-    def lora_ranks(self) -> dict[str, int]:
-        return {p.name: p.rank for p in self.layers if p.role == "lora" and p.rank > 0}
-
-    @property
-    def tuned_parameters(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self.layers if p.role == "tuned" and p.params > 0)
-
-    @property
-    def tuned_count(self) -> int:
-        return sum(p.params for p in self.layers)
-
-    def counts_by_role(self) -> dict[str, int]:
-        return {role: sum(p.params for p in self.layers if p.role == role)
-                for role in ("lora", "tuned")}
-
-    def to_dict(self) -> dict:
-        return {"method": self.method, "model_params": self.model_params, "budget": self.budget,
-                "tuned_count": self.tuned_count, "layers": [asdict(p) for p in self.layers]}
-
-    @classmethod
-    def from_dict(cls, data: Mapping) -> "AdapterPlan":
-        layers = tuple(LayerPlan(**p) for p in data["layers"])
-        return cls(data["method"], layers, int(data["model_params"]), data.get("budget"))
 
 
 def allocate_ranks(scores, unit_costs, caps, budget: float) -> np.ndarray:
@@ -118,10 +69,12 @@ def lora_candidates(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in model.named_modules() if isinstance(m, SUPPORTED)]
 
 
-def plan_colora(model: nn.Module, scores: Mapping[str, float], budget: float,
-                kind_of: Callable) -> AdapterPlan:
-    """CoLoRA: ranks and tuned bias/norm vectors from per-parameter contributions `scores`
-    (parameter name -> FAIG score, e.g. faig's layer scores averaged over tasks)."""
+def plan_by_contribution(model: nn.Module, scores: Mapping[str, float], budget: float,
+                         kind_of: Callable, method: str, variant) -> AdapterPlan:
+    """CoLoRA's allocation: ranks and tuned bias/norm vectors from per-parameter contributions
+    `scores` (parameter name -> FAIG score, e.g. faig's layer scores averaged over tasks).
+    The ranks depend on the scores and the budget alone; `variant` only counts what each layer
+    costs at its rank (DoRA adds a magnitude per output)."""
     layers = lora_candidates(model)
     vectors = [(name, p) for name, p, kind in _named_kinds(model, kind_of) if kind in VECTOR_KINDS]
     shapes = [weight_matrix_shape(m.weight) for _, m in layers]
@@ -134,24 +87,25 @@ def plan_colora(model: nn.Module, scores: Mapping[str, float], budget: float,
     bids = item_scores + [s / p.numel() * typical_weight for s, (_, p) in zip(vector_scores, vectors)]
     ranks = allocate_ranks(bids, costs, caps, budget * total)
     item_scores += vector_scores
-    plans = [_lora_plan(name, int(r), shape, s)
+    plans = [_lora_plan(name, int(r), shape, s, variant)
              for (name, _), r, shape, s in zip(layers, ranks, shapes, item_scores)]
     plans += [_tuned_plan(name, p, bool(r), s)
               for (name, p), r, s in zip(vectors, ranks[len(layers):], item_scores[len(layers):])]
-    return AdapterPlan("colora", tuple(plans), total, budget)
+    return AdapterPlan(method, tuple(plans), total, budget)
 
 
-def plan_lora(model: nn.Module, budget: float, rank: int | None = None) -> AdapterPlan:
-    """Conventional LoRA: one rank (capped per layer) everywhere, bias/norm frozen; without
-    `rank`, the rank whose total is closest to the budget."""
+def plan_uniform(model: nn.Module, budget: float, rank: int | None, method: str,
+                 variant) -> AdapterPlan:
+    """One rank (capped per layer) for every conv/linear layer, bias/norm frozen; without
+    `rank`, the rank whose total (as `variant` counts it) is closest to the budget."""
     layers = lora_candidates(model)
     shapes = [weight_matrix_shape(m.weight) for _, m in layers]
     total = _parameter_count(model)
     if rank is None:
-        rank = _uniform_rank_for_budget(shapes, budget * total)
-    plans = [_lora_plan(name, min(rank, rank_cap(*shape)), shape, 0.0)
+        rank = _uniform_rank_for_budget(shapes, budget * total, variant)
+    plans = [_lora_plan(name, min(rank, rank_cap(*shape)), shape, 0.0, variant)
              for (name, _), shape in zip(layers, shapes)]
-    return AdapterPlan("lora", tuple(plans), total, budget)
+    return AdapterPlan(method, tuple(plans), total, budget)
 
 
 def rank_cap(d: int, k: int) -> int:
@@ -159,9 +113,10 @@ def rank_cap(d: int, k: int) -> int:
     return max(1, (d * k) // (d + k))
 
 
-def _uniform_rank_for_budget(shapes: list[tuple[int, int]], budget: float) -> int:
+def _uniform_rank_for_budget(shapes: list[tuple[int, int]], budget: float, variant) -> int:
     caps = [rank_cap(d, k) for d, k in shapes]
-    totals = np.array([sum(min(r, cap) * (d + k) for (d, k), cap in zip(shapes, caps))
+    totals = np.array([sum(variant.parameter_count(min(r, cap), d, k)
+                           for (d, k), cap in zip(shapes, caps))
                        for r in range(1, max(caps) + 1)])
     return int(np.argmin(np.abs(totals - budget))) + 1
 
@@ -216,16 +171,17 @@ def plan_full(model: nn.Module) -> AdapterPlan:
     return AdapterPlan("full", tuple(plans), _parameter_count(model), None)
 
 
-def _lora_plan(name: str, rank: int, shape: tuple[int, int], score: float) -> LayerPlan:
+def _lora_plan(name: str, rank: int, shape: tuple[int, int], score: float,
+               variant) -> LayerPlan:
     d, k = shape
-    params = rank * (d + k)
-    return LayerPlan(name, "lora", rank, params, params / (d * k), float(score), d, k)
+    params = variant.parameter_count(rank, d, k) if rank else 0
+    return LayerPlan(name, LOW_RANK, rank, params, params / (d * k), float(score), d, k)
 
 
 def _tuned_plan(name: str, param: nn.Parameter, tuned: bool, score: float) -> LayerPlan:
     n = param.numel()
     d = int(param.shape[0]) if param.dim() else 1
-    return LayerPlan(name, "tuned", 0, n if tuned else 0, float(tuned), float(score), d, n // d)
+    return LayerPlan(name, TUNED, 0, n if tuned else 0, float(tuned), float(score), d, n // d)
 
 
 def _score(scores: Mapping[str, float], name: str) -> float:

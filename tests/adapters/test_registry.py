@@ -1,0 +1,61 @@
+"""Every registered method end to end, and the registry as the one list of methods."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from trainer.adapters import (adapted_layers, all_methods, get_method, load_adapter,
+                              merge_and_unload, method_config, method_names, read_adapter,
+                              save_adapter)
+from trainer.adapters.registry import FILE_ONLY_MODULES, METHOD_MODULES
+from trainer.finetune import TrainConfig, finetune
+
+
+def _pairs(count=2, size=12):
+    rng = np.random.default_rng(0)
+    gt = rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
+    lq = np.clip(gt.astype(int) + rng.integers(-20, 21, gt.shape), 0, 255).astype(np.uint8)
+    return [(f"p{i}", lq[i], gt[i]) for i in range(count)]
+
+
+@pytest.mark.parametrize("method", method_names())
+def test_plan_train_save_load_merge(toy, depth_scores, images, tmp_path, method):
+    lq, _ = images
+    base = copy.deepcopy(toy)
+    config = method_config(method, {"budget": 0.3, "seed": 1}, strict=False)
+    train = TrainConfig(steps=2, batch=2, patch=8, lr=1e-2, progress=False)
+    result = finetune(toy, _pairs(), method, train, config, depth_scores(base))
+    assert result.plan.method == method
+    path = save_adapter(tmp_path / "a.safetensors", result.model)
+    assert read_adapter(path).method == method
+    loaded = load_adapter(copy.deepcopy(base), path)
+    with torch.no_grad():
+        trained = result.model(lq)
+        assert not torch.allclose(trained, base(lq), atol=1e-4), "training moved nothing"
+        assert torch.allclose(loaded(lq), trained, atol=1e-5)
+        merged = merge_and_unload(loaded)
+        assert not adapted_layers(merged)
+        assert torch.allclose(merged(lq), trained, atol=1e-5)
+
+
+def test_every_table_entry_registers_itself_with_its_prefixes():
+    for name in [*METHOD_MODULES, *FILE_ONLY_MODULES]:
+        method = get_method(name)
+        assert method.name == name and method.label
+        assert method.prefixes[-1] == "tuned"
+        assert (method.variant is None) == (method.prefixes == ("tuned",))
+    assert [m.name for m in all_methods()] == method_names() == list(METHOD_MODULES)
+    assert {"full", "decoder", "lora", "colora", "dora", "codora"} == set(method_names())
+    with pytest.raises(ValueError, match="unknown method 'x'.*colora"):
+        get_method("x")
+
+
+def test_cli_choices_and_dry_run_come_from_the_registry():
+    from trainer.commands.colora import colora
+
+    method_option = next(p for p in colora.params if p.name == "method")
+    assert list(method_option.type.choices) == method_names()
+    result = CliRunner().invoke(colora, ["--help"])
+    assert all(name in result.output for name in method_names())

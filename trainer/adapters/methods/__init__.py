@@ -1,0 +1,1 @@
+"""Adaptation methods; each module registers its methods with trainer.adapters.registry."""
