@@ -15,6 +15,7 @@ Adapters are CoLoRA adapters (7% budget, contribution-sized ranks from synthetic
 random factors: timing does not depend on the values.
 
     .venv/bin/python bench/bench_adapters.py [--device cuda] [--preset P] [--size S]
+    .venv/bin/python bench/bench_adapters.py --device cuda --per-image-batch 8   # the GPU run
 """
 from __future__ import annotations
 
@@ -35,13 +36,16 @@ COUNTS = (1, 3, 5)
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda [default: cpu].")
-    parser.add_argument("--preset", default="nafnet-sidd-w32", help="[default: nafnet-sidd-w32]")
+    parser.add_argument("--preset", help="[default: nafnet-sidd-w32 on cuda, nafnet-small on cpu]")
     parser.add_argument("--size", type=int, default=512, help="Image side [default: 512].")
     parser.add_argument("--per-image-batch", type=int, default=4,
                         help="Batch of the per-image rows [default: 4].")
     parser.add_argument("--repeats", type=int, default=5, help="Timed passes per row [default: 5].")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads [default: 1].")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.preset is None:
+        args.preset = "nafnet-sidd-w32" if args.device.startswith("cuda") else "nafnet-small"
+    return args
 
 
 def sync(device: str) -> None:
