@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -44,8 +45,10 @@ class ImageCodec:
     def suffix(self, name: str, fmt: str) -> str:
         return f"{name}.{fmt}"
 
-    def matches(self, name: str, suffix: str) -> bool:
-        return suffix.startswith(f"{name}.")
+    def find(self, name: str, raw: Mapping[str, Any]) -> str | None:
+        """The suffix `name.<format>` a raw sample holds, or None."""
+        prefix = name + "."
+        return next((suffix for suffix in raw if suffix.startswith(prefix)), None)
 
     def encode(self, value: np.ndarray, fmt: str) -> bytes:
         return encode_image(value, fmt)
@@ -62,8 +65,8 @@ class JsonCodec:
     def suffix(self, name: str, fmt: str) -> str:
         return name
 
-    def matches(self, name: str, suffix: str) -> bool:
-        return suffix == name
+    def find(self, name: str, raw: Mapping[str, Any]) -> str | None:
+        return name if name in raw else None
 
     def encode(self, value: dict, fmt: str) -> bytes:
         return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
@@ -98,7 +101,7 @@ class Member:
 
     def find(self, raw: Mapping[str, Any]) -> str | None:
         """The suffix under which a raw sample holds this member, or None."""
-        return next((suffix for suffix in raw if self.codec.matches(self.name, suffix)), None)
+        return self.codec.find(self.name, raw)
 
 
 @dataclass(frozen=True)
@@ -127,15 +130,15 @@ class SampleSchema:
         if any("." in name for name in names):
             raise ValueError(f"member names cannot contain a dot (webdataset splits there): {names}")
 
-    @property
+    @cached_property
     def images(self) -> tuple[Member, ...]:
         return tuple(m for m in self.members if m.codec.is_image)
 
-    @property
+    @cached_property
     def geometric(self) -> tuple[Member, ...]:
         return tuple(m for m in self.images if m.geometric)
 
-    @property
+    @cached_property
     def record(self) -> Member:
         return next(m for m in self.members if not m.codec.is_image)
 
@@ -177,13 +180,13 @@ class SampleSchema:
         Image members first, then the record; KeyError for a missing member, CodecError for bytes
         that do not decode, ValueError for geometric images of different sizes. images=False
         decodes only the record (verify without decoding)."""
-        absent = self.missing(raw)
+        located = [(member, member.find(raw)) for member in self.images + (self.record,)]
+        absent = [member.name for member, suffix in located if suffix is None and member.default is None]
         if absent:
             present = sorted(s for s in raw if not s.startswith("__"))
             raise KeyError(f"missing member(s) {', '.join(absent)}: has {present}")
         sample = {"key": raw["__key__"], "shard": raw["__shard__"]}
-        for member in (self.images if images else ()) + (self.record,):
-            suffix = member.find(raw)
+        for member, suffix in located if images else located[-1:]:
             sample[member.field] = (member.default() if suffix is None
                                     else member.codec.decode(raw[suffix], suffix))
         if images:
