@@ -117,6 +117,8 @@ class IndexColumn:
 
 @dataclass(frozen=True)
 class SampleSchema:
+    """A sample's members in tar order, and the index.parquet columns made from them."""
+
     members: tuple[Member, ...]
     index_columns: tuple[IndexColumn, ...]
 
@@ -195,7 +197,10 @@ class SampleSchema:
 
 
 def check_same_size(sample: Mapping[str, Any], members: tuple[Member, ...]) -> None:
-    first = members[0] if members else None
+    """ValueError unless these image members of a decoded sample share one shape."""
+    if not members:
+        return
+    first = members[0]
     for other in members[1:]:
         if sample[other.field].shape != sample[first.field].shape:
             raise ValueError(f"{first.name} {sample[first.field].shape} and {other.name} "
