@@ -138,7 +138,7 @@ def compare_precision(args) -> None:
     from trainer.loop import LoopConfig, fit
     from trainer.metrics import psnr
     from trainer.models import create_model
-    from trainer.restore import tensor_to_image
+    from pipelines.batching import tensor_to_image
 
     held_out = [smooth_batches(10_000, 1, args.patch)(i).__next__() for i in range(8)]
     print(f"\n{args.model}: {args.steps} steps, batch {args.batch}, {args.patch}x{args.patch}, "

@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 
 from degrade.chain import degrade
-from degrade.seeding import sample_seed
+from degrade.crops import random_window
+from degrade.seeding import CHAIN, CROP, sample_seed
 
-CHAIN_STREAM, CROP_STREAM = 0, 1
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 BACKGROUND = 255
 INK = (20, 20, 20)
@@ -54,8 +54,7 @@ def random_crop(image: np.ndarray, size: int, seed: int) -> np.ndarray:
     """A size x size crop (smaller images: the whole side) at a seeded position."""
     rng = np.random.default_rng(seed)
     height, width = min(size, image.shape[0]), min(size, image.shape[1])
-    top = int(rng.integers(image.shape[0] - height + 1))
-    left = int(rng.integers(image.shape[1] - width + 1))
+    top, left = random_window(rng, image.shape, (height, width))
     return image[top:top + height, left:left + width]
 
 
@@ -107,8 +106,8 @@ def preview_grid(image: np.ndarray, seed: int, pool: Sequence[str], max_length: 
     cells, records = [], []
     for index in range(count):
         clean = np.ascontiguousarray(random_crop(image, style.crop,
-                                                 sample_seed(seed, index, CROP_STREAM)))
-        degraded, record = degrade(clean, sample_seed(seed, index, CHAIN_STREAM), pool,
+                                                 sample_seed(seed, index, CROP)))
+        degraded, record = degrade(clean, sample_seed(seed, index, CHAIN), pool,
                                    max_length, mode, min_length)
         steps = [f"{n + 1}. {describe_step(step)}" for n, step in enumerate(record["ops"])]
         cells.append((clean, degraded, [f"#{index}  clean | degraded"] + (steps or ["identity"])))

@@ -1,7 +1,10 @@
-"""Stacking augmented samples into batches: uint8 HxWx3 images -> uint8 or float32 Bx3xHxW tensors.
+"""Images as tensors: augmented samples stacked into uint8 or float32 Bx3xHxW batches, and the
+one conversion between a uint8 HxWx3 image and a float32 3xHxW tensor, both ways.
 
 Batches leave the stream as uint8 (a quarter of float32's bytes across the DataLoader's process
 boundary and on the way to the GPU); `to_float` scales them to [0, 1] where float is wanted.
+uint8 -> float is x / 255 and float -> uint8 is clip(rint(x * 255)), the engine's rules
+(degrade.imageconv), wherever the conversion runs (trainer.loop divides on the device).
 """
 from __future__ import annotations
 
@@ -10,11 +13,9 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import torch
 import torch.utils.data
-from numba import njit
 
+from degrade.imageconv import float_to_uint8, uint8_to_float
 from pipelines import schema
-
-SCALE = np.float32(1.0 / 255.0)  # multiply, as trainer.loop scales uint8 batches on the device
 
 
 def batches(samples: Iterable[dict], batch_size: int, ring: "SharedRing | None" = None) -> Iterator[dict]:
@@ -109,18 +110,26 @@ def own_copy(planes: torch.Tensor) -> torch.Tensor:
 
 
 def to_float(planes: torch.Tensor) -> torch.Tensor:
-    """uint8 -> float32 in [0, 1] (x * SCALE) in one compiled pass, faster than numpy's
-    mixed-type multiply; numpy's allocator reuses freed blocks, where torch.empty would
-    page-fault a fresh buffer per batch."""
+    """uint8 -> float32 x / 255 in one compiled pass (numpy's allocator reuses freed blocks,
+    where torch.empty would page-fault a fresh buffer per batch)."""
     if planes.dtype != torch.uint8:
         raise ValueError(f"expected a uint8 tensor, got {planes.dtype}")
-    source = planes.contiguous().numpy()
-    out = np.empty(source.shape, dtype=np.float32)
-    _scale(source.reshape(-1), out.reshape(-1))
-    return torch.from_numpy(out)
+    return torch.from_numpy(uint8_to_float(planes.contiguous().numpy()))
 
 
-@njit(cache=True, nogil=True)
-def _scale(source, out):  # pragma: no cover - compiled
-    for index in range(source.size):
-        out[index] = source[index] * SCALE
+def to_float_on_device(planes: torch.Tensor) -> torch.Tensor:
+    """to_float for a uint8 tensor already on a device (a GPU): the same x / 255 values. The
+    float64 product rounds to exactly x / 255 for every level, where CUDA would turn a float32
+    division by a scalar into a multiply by its reciprocal (up to an ulp away)."""
+    return planes.to(torch.float64).mul_(1.0 / 255.0).to(torch.float32)
+
+
+def image_to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 HxWx3 -> float32 3xHxW in [0, 1]."""
+    return torch.from_numpy(uint8_to_float(np.ascontiguousarray(image.transpose(2, 0, 1))))
+
+
+def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
+    """float 3xHxW (or 1x3xHxW) -> uint8 HxWx3, clip(rint(x * 255))."""
+    planes = tensor.detach().float().squeeze(0).cpu().numpy()
+    return float_to_uint8(np.ascontiguousarray(planes.transpose(1, 2, 0)))

@@ -11,11 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from degrade.seeding import sample_seed
-
-CHAIN_STREAM = 0  # seeds the degradation chain (degrade.chain.degrade)
-CROP_STREAM = 1   # seeds the crop position, independently of the chain
-
+from degrade.crops import random_window
+from degrade.seeding import CHAIN, CROP, sample_seed
 
 @dataclass(frozen=True)
 class SourceShape:
@@ -63,9 +60,8 @@ def source_for_sample(index: int, count: int, n_sources: int) -> int:
 def crop_box(seed: int, index: int, shape: SourceShape, patch: int) -> tuple[int, int, int, int]:
     if patch == 0:
         return (0, 0, shape.height, shape.width)
-    rng = np.random.default_rng(sample_seed(seed, index, CROP_STREAM))
-    y = int(rng.integers(0, shape.height - patch + 1))
-    x = int(rng.integers(0, shape.width - patch + 1))
+    rng = np.random.default_rng(sample_seed(seed, index, CROP))
+    y, x = random_window(rng, (shape.height, shape.width), patch)
     return (y, x, patch, patch)
 
 
@@ -75,7 +71,7 @@ def plan_sample(seed: int, index: int, count: int, shapes: Mapping[int, SourceSh
     use, with `n_sources` the number of usable sources)."""
     source = source_for_sample(index, count, len(shapes) if n_sources is None else n_sources)
     return SamplePlan(index=index, key=sample_key(index), source=source,
-                      chain_seed=sample_seed(seed, index, CHAIN_STREAM),
+                      chain_seed=sample_seed(seed, index, CHAIN),
                       crop=crop_box(seed, index, shapes[source], patch))
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from degrade.crops import random_window
 from pipelines import schema
 from pipelines.codecs import CodecError
 from pipelines.schema import MANIFEST_NAME
@@ -265,8 +266,7 @@ def augment_together(samples: Iterable[dict], patch: int, rng: np.random.Generat
             problems.report(f"{sample['shard']}:{sample['key']}",
                             f"{height}x{width} is smaller than the training patch {patch}")
             continue
-        y = int(rng.integers(0, height - patch + 1)) if patch else 0
-        x = int(rng.integers(0, width - patch + 1)) if patch else 0
+        y, x = random_window(rng, (height, width), patch) if patch else (0, 0)
         h, w = (patch, patch) if patch else (height, width)
         turn, flip = (int(rng.integers(4)), bool(rng.integers(2))) if flips else (0, False)
         yield dict(sample, **{field: _view(sample[field], y, x, h, w, turn, flip) for field in fields})

@@ -38,8 +38,6 @@ TASK_DESCRIPTIONS = {
     "jpeg_noise": "gaussian_noise sigma 10-25 (0-255 scale), then jpeg quality 30-50",
     "haze": "haze op (atmospheric scattering, beta 0.6-1.8, airlight 0.7-1.0); not in the PROD pool",
 }
-# Seed streams (degrade.seeding.sample_seed) keep each random use independent of the others.
-_STREAM_CLEAN_CROP, _STREAM_POLYU_CROP, _STREAM_TRAIN, _STREAM_TEST = 11, 12, 20, 40
 
 Pair = tuple[np.ndarray, np.ndarray]
 NamedPair = tuple[str, np.ndarray, np.ndarray]
@@ -84,11 +82,9 @@ def synthesize(task: str, clean: np.ndarray, seed: int) -> np.ndarray:
 
 def random_crop(images: tuple[np.ndarray, ...], size: int, seed: int) -> tuple[np.ndarray, ...]:
     """The same size x size window of each (equal-sized) image, at a position drawn from `seed`."""
-    height, width = images[0].shape[:2]
-    if height < size or width < size:
-        raise ValueError(f"image of {width}x{height} is smaller than the {size}x{size} crop")
-    rng = np.random.default_rng(seed)
-    y, x = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
+    from degrade.crops import random_window
+
+    y, x = random_window(np.random.default_rng(seed), images[0].shape, size)
     return tuple(np.ascontiguousarray(im[y:y + size, x:x + size]) for im in images)
 
 
@@ -114,16 +110,16 @@ def _load(path: Path) -> np.ndarray:
 
 def clean_training_crops(folder: DataFolder, scale: ScaleConfig) -> list[np.ndarray]:
     """max(train_counts) clean crops from distinct sources (cycling when there are fewer)."""
-    from degrade.seeding import sample_seed
+    from degrade.seeding import STUDY_CLEAN_CROP, sample_seed
 
-    order = np.random.default_rng(sample_seed(scale.seed, 0, _STREAM_CLEAN_CROP)).permutation(
+    order = np.random.default_rng(sample_seed(scale.seed, 0, STUDY_CLEAN_CROP)).permutation(
         len(folder.clean_sources))
     crops = []
     for i in range(scale.max_train_count):
         path = folder.clean_sources[int(order[i % len(order)])]
         try:
             crops.append(random_crop((_load(path),), scale.train_crop,
-                                     sample_seed(scale.seed, i, _STREAM_CLEAN_CROP))[0])
+                                     sample_seed(scale.seed, i, STUDY_CLEAN_CROP))[0])
         except ValueError as error:
             raise ValueError(f"{path}: {error}") from None
     return crops
@@ -132,18 +128,19 @@ def clean_training_crops(folder: DataFolder, scale: ScaleConfig) -> list[np.ndar
 def synthetic_task(task: str, task_index: int, crops: list[np.ndarray],
                    cbsd68: list[tuple[str, np.ndarray]], scale: ScaleConfig) -> TaskData:
     """Degrade the shared clean crops (training) and the CBSD68 centre crops (test)."""
-    from degrade.seeding import sample_seed
+    from degrade.seeding import STUDY_TASK_TEST, STUDY_TASK_TRAIN, sample_seed
 
-    train = tuple((synthesize(task, gt, sample_seed(scale.seed, i, _STREAM_TRAIN + task_index)), gt)
-                  for i, gt in enumerate(crops))
-    test = tuple((name, synthesize(task, gt, sample_seed(scale.seed, i, _STREAM_TEST + task_index)),
-                  gt) for i, (name, gt) in enumerate(cbsd68))
+    def degraded(gt, i, stream):
+        return synthesize(task, gt, sample_seed(scale.seed, i, stream, task_index))
+
+    train = tuple((degraded(gt, i, STUDY_TASK_TRAIN), gt) for i, gt in enumerate(crops))
+    test = tuple((name, degraded(gt, i, STUDY_TASK_TEST), gt) for i, (name, gt) in enumerate(cbsd68))
     return TaskData(task, train, test)
 
 
 def real_noise_task(folder: DataFolder, scale: ScaleConfig) -> TaskData:
     """PolyU crops: pair i from training image i mod 70; centre-cropped test pairs."""
-    from degrade.seeding import sample_seed
+    from degrade.seeding import STUDY_POLYU_CROP, sample_seed
 
     train, loaded = [], {}
     for i in range(scale.max_train_count):
@@ -153,7 +150,7 @@ def real_noise_task(folder: DataFolder, scale: ScaleConfig) -> TaskData:
         lq, gt = loaded[lq_path]
         try:
             train.append(random_crop((lq, gt), scale.train_crop,
-                                     sample_seed(scale.seed, i, _STREAM_POLYU_CROP)))
+                                     sample_seed(scale.seed, i, STUDY_POLYU_CROP)))
         except ValueError as error:
             raise ValueError(f"{lq_path}: {error}") from None
     test = tuple((lq_path.stem, centre_crop(_load(lq_path), scale.eval_crop),

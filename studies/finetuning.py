@@ -43,7 +43,7 @@ def _batches_by_shape(images: list[np.ndarray]) -> list[list[int]]:
 
 def restore_all(model: nn.Module, images: list[np.ndarray], device: str) -> list[np.ndarray]:
     """Restored uint8 images, in order, with gradients off and the model in eval mode."""
-    from trainer.restore import image_to_tensor, tensor_to_image
+    from pipelines.batching import image_to_tensor, tensor_to_image
 
     was_training = model.training
     model.eval()
@@ -51,7 +51,7 @@ def restore_all(model: nn.Module, images: list[np.ndarray], device: str) -> list
     try:
         with torch.no_grad():
             for group in _batches_by_shape(images):
-                batch = torch.cat([image_to_tensor(images[i], device) for i in group])
+                batch = torch.stack([image_to_tensor(images[i]) for i in group]).to(device)
                 restored = model(batch)
                 for i, out in zip(group, restored):
                     outputs[i] = tensor_to_image(out)

@@ -26,14 +26,13 @@ def method_labels(methods=FINETUNE_METHODS) -> dict[str, str]:
     """{method: its label} from the adapters registry."""
     from trainer.adapters import get_method
     return {method: get_method(method).label for method in methods}
-_RUN_SEED_STREAM = 50
 
 
 def run_seed(scale: ScaleConfig, task_index: int, count: int) -> int:
     """The seed of every run at (task, count), whatever the arm or method."""
-    from degrade.seeding import sample_seed
+    from degrade.seeding import STUDY_RUN, sample_seed
 
-    return sample_seed(scale.seed, count, _RUN_SEED_STREAM + task_index) % (2**31)
+    return sample_seed(scale.seed, count, STUDY_RUN, task_index) % (2**31)
 
 
 class _Progress:

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import torch
 from torch import nn
 
+from pipelines.batching import to_float_on_device
 from pipelines.files import remove_stale_temporaries, write_text_atomically
 from trainer import checkpoint as ckpt
 from trainer import distributed
@@ -131,7 +132,7 @@ class Training:
         fmt = torch.channels_last if self.config.channels_last else torch.contiguous_format
         tensor = tensor.to(self.device, non_blocking=True)
         if tensor.dtype == torch.uint8:
-            tensor = tensor.float().mul_(1.0 / 255.0)
+            tensor = to_float_on_device(tensor)
         return tensor.contiguous(memory_format=fmt)
 
     def step(self, lq: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:

@@ -64,7 +64,3 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
                          f"{2 * SSIM_RADIUS + 1} pixels, got {a.shape[1]}x{a.shape[0]}")
     return float(np.mean([_ssim_channel(a[..., c], b[..., c]) for c in range(3)]))
 
-
-def to_uint8(image: "np.ndarray") -> np.ndarray:
-    """Float image in [0, 1] to uint8 the way the pipeline stores images: clip(rint(x*255))."""
-    return np.clip(np.rint(np.asarray(image, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainer.metrics import to_uint8
+from pipelines.batching import image_to_tensor, tensor_to_image
 from trainer.numerics import flush_denormals
 
 
@@ -28,18 +28,6 @@ def autocast_context(device: torch.device, amp: str):
         return nullcontext()
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
     return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def image_to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
-    """uint8 HxWx3 -> float32 1x3xHxW in [0, 1]."""
-    array = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32) / 255.0
-    return torch.from_numpy(array).unsqueeze(0).to(device)
-
-
-def tensor_to_image(tensor: torch.Tensor) -> np.ndarray:
-    """float 1x3xHxW (or 3xHxW) -> uint8 HxWx3, clip(rint(x * 255))."""
-    array = tensor.detach().float().squeeze(0).clamp_(0, 1).cpu().numpy().transpose(1, 2, 0)
-    return to_uint8(array)
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -121,7 +109,7 @@ def restore_image(model: nn.Module, image: np.ndarray, device: torch.device | st
     """Restore one uint8 HxWx3 RGB image; returns uint8 HxWx3 of the same size."""
     flush_denormals()
     device = torch.device(device)
-    x = image_to_tensor(image, device)
+    x = image_to_tensor(image).unsqueeze(0).to(device)
     return tensor_to_image(restore_tensor(model, x, tile=tile, overlap=overlap, amp=amp))
 
 

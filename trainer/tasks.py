@@ -21,8 +21,7 @@ TASKS: dict[str, tuple[str, ...]] = {
     "jpeg": ("jpeg",),
 }
 TEST_SOURCES = 2
-CROP_STREAM, TEST_INDEX_OFFSET = 1, 1_000_000
-REDRAW_STREAM, MAX_REDRAWS = 100, 8
+TEST_INDEX_OFFSET = 1_000_000
 
 Pair = tuple[str, np.ndarray, np.ndarray]
 
@@ -72,15 +71,16 @@ def synthesize_pairs(task: str, count: int, patch: int, seed: int = 0, split: st
 
 def synthesize_pair(task: str, ops: Sequence[str], images: Sequence[np.ndarray], index: int,
                     patch: int, seed: int) -> Pair:
-    from degrade.seeding import sample_seed
+    from degrade.seeding import CHAIN, CROP, TASK_REDRAW, sample_seed
 
     image = images[index % len(images)]
-    clean = random_crop(image, patch, np.random.default_rng(sample_seed(seed, index, CROP_STREAM)))
+    clean = random_crop(image, patch, np.random.default_rng(sample_seed(seed, index, CROP)))
     # A task pair must be degraded: a draw that rounds back to the clean crop (a near-delta
-    # blur kernel, say) is redrawn from the next stream, still a function of (seed, index).
-    for attempt in range(MAX_REDRAWS):
-        stream = 0 if attempt == 0 else REDRAW_STREAM + attempt
-        lq, op_name = degrade_once(clean, ops, sample_seed(seed, index, stream))
+    # blur kernel, say) is redrawn from the redraw streams, still a function of (seed, index).
+    seeds = [sample_seed(seed, index, CHAIN)]
+    seeds += [sample_seed(seed, index, TASK_REDRAW, attempt) for attempt in range(TASK_REDRAW.width)]
+    for attempt_seed in seeds:
+        lq, op_name = degrade_once(clean, ops, attempt_seed)
         if not np.array_equal(lq, clean):
             break
     return f"{task}-{index:07d}-{op_name}", lq, clean
@@ -88,12 +88,13 @@ def synthesize_pair(task: str, ops: Sequence[str], images: Sequence[np.ndarray],
 
 def random_crop(image: np.ndarray, patch: int, rng: np.random.Generator) -> np.ndarray:
     """A patch x patch crop (the image is edge-padded first when smaller than the patch)."""
+    from degrade.crops import random_window
+
     height, width = image.shape[:2]
     if height < patch or width < patch:
         image = np.pad(image, ((0, max(0, patch - height)), (0, max(0, patch - width)), (0, 0)),
                        mode="edge")
-        height, width = image.shape[:2]
-    y, x = int(rng.integers(height - patch + 1)), int(rng.integers(width - patch + 1))
+    y, x = random_window(rng, image.shape, patch)
     return np.ascontiguousarray(image[y:y + patch, x:x + patch])
 
 

@@ -70,3 +70,5 @@ def test_fused_conversions_match_numpy():
     np.testing.assert_array_equal(float_to_uint8(values), expected)
     image = rng.integers(0, 256, (5, 6, 3)).astype(np.uint8)
     np.testing.assert_array_equal(uint8_to_float(image), image.astype(np.float32) / np.float32(255))
+    levels = np.arange(256, dtype=np.uint8)  # every level: the kernel multiplies in float64
+    np.testing.assert_array_equal(uint8_to_float(levels), levels.astype(np.float32) / np.float32(255))

@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 
+from pipelines.batching import to_float
 from trainer.loop import LoopConfig, fit, make_training
 from trainer.models import create_model
 
@@ -30,8 +31,9 @@ def test_to_device_scales_uint8_on_the_gpu(gpu):
     moved = training.to_device(lq)
     assert moved.device.type == "cuda" and moved.dtype == torch.float32
     assert moved.is_contiguous(memory_format=torch.channels_last)
-    # float32 multiplication is correctly rounded on both devices: the same bits as the CPU
-    assert torch.equal(moved.cpu(), lq.float() * (1.0 / 255.0))
+    # exactly x / 255, the bits the reader's CPU conversion gives (CUDA would turn a float32
+    # division by a scalar into a multiply by its reciprocal)
+    assert torch.equal(moved.cpu(), to_float(lq.cpu()))
     assert torch.equal(training.to_device(lq.float() / 255).cpu(), lq.float() / 255)  # float as is
 
 
@@ -69,7 +71,7 @@ def test_uint8_and_float_batches_give_the_same_compiled_step(gpu):
     losses = []
     for as_float in (False, True):
         training = make_training(fresh_model(gpu), LoopConfig(steps=2, **GPU_PATH))
-        pair = (lq.float() * (1.0 / 255.0), gt.float() * (1.0 / 255.0)) if as_float else (lq, gt)
+        pair = (to_float(lq.cpu()).cuda(), to_float(gt.cpu()).cuda()) if as_float else (lq, gt)
         losses.append([training.step(*pair).item() for _ in range(2)])
     assert losses[0] == pytest.approx(losses[1], abs=1e-4)
 

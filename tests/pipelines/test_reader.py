@@ -145,3 +145,4 @@ def test_workers_started_by_forkserver_give_the_same_batches(fake_dataset):
     assert all(torch.equal(a, b) for (_, a), (_, b) in zip(forked, served))
     with pytest.raises(ValueError, match="worker_start"):
         train_loader(fake_dataset, 1, 8, 1, 0, rank=0, world_size=1, worker_start="thread")
+

@@ -173,6 +173,7 @@ def test_compile_builds_one_graph_despite_validation(conv_net, make_batches):
 
 def test_uint8_batches_train_like_their_float_scaling(conv_net):
     """The reader hands uint8 batches to the device; the step must see exactly x / 255."""
+    from pipelines.batching import to_float
     from trainer.loop import make_training
 
     generator = torch.Generator().manual_seed(3)
@@ -182,7 +183,7 @@ def test_uint8_batches_train_like_their_float_scaling(conv_net):
     for as_float in (False, True):
         torch.manual_seed(0)
         training = make_training(conv_net(), LoopConfig(steps=2, progress=False))
-        assert torch.equal(training.to_device(lq), lq.float() * (1.0 / 255.0))  # as the reader scales
-        pair = (lq.float() * (1.0 / 255.0), gt.float() * (1.0 / 255.0)) if as_float else (lq, gt)
+        assert torch.equal(training.to_device(lq), to_float(lq))  # as the reader scales
+        pair = (to_float(lq), to_float(gt)) if as_float else (lq, gt)
         losses.append([training.step(*pair).item() for _ in range(2)])
     assert losses[0] == pytest.approx(losses[1], abs=1e-6)

@@ -6,29 +6,25 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from degrade.crops import random_window
+from degrade.seeding import FINETUNE_BATCH, sample_seed
+from pipelines.batching import image_to_tensor
+
 Pair = tuple[str, np.ndarray, np.ndarray]
-BATCH_STREAM = 3
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """uint8 HxWx3 -> float32 3xHxW in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float() / 255.0
 
 
 def pair_batches(pairs: Sequence[Pair], batch: int, patch: int, seed: int) -> Callable:
     """A trainer.loop BatchSource: batch number b holds `batch` aligned random crops (and
     flips) drawn from (seed, b) alone, so a run is the same whatever resumes it."""
-    from degrade.seeding import sample_seed
-
     if not pairs:
         raise ValueError("pairs: no training pairs")
     size = min(patch, *(min(lq.shape[:2]) for _, lq, _ in pairs))
-    tensors = [(to_tensor(lq), to_tensor(gt)) for _, lq, gt in pairs]
+    tensors = [(image_to_tensor(lq), image_to_tensor(gt)) for _, lq, gt in pairs]
 
     def batches(start: int):
         number = start
         while True:
-            rng = np.random.default_rng(sample_seed(seed, number, BATCH_STREAM))
+            rng = np.random.default_rng(sample_seed(seed, number, FINETUNE_BATCH))
             crops = [_random_crop(*tensors[int(rng.integers(len(tensors)))], size, rng)
                      for _ in range(batch)]
             yield {"lq": torch.stack([c[0] for c in crops]), "gt": torch.stack([c[1] for c in crops])}
@@ -37,8 +33,7 @@ def pair_batches(pairs: Sequence[Pair], batch: int, patch: int, seed: int) -> Ca
 
 
 def _random_crop(lq: torch.Tensor, gt: torch.Tensor, size: int, rng: np.random.Generator):
-    y = int(rng.integers(lq.shape[1] - size + 1))
-    x = int(rng.integers(lq.shape[2] - size + 1))
+    y, x = random_window(rng, lq.shape[1:], size)
     lq, gt = lq[:, y:y + size, x:x + size], gt[:, y:y + size, x:x + size]
     if rng.random() < 0.5:
         lq, gt = lq.flip(-1), gt.flip(-1)
@@ -54,7 +49,7 @@ def faig_batches(pairs: Sequence[Pair], limit: int = 16,
         raise ValueError(f"batch must be >= 1, got {batch}")
     groups: list[list[tuple[torch.Tensor, torch.Tensor]]] = []
     for _, lq, gt in list(pairs)[:limit]:
-        pair = (to_tensor(lq), to_tensor(gt))
+        pair = (image_to_tensor(lq), image_to_tensor(gt))
         if groups and len(groups[-1]) < batch and groups[-1][0][0].shape == pair[0].shape:
             groups[-1].append(pair)
         else:
