@@ -88,7 +88,7 @@ def test_a_third_image_member_is_carried_by_every_stage(with_mask, source_folder
 
     out = tmp_path / "out"
     build_shards(BuildConfig(out=str(out), src_dir=str(source_folder), count=6, patch=32, shard_size=3,
-                             n=3, seed=1, workers=2, progress=False))
+                             n=3, seed=1, workers=1, progress=False))
     # write: the member in every sample, in the manifest's member list
     with tarfile.open(out / "shard-000000.tar") as tar:
         assert tar.getnames()[:4] == ["000000000.json", "000000000.lq.png", "000000000.gt.png",
@@ -107,8 +107,9 @@ def test_a_third_image_member_is_carried_by_every_stage(with_mask, source_folder
     assert 0 < sum(fractions) < len(fractions)
     # augment and collate: cropped, turned and flipped with lq and gt, batched beside them
     for workers, as_uint8 in ((0, True), (2, True), (0, False)):
+        # forked workers inherit the patched schema (a spawned one would import the declared one)
         loader = train_loader(out, batch_size=2, patch=16, workers=workers, seed=0, rank=0, world_size=1,
-                              epoch_length=8, as_uint8=as_uint8)
+                              epoch_length=8, as_uint8=as_uint8, worker_start="fork")
         for batch in loader:
             assert batch["mask"].shape == batch["lq"].shape == (2, 3, 16, 16)
             assert batch["mask"].dtype == batch["gt"].dtype == (torch.uint8 if as_uint8 else torch.float32)
@@ -134,3 +135,23 @@ def test_verify_reports_a_damaged_or_missing_new_member(with_mask, make_dataset,
     problems = "\n".join(verify_dataset(folder).problems)
     assert "000000001: CodecError" in problems
     assert "000000002: KeyError" in problems and "mask" in problems
+
+
+def test_an_image_member_that_is_not_geometric_is_batched_untouched(monkeypatch, sample_of):
+    from pipelines.batching import collate
+    from pipelines.stages import Problems, augment_together
+
+    thumbnail = Member("thumb", "thumb", IMAGE, lambda parts: parts.clean[::4, ::4], "a small preview")
+    monkeypatch.setattr(schema, "SAMPLE", schema.SAMPLE.with_member(thumbnail))
+    samples = []
+    for index in range(2):
+        record, lq, gt = sample_of(index, 16)
+        values = schema.SAMPLE.values(SampleParts(index, 0, gt, lq, record))
+        raw = {"__key__": record["key"], "__shard__": "s"}
+        raw.update((name.split(".", 1)[1], data) for name, data in schema.SAMPLE.encode(values, record["key"], "npy"))
+        samples.append(schema.SAMPLE.decode(raw))
+    augmented = list(augment_together(samples, 8, np.random.default_rng(0), Problems(strict=True)))
+    batch = collate(augmented)
+    assert batch["lq"].shape == (2, 3, 8, 8) and batch["thumb"].shape == (2, 3, 4, 6)
+    for i, sample in enumerate(samples):
+        assert np.array_equal(batch["thumb"][i].numpy().transpose(1, 2, 0), sample["gt"][::4, ::4])
