@@ -10,8 +10,8 @@ import numpy as np
 
 from degrade.filtering import (ERROR_BOUND, CostModel, FilterPass, FilterPlan, correlate,
                                plan_filter)
-from degrade.kernels import (OP_NAME, kernel_from_params, kernel_sigma, sample_kernel_params,
-                             validate_kernel_params)
+from degrade.kernels import (KERNEL_PARAMS, OP_NAME, kernel_from_params, kernel_sigma,
+                             sample_kernel_params, validate_kernel_params)
 from degrade.op import Op, Params, Severity
 
 
@@ -73,4 +73,4 @@ SEVERITY = Severity("sigma (px)", lambda p: kernel_sigma(kernel_from_params(p)),
 
 GAUSSIAN_BLUR = Op(name=OP_NAME, apply=apply_gaussian_blur,
                    sample_params=sample_gaussian_blur, validate=validate_kernel_params,
-                   severity=SEVERITY)
+                   severity=SEVERITY, params=KERNEL_PARAMS)

@@ -24,7 +24,10 @@ import numpy as np
 from degrade.imageconv import from_float_rgb, to_float_rgb
 from degrade.registry import CANONICAL_ORDER, KNOWN_OPS, OPS, unknown_op_message
 
-RECORD_VERSION = 1
+# Version 2 writes seeds (the chain's and the ops' random-field seeds) as decimal strings, so
+# every JSON reader keeps them; version 1 records (integer seeds) still replay.
+RECORD_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MODES = ("prod", "fixed", "single")
 Chain = list[dict]
 
@@ -100,8 +103,7 @@ def sample_chain(rng: np.random.Generator, pool: Sequence[str], max_length: int,
     """Draw op names for `mode`, then each op's params, all from `rng`."""
     check_chain_options(pool, max_length, mode, min_length)
     names = _draw_names(rng, list(pool), max_length, mode, min_length)
-    return [{"name": name, "params": OPS[name].sample_params(rng, tuple(image_shape))}
-            for name in names]
+    return [{"name": name, "params": OPS[name].draw(rng, tuple(image_shape))} for name in names]
 
 
 # ---- applying, recording, replaying --------------------------------------------------------
@@ -115,7 +117,8 @@ def validate_chain(ops: Sequence[Mapping]) -> None:
             raise ValueError(f"chain step {position} must be an object with 'name' and 'params'")
         if step["name"] not in OPS:
             raise ValueError(f"chain step {position}: unknown op {step['name']!r}")
-        OPS[step["name"]].validate(step["params"])
+        op = OPS[step["name"]]
+        op.validate(op.decode(step["params"]))
 
 
 def apply_chain(image: np.ndarray, ops: Sequence[Mapping]) -> np.ndarray:
@@ -123,7 +126,8 @@ def apply_chain(image: np.ndarray, ops: Sequence[Mapping]) -> np.ndarray:
     validate_chain(ops)
     rgb, layout = to_float_rgb(image)
     for step in ops:
-        rgb = OPS[step["name"]].apply(rgb, dict(step["params"]))
+        op = OPS[step["name"]]
+        rgb = op.apply(rgb, op.decode(step["params"]))
     return from_float_rgb(rgb, layout)
 
 
@@ -135,7 +139,7 @@ def degrade(image: np.ndarray, seed: int, pool: Sequence[str] = CANONICAL_ORDER,
     pool = list(pool)
     ops = sample_chain(np.random.default_rng(int(seed)), pool, max_length, mode, min_length,
                        image.shape)
-    record = {"version": RECORD_VERSION, "seed": int(seed), "mode": mode, "pool": pool,
+    record = {"version": RECORD_VERSION, "seed": str(int(seed)), "mode": mode, "pool": pool,
               "max_length": max_length, "min_length": min_length, "ops": ops}
     return apply_chain(image, ops), record
 
@@ -151,9 +155,9 @@ def degrade_named(image: np.ndarray, names: Sequence[str], seed: int) -> tuple[n
     names = list(names)
     check_chain_options(names, max(len(names), 1), "prod", len(names))
     rng = np.random.default_rng(int(seed))
-    ops = [{"name": name, "params": OPS[name].sample_params(rng, image.shape)} for name in names]
+    ops = [{"name": name, "params": OPS[name].draw(rng, image.shape)} for name in names]
     pool = list(dict.fromkeys(names))
-    record = {"version": RECORD_VERSION, "seed": int(seed), "mode": "prod", "pool": pool,
+    record = {"version": RECORD_VERSION, "seed": str(int(seed)), "mode": "prod", "pool": pool,
               "max_length": len(names), "min_length": len(names), "ops": ops}
     return apply_chain(image, ops), record
 
@@ -162,9 +166,9 @@ def validate_record(record: Mapping) -> None:
     """ValueError with a one-line reason if `record` cannot be replayed by this engine."""
     if not isinstance(record, Mapping):
         raise ValueError("a chain record must be a JSON object")
-    if record.get("version") != RECORD_VERSION:
+    if record.get("version") not in READABLE_VERSIONS:
         raise ValueError(f"record version {record.get('version')!r} is not supported "
-                         f"(this engine writes version {RECORD_VERSION})")
+                         f"(this engine reads versions {', '.join(map(str, READABLE_VERSIONS))})")
     if "ops" not in record:
         raise ValueError("the record has no 'ops' list")
     validate_chain(record["ops"])

@@ -23,7 +23,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from degrade.op import Op, Params, Severity
+from degrade.op import Op, Param, Params, Severity
 
 BETA_RANGE = (0.6, 1.8)
 AIRLIGHT_RANGE = (0.7, 1.0)
@@ -90,4 +90,14 @@ SEVERITY = Severity("beta (scattering coefficient)", lambda p: float(p["beta"]),
                     BETA_RANGE[1], 0.2)
 
 HAZE = Op(name="haze", apply=apply_haze, sample_params=sample_haze_params,
-          validate=validate_haze_params, severity=SEVERITY)
+          validate=validate_haze_params, severity=SEVERITY, params=(
+              Param("beta", "number", "scattering coefficient: transmission t = exp(-beta * d) "
+                    "at proxy depth d in [0, 1]", "per unit depth", *_LIMITS["beta"]),
+              Param("airlight", "number", "grey atmospheric light A in I = J * t + A * (1 - t)",
+                    "fraction of full intensity", *_LIMITS["airlight"]),
+              Param("gradient_weight", "number", "share of the vertical gradient in the depth "
+                    "proxy (the rest is a smooth random field)", "dimensionless",
+                    *_LIMITS["gradient_weight"]),
+              Param("field_cells", "integer", "side of the coarse grid of the random depth "
+                    "field (fewer is smoother)", "cells", *_LIMITS["field_cells"]),
+              Param("field_seed", "seed", "seeds the random depth field (numpy default_rng)")))

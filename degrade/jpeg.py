@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from degrade.imageconv import apply_on_any_image, float_to_uint8, uint8_to_float
-from degrade.op import Op, Params, Severity
+from degrade.op import Op, Param, Params, Severity
 from degrade.paramcheck import check_int, check_keys
 
 QUALITY_RANGE = (30, 95)
@@ -45,4 +45,6 @@ def _validate_jpeg(params: Params) -> None:
 SEVERITY = Severity("quality", lambda p: float(p["quality"]), 100.0, float(QUALITY_RANGE[0]),
                     90.0)
 
-JPEG = Op("jpeg", lambda rgb, p: jpeg_rgb(rgb, **p), _sample_jpeg, _validate_jpeg, SEVERITY)
+JPEG = Op("jpeg", lambda rgb, p: jpeg_rgb(rgb, **p), _sample_jpeg, _validate_jpeg, SEVERITY, params=(
+    Param("quality", "integer", "libjpeg quality factor of the encode", "libjpeg quality (1-100)",
+          *QUALITY_RANGE),))

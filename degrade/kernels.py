@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from degrade.op import Param
 from degrade.paramcheck import check_keys, check_number
 
 OP_NAME = "gaussian_blur"
@@ -26,6 +27,21 @@ KERNEL_SIZES = tuple(range(7, 22, 2))
 SIGMA_RANGE = (0.2, 3.0)
 THETA_RANGE = (-math.pi, math.pi)
 BETA_RANGES = {"gaussian": (1.0, 1.0), "generalized": (0.5, 4.0), "plateau": (1.0, 2.0)}
+KERNEL_PARAMS = (
+    Param("family", "string", "kernel family: gaussian exp(-q/2), generalized exp(-q^beta/2), "
+          "plateau 1/(1+q^beta)", choices=FAMILIES),
+    Param("size", "integer", "side of the square kernel (odd)", "pixels", KERNEL_SIZES[0],
+          KERNEL_SIZES[-1], choices=KERNEL_SIZES),
+    Param("sigma_x", "number", "standard deviation along the kernel's own x axis",
+          "pixels", *SIGMA_RANGE),
+    Param("sigma_y", "number", "standard deviation along the kernel's own y axis",
+          "pixels", *SIGMA_RANGE),
+    Param("theta", "number", "rotation of the kernel's x axis, counter-clockwise in (x, y)",
+          "radians", *THETA_RANGE),
+    Param("beta", "number", "shape exponent: 1 for gaussian, 0.5..4 generalized, 1..2 plateau",
+          "dimensionless", min(low for low, _ in BETA_RANGES.values()),
+          max(high for _, high in BETA_RANGES.values())),
+)
 
 # Real-ESRGAN's first-stage kernel_prob (its separate sinc branch is not part of PROD):
 # (family, isotropic, probability).

@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from degrade.filtering import CostModel, correlate, plan_filter
-from degrade.op import Op, Params, Severity
+from degrade.op import Op, Param, Params, Severity
 from degrade.paramcheck import check_keys
 
 OP_NAME = "motion_blur"
@@ -216,4 +216,10 @@ SEVERITY = Severity("length (px)", motion_length, 0.0, 32.0, 2.0)
 
 MOTION_BLUR = Op(name=OP_NAME, apply=apply_motion_blur,
                  sample_params=sample_motion_blur, validate=validate_motion_blur,
-                 severity=SEVERITY)
+                 severity=SEVERITY, params=(
+                     Param("size", "integer", "side of the square kernel (odd)", "pixels",
+                           KERNEL_SIZES[0], KERNEL_SIZES[-1], choices=KERNEL_SIZES),
+                     Param("points", "points", "the camera path: [x, y] positions relative to "
+                           "the kernel centre (x along columns, y along rows), equal time on "
+                           "each segment", "pixels", high=MAX_POINTS)))
+

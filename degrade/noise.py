@@ -23,7 +23,7 @@ from scipy.special import pdtr
 
 from degrade.fastrandom import next_double, paired_normal, splitmix64_state
 from degrade.imageconv import apply_on_any_image, unit_to_uint8
-from degrade.op import Op, Params, Severity
+from degrade.op import Op, Param, Params, Severity
 from degrade.paramcheck import check_bool, check_keys, check_number, check_seed
 from degrade.seeding import draw_seed
 
@@ -237,9 +237,22 @@ POISSON_SEVERITY = Severity(NOISE_UNIT, lambda p: poisson_sigma(p["scale"]), 0.0
 SPECKLE_SEVERITY = Severity(NOISE_UNIT, lambda p: speckle_sigma(p["sigma"]), 0.0,
                             speckle_sigma(SPECKLE_SIGMA_RANGE[1]), NOISE_FLOOR)
 
+GREY = Param("grey", "boolean", "one noise field shared by the three channels (else one per channel)")
+NOISE_SEED = Param("seed", "seed", "seeds the noise field (xoshiro256++ via SplitMix64)")
+
 GAUSSIAN_NOISE = Op("gaussian_noise", lambda rgb, p: gaussian_noise_rgb(rgb, **p),
-                    _sample_gaussian, _validate_gaussian, GAUSSIAN_SEVERITY)
+                    _sample_gaussian, _validate_gaussian, GAUSSIAN_SEVERITY, params=(
+                        Param("sigma", "number", "standard deviation of the additive noise",
+                              "0-255 intensity levels", *GAUSSIAN_SIGMA_RANGE),
+                        GREY, NOISE_SEED))
 POISSON_NOISE = Op("poisson_noise", lambda rgb, p: poisson_noise_rgb(rgb, **p),
-                   _sample_poisson, _validate_poisson, POISSON_SEVERITY)
+                   _sample_poisson, _validate_poisson, POISSON_SEVERITY, params=(
+                       Param("scale", "number", "multiplier of the shot noise drawn at 256 "
+                             "levels per unit intensity (Real-ESRGAN's poisson scale)",
+                             "dimensionless", *POISSON_SCALE_RANGE),
+                       GREY, NOISE_SEED))
 SPECKLE_NOISE = Op("speckle_noise", lambda rgb, p: speckle_noise_rgb(rgb, **p),
-                   _sample_speckle, _validate_speckle, SPECKLE_SEVERITY)
+                   _sample_speckle, _validate_speckle, SPECKLE_SEVERITY, params=(
+                       Param("sigma", "number", "standard deviation of n in out = img + img * n",
+                             "fraction of the pixel value", *SPECKLE_SIGMA_RANGE),
+                       GREY, NOISE_SEED))

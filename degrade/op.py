@@ -1,12 +1,54 @@
-"""The shape every degradation op shares: how to apply it, sample it, validate it and rate it."""
+"""The shape every degradation op shares: how to apply it, sample it, validate it and rate it,
+and the declaration of its parameters (what each means, its unit and range) that the record's
+JSON Schema, the index columns and record decoding are derived from."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 Params = dict[str, Any]
+
+# What a parameter holds. "seed": an integer in [0, 2**63) written in records as a decimal
+# string, because JSON readers that parse numbers as doubles (JavaScript, jq 1.6) change
+# integers above 2**53. "points": a list of [x, y] number pairs.
+PARAM_KINDS = ("number", "integer", "boolean", "string", "seed", "points")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an op, as a record stores it."""
+
+    name: str
+    kind: str
+    meaning: str
+    unit: str = ""
+    low: float | None = None
+    high: float | None = None
+    choices: tuple = ()
+
+    def __post_init__(self):
+        if self.kind not in PARAM_KINDS:
+            raise ValueError(f"{self.name}: kind {self.kind!r} is not one of {PARAM_KINDS}")
+
+    def to_record(self, value):
+        """The value as a record stores it (seeds as decimal strings)."""
+        return str(int(value)) if self.kind == "seed" else value
+
+    def from_record(self, value):
+        """The value the op's apply takes, from any record version or an Arrow round trip.
+
+        Seeds: a decimal string (version 2) or an integer (version 1). Integers: also an
+        integral float, as JSON and JSON Schema allow. Anything else is left for validate.
+        """
+        if self.kind == "seed" and isinstance(value, str) and value.isascii() and value.isdigit():
+            return int(value)
+        if (self.kind == "integer" and isinstance(value, (float, np.floating))
+                and float(value).is_integer()):
+            return int(value)
+        return value
 
 
 @dataclass(frozen=True)
@@ -55,6 +97,7 @@ class Op:
     validate: params -> None, raising ValueError("<op>: <param> ... ") for anything out of range.
     severity: the op's level in [0, 1] and natural unit (see Severity), computed from params,
         so stored records of any age carry their levels.
+    params: the declaration of every parameter sample_params returns.
     """
 
     name: str
@@ -62,3 +105,22 @@ class Op:
     sample_params: Callable[[np.random.Generator, tuple[int, ...]], Params]
     validate: Callable[[Params], None]
     severity: Severity
+    params: tuple[Param, ...] = ()
+
+    def draw(self, rng: np.random.Generator, image_shape: tuple[int, ...]) -> Params:
+        """sample_params in record form: every value a JSON reader keeps exactly."""
+        declared = {p.name: p for p in self.params}
+        return {key: declared[key].to_record(value) if key in declared else value
+                for key, value in self.sample_params(rng, image_shape).items()}
+
+    def decode(self, params: Mapping) -> Params:
+        """Record params -> apply's params, for every record version and reader.
+
+        Drops None-valued keys the op does not declare: Arrow readers (Hugging Face datasets,
+        polars) merge the params of all ops into one struct and fill the others with None.
+        """
+        if not isinstance(params, Mapping):
+            return params  # validate names the problem
+        declared = {p.name: p for p in self.params}
+        return {key: declared[key].from_record(value) if key in declared else value
+                for key, value in params.items() if value is not None or key in declared}

@@ -43,4 +43,8 @@ def check_bool(op: str, params: Mapping, key: str) -> None:
 
 
 def check_seed(op: str, params: Mapping, key: str = "seed") -> None:
-    check_int(op, params, key, 0, SEED_BOUND - 1)
+    """An integer in [0, 2**63) (records write it as a decimal string; Op.decode parses it)."""
+    value = params[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < SEED_BOUND:
+        raise ValueError(f"{op}: {key} must be an integer in [0, 2**63) or its decimal string, "
+                         f"got {value!r}")

@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from degrade.imageconv import apply_on_any_image
-from degrade.op import Op, Params, Severity
+from degrade.op import Op, Param, Params, Severity
 from degrade.paramcheck import check_int, check_keys, check_number, check_seed
 from degrade.seeding import draw_seed
 
@@ -141,4 +141,13 @@ def _validate_rain(params: Params) -> None:
 SEVERITY = Severity("amount x alpha", lambda p: float(p["amount"]) * float(p["alpha"]), 0.0,
                     AMOUNT_RANGE[1] * ALPHA_RANGE[1], 5.0)
 
-RAIN = Op("rain", lambda rgb, p: rain_rgb(rgb, **p), _sample_rain, _validate_rain, SEVERITY)
+RAIN = Op("rain", lambda rgb, p: rain_rgb(rgb, **p), _sample_rain, _validate_rain, SEVERITY, params=(
+    Param("amount", "integer", "streak density: each pixel starts a streak with probability "
+          "amount / 25600", "1/25600 per pixel", *AMOUNT_RANGE),
+    Param("angle", "number", "streak direction from vertical; positive leans the bottom right",
+          "degrees", *ANGLE_RANGE),
+    Param("length", "integer", "length of every streak", "pixels", *LENGTH_RANGE),
+    Param("alpha", "number", "rain brightness a in out = img * (1 - r) + a * r",
+          "fraction of full intensity", *ALPHA_RANGE),
+    Param("seed", "seed", "seeds the streak positions and brightnesses (numpy default_rng)")))
+
