@@ -56,7 +56,7 @@ def param_schema(param: Param) -> dict:
 def op_schema(op: Op) -> dict:
     params = {p.name: param_schema(p) for p in op.params}
     return {"type": "object", "required": ["name", "params"], "additionalProperties": False,
-            "properties": {"name": {"const": op.name},
+            "properties": {"name": {"type": "string", "const": op.name},
                            "params": {"type": "object", "properties": params,
                                       "required": list(params), "additionalProperties": False}}}
 
@@ -72,11 +72,11 @@ def record_schema() -> dict:
         "type": "object",
         "required": ["version", "seed", "mode", "pool", "max_length", "min_length", "ops"],
         "properties": {
-            "version": {"const": RECORD_VERSION, "description": "record format version"},
+            "version": {"type": "integer", "const": RECORD_VERSION, "description": "record format version"},
             "seed": {"$ref": "#/$defs/seed", "description": "the seed the chain was drawn from"},
-            "mode": {"enum": list(MODES), "description": "how the chain was drawn: prod (random "
+            "mode": {"type": "string", "enum": list(MODES), "description": "how the chain was drawn: prod (random "
                      "ops in random order), fixed (a subset in canonical order), single (one op)"},
-            "pool": {"type": "array", "items": {"enum": names}, "minItems": 1,
+            "pool": {"type": "array", "items": {"type": "string", "enum": names}, "minItems": 1,
                      "description": "the ops the chain was drawn from"},
             "max_length": {"type": "integer", "minimum": 1, "description": "N, the longest chain"},
             "min_length": {"type": "integer", "minimum": 0, "description": "the shortest chain"},

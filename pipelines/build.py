@@ -28,12 +28,14 @@ from pipelines.schema import FORMAT_NAME, FORMAT_VERSION, MANIFEST_NAME
 from pipelines.shardtask import (WORK_DIR_NAME, ChainOptions, ShardResult, ShardTask, UsableSource,
                                  clear_source_cache, make_shard, sidecar_path)
 from pipelines.files import TEMPORARY_GLOB, remove_stale_temporaries, sha256_file, write_bytes_atomically
+from pipelines.sidecars import SIDECARS, write_sidecars
 from pipelines.sources import (DEFAULT_MAX_PIXELS, find_sources, scan_source, skip_category,
                                source_label)
 
 STATS_NAME = "stats.json"
 MODES = ("prod", "fixed", "single")
 MIN_WHOLE_IMAGE_SIDE = 32  # --patch 0 keeps whole images, but not thumbnails
+JSON_SAFE_INTEGER = 2**53 - 1  # the manifest records the seed as a JSON integer
 
 
 class BuildError(Exception):
@@ -99,7 +101,8 @@ def validate_config(config: BuildConfig) -> list[str]:
         (config.shard_size >= 1, f"--shard-size must be at least 1, got {config.shard_size}"),
         (config.mode in MODES, f"--mode must be one of {', '.join(MODES)}, got {config.mode!r}"),
         (config.fmt in FORMATS, f"--format must be one of {', '.join(FORMATS)}, got {config.fmt!r}"),
-        (config.seed >= 0, f"--seed must be a non-negative integer, got {config.seed}"),
+        (0 <= config.seed <= JSON_SAFE_INTEGER,
+         f"--seed must be an integer in 0..2^53-1 (exact in every JSON reader), got {config.seed}"),
         (config.workers is None or config.workers >= 1, f"--workers must be at least 1, got {config.workers}"),
         (config.distributor in DISTRIBUTORS,
          f"--distributor must be one of {', '.join(DISTRIBUTORS)}, got {config.distributor!r}"),
@@ -239,7 +242,7 @@ def remove_build_files(out: Path) -> None:
     for pattern in ("shard-*.tar", TEMPORARY_GLOB):
         for path in out.glob(pattern):
             path.unlink()
-    for name in (MANIFEST_NAME, STATS_NAME, INDEX_NAME):
+    for name in (MANIFEST_NAME, STATS_NAME, INDEX_NAME, *SIDECARS.values()):
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / WORK_DIR_NAME, ignore_errors=True)
 
@@ -335,6 +338,7 @@ def finish(out: Path, config: BuildConfig, wanted: dict, scan: list[dict], resul
     stats = build_stats(scan, rows, made_now, seconds, workers, config.distributor)
     write_bytes_atomically(out / STATS_NAME, json.dumps(stats, indent=2, sort_keys=True).encode())
     manifest = build_manifest(out, config, wanted, results, seconds, workers)
+    manifest["sidecars"] = write_sidecars(out, manifest["shards"], (INDEX_NAME, STATS_NAME))
     write_bytes_atomically(out / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True).encode())
     shutil.rmtree(out / WORK_DIR_NAME, ignore_errors=True)
     skipped = [e for e in scan if "skipped" in e]

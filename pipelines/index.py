@@ -1,9 +1,11 @@
 """index.parquet: one row per sample (what its chain is), and filtering samples by their ops.
 
 Columns: the ones pipelines.schema declares (key, shard, ops, chain_length, params, seed,
-source, source_sha256, crop), then one typed column per numeric op parameter named
-`<op>__<param>`, a list<double> with one value per occurrence of that op in the chain
-(empty when the op is absent); random-field seeds are only in `params`.
+source, source_sha256, crop), then one typed column per declared op parameter (every op of
+the registry, `pipelines.schema.op_param_columns`) named `<op>__<param>`: a list of int64,
+double, bool or string, one value per occurrence of that op in the chain (empty when the op is
+absent). Every field carries its meaning (and unit) as `description` in its metadata.
+Random-field seeds and motion paths are only in `params`.
 """
 from __future__ import annotations
 
@@ -24,32 +26,6 @@ def index_row(values: dict, shard: str) -> dict:
     return schema.SAMPLE.index_row(values, shard)
 
 
-def _is_typed(param: str, value) -> bool:
-    """Numeric parameters get typed columns; random-field seeds (up to 2**63) stay in `params`."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and param != "seed"
-
-
-def _typed_param_columns(rows: Sequence[dict]) -> dict[str, list[list[float]]]:
-    names: dict[str, None] = {}
-    parsed = [json.loads(row["params"]) for row in rows]
-    for ops in parsed:
-        for op in ops:
-            for param, value in op["params"].items():
-                if _is_typed(param, value):
-                    names.setdefault(f"{op['name']}__{param}")
-    columns = {name: [] for name in sorted(names)}
-    for ops in parsed:
-        values = {name: [] for name in columns}
-        for op in ops:
-            for param, value in op["params"].items():
-                column = f"{op['name']}__{param}"
-                if column in values:
-                    values[column].append(float(value))
-        for name in columns:
-            columns[name].append(values[name])
-    return columns
-
-
 def arrow_type(text: str):
     """An Arrow type written as text ('int32', 'double', 'bool', 'list<string>') -> the pyarrow type."""
     import pyarrow as pa
@@ -66,11 +42,11 @@ def rows_to_table(rows: Sequence[dict]):
     import pyarrow as pa
 
     rows = sorted(rows, key=lambda row: row["key"])
-    columns = {column.name: pa.array([r[column.name] for r in rows], arrow_type(column.type))
-               for column in schema.SAMPLE.index_columns}
-    for name, values in _typed_param_columns(rows).items():
-        columns[name] = pa.array(values, pa.list_(pa.float64()))
-    return pa.table(columns)
+    columns = schema.SAMPLE.all_index_columns
+    fields = [pa.field(c.name, arrow_type(c.type), metadata={"description": c.meaning})
+              for c in columns]
+    arrays = [pa.array([r[c.name] for r in rows], field.type) for c, field in zip(columns, fields)]
+    return pa.table(arrays, schema=pa.schema(fields))
 
 
 def write_index(path: Path, rows: Sequence[dict]) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -117,10 +117,13 @@ class IndexColumn:
 
 @dataclass(frozen=True)
 class SampleSchema:
-    """A sample's members in tar order, and the index.parquet columns made from them."""
+    """A sample's members in tar order, and the index.parquet columns made from them:
+    index_columns as declared here, then op_columns(), declared elsewhere and made on first use
+    (the ops' parameters: every op module is imported only when an index row is made)."""
 
     members: tuple[Member, ...]
     index_columns: tuple[IndexColumn, ...]
+    op_columns: Callable[[], tuple[IndexColumn, ...]] = tuple
 
     def __post_init__(self):
         names = [m.name for m in self.members]
@@ -162,9 +165,14 @@ class SampleSchema:
         for member in self.members:
             yield f"{key}.{member.suffix(fmt)}", member.codec.encode(values[member.field], fmt)
 
+    @property
+    def all_index_columns(self) -> tuple[IndexColumn, ...]:
+        """Every column of index.parquet, in order: the declared ones, then op_columns()."""
+        return self.index_columns + tuple(self.op_columns())
+
     def index_row(self, values: Mapping[str, Any], shard: str) -> dict:
         """One index.parquet row (plain JSON types, kept in a shard's receipt until the end)."""
-        return {c.name: c.value(values, shard) for c in self.index_columns}
+        return {c.name: c.value(values, shard) for c in self.all_index_columns}
 
     def manifest_entry(self, fmt: str) -> dict:
         return {"members": [f"KEY.{m.suffix(fmt)}" for m in self.members], "image": "uint8 RGB HxWx3"}
@@ -211,6 +219,40 @@ def _params_json(values: Mapping[str, Any], shard: str) -> str:
     return json.dumps(values["record"]["ops"], sort_keys=True, separators=(",", ":"))
 
 
+# Declared parameter kinds (degrade.op.Param) that get a typed column, and its element type.
+# Random-field seeds and motion paths stay only in `params`.
+PARAM_COLUMN_TYPES = {"number": "double", "integer": "int64", "boolean": "bool", "string": "string"}
+
+
+def _param_values(op_name: str, param) -> Callable[[Mapping[str, Any], str], list]:
+    """The column's value: the param of every occurrence of the op, in chain order."""
+    def value(values: Mapping[str, Any], shard: str) -> list:
+        from degrade.registry import OPS
+
+        found = (OPS[op_name].decode(step["params"]).get(param.name)
+                 for step in values["record"]["ops"] if step["name"] == op_name)
+        return [value for value in found if value is not None]
+    return value
+
+
+@lru_cache(maxsize=1)
+def op_param_columns() -> tuple[IndexColumn, ...]:
+    """`<op>__<param>` for every typed parameter of every registered op (whether or not a build
+    draws it, so every index has the same columns), typed as the op declares it."""
+    from degrade.registry import OPS
+
+    columns = []
+    for name, op in OPS.items():
+        for param in op.params:
+            if param.kind in PARAM_COLUMN_TYPES:
+                unit = f" (unit: {param.unit})" if param.unit else ""
+                columns.append(IndexColumn(
+                    f"{name}__{param.name}", f"list<{PARAM_COLUMN_TYPES[param.kind]}>",
+                    _param_values(name, param),
+                    f"{param.meaning}{unit}; one value per occurrence of {name} in the chain"))
+    return tuple(columns)
+
+
 SAMPLE = SampleSchema(
     members=(
         Member("json", "record", JSON, lambda parts: parts.record,
@@ -238,4 +280,5 @@ SAMPLE = SampleSchema(
         IndexColumn("crop", "list<int32>", lambda v, shard: list(v["record"]["crop"]),
                     "[y, x, h, w] of gt in the upright source"),
     ),
+    op_columns=op_param_columns,
 )

@@ -6,7 +6,8 @@ temporary files; every sample complete (every member pipelines.schema declares: 
 KEY.lq.*, KEY.gt.*), decodable, its images of one size, and its JSON naming its own key;
 per-shard sample counts; totals; index.parquet
 matching its recorded sha256 and holding exactly the samples in the shards, with the same
-shard and ops for each.
+shard and ops for each; the sidecar files the manifest lists (SHA256SUMS agreeing with the
+manifest and with the files, the wids shard index with the shard counts).
 """
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ def verify_dataset(folder: str | Path, decode: bool = True,
             on_shard(shard["name"])
     check_totals(manifest, report)
     check_index(folder, manifest, found, report)
+    check_sidecars(folder, manifest, report)
     return report
 
 
@@ -152,3 +154,46 @@ def check_index(folder: Path, manifest: dict, found: dict[str, tuple], report: V
     if differing:
         report.problems.append(f"{path}: shard or ops disagree with KEY.json for {len(differing)} "
                                f"sample(s), e.g. {differing[:3]}")
+
+
+def check_sidecars(folder: Path, manifest: dict, report: VerifyReport) -> None:
+    """SHA256SUMS and shardindex.json (datasets built before they existed list none)."""
+    listed = manifest.get("sidecars") or {}
+    present = {}
+    for role, name in listed.items():
+        if (folder / name).is_file():
+            present[role] = folder / name
+        else:
+            report.problems.append(f"{folder / name}: missing")
+    if "checksums" in present:
+        check_checksums(folder, present["checksums"], manifest, report)
+    if "wids_index" in present:
+        check_wids_index(present["wids_index"], manifest, report)
+
+
+def check_checksums(folder: Path, path: Path, manifest: dict, report: VerifyReport) -> None:
+    from pipelines.sidecars import parse_checksums
+
+    try:
+        sums = parse_checksums(path.read_text())
+    except (OSError, ValueError) as error:
+        report.problems.append(f"{path}: unreadable ({error})")
+        return
+    known = {s["name"]: s["sha256"] for s in manifest["shards"]}  # the files already checked
+    for name, digest in sums.items():
+        other = folder / name
+        actual = known.get(name) or (other.is_file() and "/" not in name and sha256_file(other))
+        if actual != digest:
+            report.problems.append(f"{path}: {name} does not match its checksum")
+    for name in sorted(set(known) - set(sums)):
+        report.problems.append(f"{path}: no checksum for {name}")
+
+
+def check_wids_index(path: Path, manifest: dict, report: VerifyReport) -> None:
+    try:
+        counts = {s["url"]: s["nsamples"] for s in json.loads(path.read_text())["shardlist"]}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        report.problems.append(f"{path}: unreadable ({error})")
+        return
+    if counts != {s["name"]: s["count"] for s in manifest["shards"]}:
+        report.problems.append(f"{path}: shard sample counts differ from the manifest")

@@ -59,6 +59,69 @@ def _member(out, key, suffix):
     raise KeyError(key)
 
 
+def test_index_parquet_columns(source_folder, tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "out"
+    build_shards(small_config(source_folder, out))
+    table = pq.read_table(out / "index.parquet").to_pylist()
+    assert [row["key"] for row in table] == [f"{i:09d}" for i in range(10)]
+    for row in table:
+        record = json.loads(_member(out, row["key"], "json"))
+        assert row["ops"] == [op["name"] for op in record["ops"]] and row["chain_length"] == len(row["ops"])
+        assert json.loads(row["params"]) == record["ops"] and row["crop"] == record["crop"]
+        assert row["seed"] == int(record["seed"])
+        for op in record["ops"]:
+            for param, value in op["params"].items():
+                if param not in ("seed", "points"):  # a typed column, values of the JSON's type
+                    column = row[f"{op['name']}__{param}"]
+                    assert value in column and type(value) is type(column[column.index(value)])
+
+
+def test_index_columns_have_natural_types_and_descriptions(source_folder, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "out"
+    build_shards(small_config(source_folder, out, count=4, n=2, ops=("jpeg", "gaussian_noise")))
+    schema = pq.read_schema(out / "index.parquet")
+    expected = {"jpeg__quality": pa.int64(), "rain__amount": pa.int64(), "rain__length": pa.int64(),
+                "gaussian_blur__size": pa.int64(), "motion_blur__size": pa.int64(),
+                "gaussian_noise__grey": pa.bool_(), "gaussian_blur__family": pa.string(),
+                "rain__angle": pa.float64(), "gaussian_noise__sigma": pa.float64()}
+    for name, element in expected.items():  # every op has its columns, in the pool or not
+        assert schema.field(name).type == pa.list_(element), name
+    from pipelines.schema import op_param_columns
+
+    assert [f.name for f in schema if "__" in f.name] == [c.name for c in op_param_columns()]
+    assert len(op_param_columns()) >= 18 and all(b"description" in f.metadata for f in schema)
+    assert b"unit: 0-255 intensity levels" in schema.field("gaussian_noise__sigma").metadata[b"description"]
+    assert "rain__seed" not in schema.names and "motion_blur__points" not in schema.names
+
+
+def test_sidecars_let_outside_tools_check_and_index_the_shards(source_folder, tmp_path):
+    out = tmp_path / "out"
+    build_shards(small_config(source_folder, out))
+    manifest = json.loads((out / "manifest.json").read_text())
+    sums = dict(line.split("  ")[::-1] for line in (out / "SHA256SUMS").read_text().splitlines())
+    assert sorted(sums) == sorted([s["name"] for s in manifest["shards"]] + [
+        "index.parquet", "stats.json", "record.schema.json", "shardindex.json"])
+    assert all(sums[s["name"]] == s["sha256"] for s in manifest["shards"])
+    assert sums["index.parquet"] == manifest["index"]["sha256"]
+    wids = json.loads((out / "shardindex.json").read_text())
+    assert wids["wids_version"] == 1 and [(e["url"], e["nsamples"]) for e in wids["shardlist"]] == [
+        (s["name"], s["count"]) for s in manifest["shards"]]
+    assert verify_dataset(out).ok
+    (out / "SHA256SUMS").write_text((out / "SHA256SUMS").read_text().replace(
+        sums["stats.json"], "0" * 64))
+    (out / "shardindex.json").write_text(json.dumps(dict(wids, shardlist=wids["shardlist"][:1])))
+    problems = verify_dataset(out).problems
+    assert any("SHA256SUMS: stats.json does not match" in p for p in problems)
+    assert any("shardindex.json: shard sample counts differ" in p for p in problems)
+    build_shards(small_config(source_folder, out, seed=8, overwrite=True))
+    assert verify_dataset(out).ok
+
+
 def test_same_bytes_for_any_worker_count(source_folder, tmp_path):
     build_shards(small_config(source_folder, tmp_path / "w1", workers=1))
     build_shards(small_config(source_folder, tmp_path / "w2", workers=2, shard_size=3))
@@ -252,3 +315,8 @@ def test_a_fixed_small_build_gives_the_recorded_bytes(tmp_path, smooth):
     differing = {name: value for name, value in digests.items() if recorded.get(name) != value}
     assert not differing and set(recorded) == set(digests), (
         f"differs from {RECORDED_BYTES.name}: {sorted(differing) or sorted(set(recorded) ^ set(digests))}")
+
+
+def test_a_seed_a_json_reader_would_change_is_refused(source_folder, tmp_path):
+    with pytest.raises(ValueError, match="--seed must be an integer in 0..2\\^53-1"):
+        build_shards(small_config(source_folder, tmp_path / "out", seed=2**53))

@@ -1,46 +1,4 @@
-"""The shard format as shards/README.md documents it, read without colora-kit's reader."""
-import json
-import re
-import subprocess
-from pathlib import Path
-
-import cv2
-import numpy as np
-
-from pipelines.pairs import iter_pairs
-
-README = Path(__file__).resolve().parents[2] / "shards" / "README.md"
-
-
-def readme_block(heading: str, language: str) -> str:
-    text = README.read_text()
-    section = text[text.index(heading):]
-    return re.search(rf"```{language}\n(.*?)```", section, re.S).group(1)
-
-
-def test_plain_webdataset_recipe_from_the_readme(fake_dataset):
-    code = readme_block("### With plain `webdataset`", "python").replace('folder = "shards"', f'folder = "{fake_dataset}"')
-    code = code.replace("for sample in dataset:\n    lq, gt, record = sample[\"lq.png\"], sample[\"gt.png\"], sample[\"json\"]\n",
-                        "samples = list(dataset)\n")
-    scope: dict = {}
-    exec(code, scope)  # noqa: S102 - the README's own recipe
-    expected = list(iter_pairs(fake_dataset))
-    assert [s["__key__"] for s in scope["samples"]] == [name for name, _, _ in expected]
-    for sample, (name, lq, gt) in zip(scope["samples"], expected):
-        assert np.array_equal(sample["lq.png"], lq) and np.array_equal(sample["gt.png"], gt)
-        assert sample["json"]["key"] == name
-
-
-def test_tar_recipe_from_the_readme(fake_dataset, tmp_path):
-    listing = subprocess.run(["tar", "-tf", str(fake_dataset / "shard-000000.tar")], capture_output=True,
-                             text=True, check=True).stdout.split()
-    assert listing[:3] == ["000000000.json", "000000000.lq.png", "000000000.gt.png"]
-    subprocess.run(["tar", "-xf", str(fake_dataset / "shard-000000.tar"), "000000000.lq.png",
-                    "000000000.gt.png", "000000000.json"], cwd=tmp_path, check=True)
-    name, lq, gt = next(iter(iter_pairs(fake_dataset)))
-    assert np.array_equal(cv2.imread(str(tmp_path / "000000000.lq.png"))[..., ::-1], lq)
-    assert np.array_equal(cv2.imread(str(tmp_path / "000000000.gt.png"))[..., ::-1], gt)
-    assert json.loads((tmp_path / "000000000.json").read_text())["key"] == name
+"""The shard format as shards/README.md documents it (its snippets run in test_without_colora_kit.py)."""
 
 
 def test_members_have_fixed_metadata(fake_dataset):
