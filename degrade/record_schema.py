@@ -11,7 +11,7 @@ from importlib import resources
 
 from degrade.chain import MODES, RECORD_VERSION
 from degrade.op import Op, Param
-from degrade.registry import CANONICAL_ORDER, OPS
+from degrade.registry import KNOWN_OPS, OPS
 from degrade.seeding import SEED_BOUND
 
 SCHEMA_FILE = "record.schema.json"
@@ -63,7 +63,7 @@ def op_schema(op: Op) -> dict:
 
 def record_schema() -> dict:
     """The schema of a version-RECORD_VERSION record, with the sample keys shards add."""
-    names = list(CANONICAL_ORDER)
+    names = list(KNOWN_OPS)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"colora-kit chain record, version {RECORD_VERSION}",
