@@ -12,6 +12,7 @@ COMMANDS = {
     "faig": "trainer.commands.faig:faig",
     "colora": "trainer.commands.colora:colora",
     "merge": "trainer.commands.merge:merge",
+    "export": "trainer.commands.export:export",
     "models": "trainer.commands.models:models",
 }
 

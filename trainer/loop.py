@@ -108,6 +108,8 @@ def l1_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 LOSS_FUNCTIONS = {"psnr": psnr_loss, "l1": l1_loss}
+# What the logged `loss` value means, said wherever it is shown (bar, curves, summaries).
+LOSS_MEANINGS = {"psnr": "-PSNR in dB, lower is better", "l1": "mean |error| on [0, 1]"}
 
 
 # ---------------------------------------------------------------- one training step
@@ -302,7 +304,8 @@ class _Logger:
 def _progress_bar(config: LoopConfig, start: int, enabled: bool):
     from tqdm import tqdm
     return tqdm(total=config.steps, initial=start, disable=not (enabled and config.progress),
-                file=sys.stderr, unit="step", dynamic_ncols=True, desc="train")
+                file=sys.stderr, unit="step", dynamic_ncols=True,
+                desc=f"train (loss: {LOSS_MEANINGS[config.loss]})")
 
 
 # ---------------------------------------------------------------- the loop

@@ -18,8 +18,10 @@ def _series(records: list[dict], key: str) -> tuple[list[int], list[float]]:
     return [r["step"] for r in chosen], [r[key] for r in chosen]
 
 
-def plot_curves(metrics_path: str | Path, out_png: str | Path, title: str = "") -> Path:
-    """Write a PNG with the training loss and, when present, validation PSNR against step."""
+def plot_curves(metrics_path: str | Path, out_png: str | Path, title: str = "",
+                loss_meaning: str = "") -> Path:
+    """Write a PNG with the training loss (its axis says `loss_meaning`, e.g. "-PSNR in dB")
+    and, when present, validation PSNR against step."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -31,7 +33,8 @@ def plot_curves(metrics_path: str | Path, out_png: str | Path, title: str = "") 
     panels = 2 if val_steps else 1
     figure, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.5), squeeze=False)
     axes[0][0].plot(loss_steps, losses, color="tab:blue")
-    axes[0][0].set(xlabel="step", ylabel="training loss", title="loss")
+    axes[0][0].set(xlabel="step", title="loss",
+                   ylabel=f"training loss ({loss_meaning})" if loss_meaning else "training loss")
     if val_steps:
         axes[0][1].plot(val_steps, val_psnr, marker="o", color="tab:green")
         axes[0][1].set(xlabel="step", ylabel="PSNR (dB)", title="validation PSNR")

@@ -25,7 +25,8 @@ import torch
 from pipelines.files import sha256_file, write_text_atomically
 from trainer import checkpoint as ckpt
 from trainer import distributed
-from trainer.loop import AMP_MODES, LOSSES, METRICS_NAME, FitResult, LoopConfig, fit
+from trainer.loop import (AMP_MODES, LOSS_MEANINGS, LOSSES, METRICS_NAME, FitResult, LoopConfig,
+                          fit)
 
 RUN_FILE = "run.json"
 SUMMARY_FILE = "summary.json"
@@ -198,20 +199,34 @@ def loop_config(config: PretrainConfig, is_main: bool) -> LoopConfig:
                       progress=config.progress and is_main)
 
 
+def dataset_reference(shards: Path) -> dict:
+    """What a model file says about its training data: the shard folder's name and its
+    manifest's sha256 and sample count, never a path of the training machine."""
+    from pipelines.shardwriter import sha256_file
+
+    manifest = Path(shards) / "manifest.json"
+    samples = json.loads(manifest.read_text()).get("totals", {}).get("samples")
+    return {"name": Path(shards).resolve().name, "manifest_sha256": sha256_file(manifest),
+            "samples": samples}
+
+
 def _finish(config: PretrainConfig, model, result: FitResult, seconds: float) -> PretrainResult:
     from trainer.plots import plot_curves
 
     final = ckpt.save_model(config.out / ckpt.FINAL_NAME, model,
                             {"preset": config.model, "steps": result.steps, "seed": config.seed,
-                             "loss": config.loss, "shards": str(config.shards)})
-    plot_curves(config.out / METRICS_NAME, config.out / CURVES_FILE, title=config.model)
+                             "loss": config.loss, "shards": dataset_reference(config.shards)})
+    meaning = LOSS_MEANINGS[config.loss]
+    plot_curves(config.out / METRICS_NAME, config.out / CURVES_FILE, title=config.model,
+                loss_meaning=meaning)
     val = result.last_val or {}
     loss = "n/a" if result.final_loss is None else f"{result.final_loss:.4f}"
     summary = (f"pre-trained {config.model} for {result.steps} steps in {seconds:.0f}s "
-               f"({result.images_per_s:.1f} img/s): final loss {loss}"
+               f"({result.images_per_s:.1f} img/s): final loss {loss} ({meaning})"
                + (f", val PSNR {val['psnr']:.2f} dB / SSIM {val['ssim']:.4f}" if val else "")
                + f" -> {final}")
     record = {"summary": summary, "steps": result.steps, "final_loss": result.final_loss,
+              "loss_meaning": meaning,
               "val": val, "best_psnr": result.best_psnr, "seconds": seconds,
               "images_per_s": result.images_per_s, "model_sha256": sha256_file(final)}
     write_text_atomically(config.out / SUMMARY_FILE, json.dumps(record, indent=2) + "\n")

@@ -1,5 +1,7 @@
 """`trainer pretrain`, `trainer eval`, `trainer restore` through click (in process)."""
 import csv
+import hashlib
+import importlib.util
 import json
 import subprocess
 import sys
@@ -40,6 +42,29 @@ def test_pretrain_writes_a_complete_run(shard_dir, paired_dir, tmp_path):
     assert summary["steps"] == 2 and "psnr" in summary["val"]
     model, metadata = load_model(out)
     assert metadata["preset"] == "nafnet-tiny" and metadata["steps"] == 2
+    manifest = shard_dir / "manifest.json"
+    assert metadata["shards"] == {"name": shard_dir.name, "samples": 16,
+                                  "manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest()}
+    assert str(shard_dir.parent) not in json.dumps(metadata)  # no path of the training machine
+    assert "(-PSNR in dB, lower is better)" in result.output
+    assert "train (loss: -PSNR in dB, lower is better)" in result.stderr  # the progress bar
+    assert summary["loss_meaning"] == "-PSNR in dB, lower is better"
+    # TensorBoard events beside metrics.jsonl when tensorboard is installed (the extra)
+    if importlib.util.find_spec("tensorboard") is not None:
+        assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+
+
+@pytest.mark.parametrize("command", ["pretrain", "eval", "restore", "faig", "colora"])
+def test_every_long_command_has_quiet(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0 and "--quiet" in result.output
+
+
+def test_quiet_pretrain_prints_only_the_summary(shard_dir, tmp_path):
+    result = CliRunner().invoke(main, [str(a) for a in (
+        "pretrain", shard_dir, *TINY_RUN, "--out", tmp_path / "run", "--quiet")])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "" and result.stdout.count("\n") == 1
 
 
 def test_pretrain_run_folder_rules(shard_dir, tmp_path):

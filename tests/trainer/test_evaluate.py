@@ -61,7 +61,7 @@ def test_plot_curves(tmp_path):
     lines += [{"step": 10, "val_psnr": 25.0, "val_ssim": 0.7}]
     metrics = tmp_path / "metrics.jsonl"
     metrics.write_text("".join(json.dumps(r) + "\n" for r in lines))
-    png = plot_curves(metrics, tmp_path / "curves.png", title="t")
+    png = plot_curves(metrics, tmp_path / "curves.png", title="t", loss_meaning="-PSNR in dB")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -7,6 +7,7 @@ import click
 
 from trainer.adapters.registry import method_names
 from trainer.commands.colora_options import DEFAULT_BASE, pick_device
+from trainer.commands.options import quiet_option
 
 TRAIN_COUNTS = ("16", "32", "64", "128")
 
@@ -52,9 +53,10 @@ TRAIN_COUNTS = ("16", "32", "64", "128")
 @click.option("--overwrite", is_flag=True, help="Replace an existing adapter in --out.")
 @click.option("--dry-run", is_flag=True,
               help="Only print the tuned parameter counts of every method; train nothing.")
+@quiet_option
 def colora(task, base, faig_path, method, budget, rank, alpha, data, train_count, test, test_count,
            steps, batch, patch, lr, faig_steps, faig_images, tune_steps, seed, device, out,
-           overwrite, dry_run):
+           overwrite, dry_run, quiet):
     """Adapt the pre-trained model to one task, tuning about 7% of its parameters.
 
     CoLoRA ranks each layer by its FAIG contribution and gives it a LoRA rank (0 allowed) so that
@@ -78,7 +80,7 @@ def colora(task, base, faig_path, method, budget, rank, alpha, data, train_count
     options = {"budget": budget, "rank": rank, "alpha": alpha, "seed": seed}
     try:
         train = TrainConfig(steps=steps, batch=batch, patch=patch, lr=lr, seed=seed,
-                            device=pick_device(device))
+                            device=pick_device(device), progress=not quiet)
         request = AdaptRequest(
             task=task, out=str(out or Path("runs/colora") / f"{task}-{method}"), base=str(base),
             method=method, train=train, faig=str(faig_path) if faig_path else None,

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from trainer.commands.options import quiet_option
+
 
 @click.command()
 @click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
@@ -20,7 +22,8 @@ import click
               show_default=True, help="Mixed precision for inference.")
 @click.option("--tile", type=int, help="Restore in tiles of this size (default: whole images).")
 @click.option("--overlap", type=int, default=32, show_default=True, help="Tile overlap.")
-def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap):
+@quiet_option
+def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap, quiet):
     """Score MODEL (a .safetensors file or a run folder) on paired images.
 
     Reports PSNR and SSIM (RGB, 0-255, as restoration papers) per image in a CSV, their means,
@@ -45,7 +48,7 @@ def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap):
         model, _ = load_for_inference(model_path, adapter, device or default_device())
         device = next(model.parameters()).device
         pairs = iter_pairs(data, limit=limit)
-        report = evaluate_pairs(model, pairs, device, amp, tile, overlap, progress=True,
+        report = evaluate_pairs(model, pairs, device, amp, tile, overlap, progress=not quiet,
                                 total=limit)
     except errors as error:
         raise click.UsageError(str(error)) from None

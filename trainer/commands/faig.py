@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from trainer.commands.colora_options import DEFAULT_BASE, pick_device
+from trainer.commands.options import quiet_option
 
 
 @click.command()
@@ -29,7 +30,9 @@ from trainer.commands.colora_options import DEFAULT_BASE, pick_device
 @click.option("--device", help="cpu or cuda [default: cuda when available].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/faig"),
               show_default=True, help="Folder for faig.json and faig_blocks.png.")
-def faig(base, tasks, targets, steps, tune_steps, images, patch, batch, lr, seed, device, out):
+@quiet_option
+def faig(base, tasks, targets, steps, tune_steps, images, patch, batch, lr, seed, device, out,
+         quiet):
     """Score how much each block and parameter kind of BASE contributes to a task.
 
     FAIG integrates the loss gradient along the straight path between the base and a target
@@ -49,7 +52,7 @@ def faig(base, tasks, targets, steps, tune_steps, images, patch, batch, lr, seed
 
     try:
         tune = TrainConfig(steps=tune_steps, batch=batch, patch=patch, lr=lr, seed=seed,
-                           device=pick_device(device))
+                           device=pick_device(device), progress=not quiet)
         report = faig_for_tasks(base, tasks, targets, tune, steps, images)
     except AdaptError as error:
         raise click.UsageError(option_message(error)) from None

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from trainer.commands.options import quiet_option
+
 
 @click.command()
 @click.argument("shards", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -18,7 +20,8 @@ import click
 @click.option("--lr", type=float, default=1e-3, show_default=True,
               help="AdamW peak learning rate (betas 0.9/0.9, no weight decay, cosine to 1e-7).")
 @click.option("--loss", type=click.Choice(["psnr", "l1"]), default="psnr", show_default=True,
-              help="NAFNet's PSNR loss or L1.")
+              help="psnr: NAFNet's PSNR loss, logged as -PSNR in dB (lower is better, -30 is "
+                   "30 dB); l1: mean absolute error on [0, 1].")
 @click.option("--val", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Validation pairs: a paired folder (lq/ + gt/) or a shard folder.")
 @click.option("--val-limit", type=int, default=8, show_default=True,
@@ -45,9 +48,10 @@ import click
 @click.option("--ckpt-every", type=int, default=1000, show_default=True,
               help="Checkpoint every N steps (and at the end).")
 @click.option("--device", help="cpu or cuda [default: cuda when available].")
+@quiet_option
 def pretrain(shards, model, steps, batch, patch, lr, loss, val, val_limit, out, resume,
              overwrite, seed, workers, reader_threads, amp, channels_last, compile_model, log_every,
-             val_every, ckpt_every, device):
+             val_every, ckpt_every, device, quiet):
     """Pre-train a restoration network on PROD shards (built by `degrade build-shards`).
 
     With no option this is NAFNet's SIDD width-32 recipe on the paper's preset. The run folder
@@ -70,7 +74,8 @@ def pretrain(shards, model, steps, batch, patch, lr, loss, val, val_limit, out, 
             shards=shards, model=model, steps=steps, batch=batch, patch=patch, lr=lr, loss=loss,
             val=val, val_limit=val_limit, out=out, resume=resume, overwrite=overwrite, seed=seed,
             workers=workers, reader_threads=reader_threads, amp=amp, channels_last=channels_last,
-            compile=compile_model, log_every=log_every, val_every=val_every, ckpt_every=ckpt_every, device=device)
+            compile=compile_model, log_every=log_every, val_every=val_every, ckpt_every=ckpt_every, device=device,
+            progress=not quiet)
         result = run_pretrain(config)
     except (PretrainError, FitError, CheckpointError, SourceError, ValueError) as error:
         # ValueError: unknown preset, unreadable shard folder, mismatched --val pairs

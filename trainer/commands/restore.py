@@ -5,6 +5,8 @@ from pathlib import Path
 
 import click
 
+from trainer.commands.options import quiet_option
+
 
 @click.command()
 @click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
@@ -20,7 +22,8 @@ import click
 @click.option("--device", help="cpu or cuda [default: cuda when available].")
 @click.option("--amp", type=click.Choice(["bf16", "fp16", "none"]), default="none",
               show_default=True, help="Mixed precision for inference.")
-def restore(model_path, images, out, tile, overlap, adapter, device, amp):
+@quiet_option
+def restore(model_path, images, out, tile, overlap, adapter, device, amp, quiet):
     """Restore IMAGES (files, or folders of images) with MODEL (.safetensors or a run folder).
 
     Any size works: images larger than --tile are processed in overlapping tiles whose seams
@@ -48,7 +51,7 @@ def restore(model_path, images, out, tile, overlap, adapter, device, amp):
     except (ValueError, CheckpointError, AdapterError) as error:
         raise click.UsageError(str(error)) from None
     device = next(model.parameters()).device
-    for path in tqdm(paths, unit="img", desc="restore"):
+    for path in tqdm(paths, unit="img", desc="restore", disable=quiet):
         try:
             image = load_image(path)
         except SourceError as error:

@@ -159,6 +159,17 @@ def native_to_official(state_dict: dict) -> dict:
             for key, value in state_dict.items()}
 
 
+def official_arguments(config: dict) -> tuple[str, dict]:
+    """The official code's class name and constructor arguments for a model.config dict."""
+    if (config["dw_expand"], config["ffn_expand"]) != (2, 2):
+        raise ValueError("the official NAFNet fixes dw_expand and ffn_expand at 2, this model has "
+                         f"{config['dw_expand']} and {config['ffn_expand']}")
+    return "NAFNet", {"img_channel": config["img_channels"], "width": config["width"],
+                      "middle_blk_num": config["middle_blocks"],
+                      "enc_blk_nums": list(config["enc_blocks"]),
+                      "dec_blk_nums": list(config["dec_blocks"])}
+
+
 def build_nafnet(config: NAFNetConfig) -> NAFNet:
     return NAFNet(config)
 

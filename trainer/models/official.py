@@ -20,8 +20,10 @@ from trainer.models import nafnet, restormer
 from trainer.models.registry import create_model, get_preset, list_presets
 
 _CONVERTERS = {
-    nafnet.ARCH: (nafnet.official_to_native, nafnet.native_to_official),
-    restormer.ARCH: (restormer.official_to_native, restormer.native_to_official),
+    nafnet.ARCH: (nafnet.official_to_native, nafnet.native_to_official,
+                  nafnet.official_arguments),
+    restormer.ARCH: (restormer.official_to_native, restormer.native_to_official,
+                     restormer.official_arguments),
 }
 _WRAPPER_KEYS = ("params", "params_ema", "state_dict", "model")
 
@@ -72,6 +74,26 @@ def remap_official_keys(arch: str, state_dict: dict) -> dict[str, torch.Tensor]:
 def to_official_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """`model`'s state dict in the official layout (what the official code would load)."""
     return _converters(model.config["arch"])[1](model.state_dict())
+
+
+def official_constructor(model: nn.Module) -> dict:
+    """BasicSR's `network_g` entry for `model`: {"type": official class, its arguments...}
+    (ValueError when the official code cannot express the model)."""
+    name, arguments = _converters(model.config["arch"])[2](model.config)
+    return {"type": name, **arguments}
+
+
+def save_official_checkpoint(model: nn.Module, path: str | Path) -> dict:
+    """Write `model` as the official code's checkpoint: {"params": official state dict,
+    "network_g": official_constructor(model)}; `torch.load` it and pass "params" to
+    `load_state_dict` of the class built from "network_g". Returns network_g."""
+    from trainer.checkpoint import atomic_path
+
+    network = official_constructor(model)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in to_official_state_dict(model).items()}
+    with atomic_path(path) as temporary:
+        torch.save({"params": tensors, "network_g": network}, temporary)
+    return network
 
 
 def load_official_state_dict(model: nn.Module, checkpoint: dict, key: str | None = None) -> nn.Module:

@@ -237,6 +237,22 @@ def native_to_official(state_dict: dict) -> dict:
     return official
 
 
+_OFFICIAL_LAYERNORM = {"with_bias": "WithBias", "bias_free": "BiasFree"}
+
+
+def official_arguments(config: dict) -> tuple[str, dict]:
+    """The official code's class name and constructor arguments for a model.config dict."""
+    return "Restormer", {"inp_channels": config["img_channels"],
+                         "out_channels": config["img_channels"], "dim": config["dim"],
+                         "num_blocks": list(config["num_blocks"]),
+                         "num_refinement_blocks": config["num_refinement_blocks"],
+                         "heads": list(config["heads"]),
+                         "ffn_expansion_factor": config["ffn_expansion_factor"],
+                         "bias": config["bias"],
+                         "LayerNorm_type": _OFFICIAL_LAYERNORM[config["layernorm"]],
+                         "dual_pixel_task": False}
+
+
 def build_restormer(config: RestormerConfig) -> Restormer:
     return Restormer(config)
 
