@@ -202,7 +202,7 @@ def loop_config(config: PretrainConfig, is_main: bool) -> LoopConfig:
 def dataset_reference(shards: Path) -> dict:
     """What a model file says about its training data: the shard folder's name and its
     manifest's sha256 and sample count, never a path of the training machine."""
-    from pipelines.shardwriter import sha256_file
+    from pipelines.files import sha256_file
 
     manifest = Path(shards) / "manifest.json"
     samples = json.loads(manifest.read_text()).get("totals", {}).get("samples")

@@ -1,4 +1,8 @@
 """The shard format as shards/README.md documents it (its snippets run in test_without_colora_kit.py)."""
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[2] / "shards" / "README.md"
 
 
 def test_members_have_fixed_metadata(fake_dataset):

@@ -87,7 +87,7 @@ def save_official_checkpoint(model: nn.Module, path: str | Path) -> dict:
     """Write `model` as the official code's checkpoint: {"params": official state dict,
     "network_g": official_constructor(model)}; `torch.load` it and pass "params" to
     `load_state_dict` of the class built from "network_g". Returns network_g."""
-    from trainer.checkpoint import atomic_path
+    from pipelines.files import atomic_path
 
     network = official_constructor(model)
     tensors = {k: v.detach().cpu().contiguous() for k, v in to_official_state_dict(model).items()}
