@@ -1,5 +1,5 @@
 """Exporting our files to the layouts other code loads: the official NAFNet/Restormer
-checkpoints (`export_official`)."""
+checkpoints (`export_official`) and PEFT LoRA adapter folders (`export_peft`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,3 +29,68 @@ def export_official(model_path: str | Path, out: str | Path, overwrite: bool = F
         raise ExportError(str(error)) from None
     arguments = ", ".join(f"{k}={v!r}" for k, v in network.items() if k != "type")
     return f"{source} -> {out}: {network['type']}({arguments}), weights under 'params'"
+
+
+def export_peft(adapter_path: str | Path, out: str | Path, base: str | Path | None = None,
+                merge_unsupported: bool = False, overwrite: bool = False) -> str:
+    """Write ADAPTER as a PEFT LoRA adapter folder (see trainer.export_peft); a summary line."""
+    from trainer.export_peft import BASE_NAME, CONFIG_NAME, plan_peft, write_peft_folder
+
+    out = Path(out)
+    refuse_existing(out / CONFIG_NAME, overwrite)
+    pristine, adapted, info = _base_and_adapted(adapter_path, base)
+    deltas, tuned = adapter_parts(adapted)
+    plan = plan_peft(pristine, deltas, tuned)
+    if plan.unsupported and not merge_unsupported:
+        part, why = plan.unsupported[0]
+        raise ExportError(f"{adapter_path}: PEFT cannot represent {len(plan.unsupported)} part(s) "
+                          f"of this adapter, e.g. {part} ({why}); nothing was written. Pass "
+                          f"--merge-unsupported to bake them into a new base model, {out / BASE_NAME}")
+    base_name = info.get("preset") or "base"
+    if plan.unsupported:
+        _write_merged_base(out / BASE_NAME, pristine, plan, info)
+        base_name = BASE_NAME
+    write_peft_folder(out, pristine, plan, tuned, base_name)
+    merged = (f"; {len(plan.unsupported)} part(s) PEFT cannot represent merged into "
+              f"{out / BASE_NAME}, the base to load it on" if plan.unsupported else "")
+    return (f"{adapter_path} -> {out}: {len(plan.lora)} LoRA layers, "
+            f"{len(plan.saved_modules)} modules to save{merged}")
+
+
+def _base_and_adapted(adapter_path, base):
+    """(the base model, a second copy with the adapter attached, the adapter's info)."""
+    from trainer.checkpoint import CheckpointError, load_model, resolve_model_path
+    from trainer.colora import AdapterError, load_adapter, read_adapter
+
+    try:
+        _, meta = read_adapter(adapter_path)
+        info = meta["info"]
+        if base is None and not info.get("base_path"):
+            raise ExportError(f"{adapter_path}: names no base model; pass --base")
+        source = resolve_model_path(base if base is not None else info["base_path"])
+        pristine, _ = load_model(source)
+        adapted = load_adapter(load_model(source)[0], adapter_path)
+    except (CheckpointError, AdapterError) as error:
+        raise ExportError(str(error)) from None
+    return pristine, adapted, info
+
+
+def adapter_parts(adapted) -> tuple[dict, dict]:
+    """(low-rank deltas by layer name, tuned tensor values by parameter name) of a model that
+    carries an adapter."""
+    from trainer.colora.model import lora_layers, plain_name
+    from trainer.export_peft import LowRankDelta
+
+    deltas = {name: LowRankDelta(layer.lora_A.detach(), layer.lora_B.detach(), layer.scaling)
+              for name, layer in lora_layers(adapted).items()}
+    tuned = {plain_name(name): p.detach() for name, p in adapted.named_parameters()
+             if p.requires_grad and ".lora_" not in name}
+    return deltas, tuned
+
+
+def _write_merged_base(path: Path, base, plan, info: dict) -> None:
+    from trainer.checkpoint import save_model
+    from trainer.export_peft import merged_base
+
+    save_model(path, merged_base(base, plan), {"preset": info.get("preset") or "",
+                                               "merged_for_peft": info.get("task", "")})
