@@ -41,6 +41,9 @@ def export_peft(adapter_path: str | Path, out: str | Path, base: str | Path | No
     pristine, adapted, info = _base_and_adapted(adapter_path, base)
     deltas, tuned = adapter_parts(adapted)
     plan = plan_peft(pristine, deltas, tuned)
+    if not plan.lora:
+        raise ExportError(f"{adapter_path}: holds no layer PEFT loads as LoRA; nothing was "
+                          "written (`trainer merge` makes it a plain model)")
     if plan.unsupported and not merge_unsupported:
         part, why = plan.unsupported[0]
         raise ExportError(f"{adapter_path}: PEFT cannot represent {len(plan.unsupported)} part(s) "
@@ -59,32 +62,44 @@ def export_peft(adapter_path: str | Path, out: str | Path, base: str | Path | No
 
 def _base_and_adapted(adapter_path, base):
     """(the base model, a second copy with the adapter attached, the adapter's info)."""
+    from trainer.adapters import AdapterError, load_adapter, read_adapter
     from trainer.checkpoint import CheckpointError, load_model, resolve_model_path
-    from trainer.colora import AdapterError, load_adapter, read_adapter
 
     try:
-        _, meta = read_adapter(adapter_path)
-        info = meta["info"]
+        adapter = read_adapter(adapter_path)
+        info = dict(adapter.record.info)
         if base is None and not info.get("base_path"):
             raise ExportError(f"{adapter_path}: names no base model; pass --base")
         source = resolve_model_path(base if base is not None else info["base_path"])
-        pristine, _ = load_model(source)
-        adapted = load_adapter(load_model(source)[0], adapter_path)
+        pristine, metadata = load_model(source)
+        adapted = load_adapter(load_model(source)[0], adapter)
     except (CheckpointError, AdapterError) as error:
         raise ExportError(str(error)) from None
-    return pristine, adapted, info
+    return pristine, adapted, {"preset": metadata.get("preset"), **info,
+                               "task": adapter.record.task.get("name", "")}
 
 
 def adapter_parts(adapted) -> tuple[dict, dict]:
-    """(low-rank deltas by layer name, tuned tensor values by parameter name) of a model that
-    carries an adapter."""
-    from trainer.colora.model import lora_layers, plain_name
+    """(weight changes by layer name: LoRA or DoRA factors, a dense tensor for any other
+    variant; tuned tensor values by parameter name) of the adapter a model carries."""
+    from trainer.adapters import LowRank, adapted_layers
+    from trainer.adapters.methods.dora import WeightDecomposed
     from trainer.export_peft import LowRankDelta
 
-    deltas = {name: LowRankDelta(layer.lora_A.detach(), layer.lora_B.detach(), layer.scaling)
-              for name, layer in lora_layers(adapted).items()}
-    tuned = {plain_name(name): p.detach() for name, p in adapted.named_parameters()
-             if p.requires_grad and ".lora_" not in name}
+    deltas, tuned = {}, {}
+    for name, layer in adapted_layers(adapted).items():
+        (adapter,) = layer.adapter_names()
+        factors = layer.factors[adapter] if adapter in layer.factors else None
+        if type(factors) in (LowRank, WeightDecomposed):
+            magnitude = getattr(factors, "magnitude", None)
+            deltas[name] = LowRankDelta(factors.lora_A.detach(), factors.lora_B.detach(),
+                                        factors.scaling,
+                                        None if magnitude is None else magnitude.detach())
+        elif factors is not None:
+            deltas[name] = factors.delta_weight(layer.base_layer.weight).detach()
+        if adapter in layer.tuned:
+            tuned.update({f"{name}.{leaf}": value.detach()
+                          for leaf, value in layer.tuned[adapter].items()})
     return deltas, tuned
 
 

@@ -1,5 +1,6 @@
 """`trainer faig`, `trainer colora` and `trainer merge` end to end on nafnet-tiny and tiny
 synthetic images (few steps, small M)."""
+import importlib.util
 import json
 
 import pytest
@@ -69,6 +70,11 @@ def test_colora_writes_adapter_and_reports(run):
         assert summary["adapter_bytes"] < summary["model_bytes"]
         assert abs(summary["tuned_count"] - 0.07 * summary["model_params"]) <= 0.0035 * summary["model_params"]
     assert (root / "computed" / "faig.json").is_file()
+    log = [json.loads(line) for line in (root / "colora" / "metrics.jsonl").read_text().splitlines()]
+    assert log and log[-1]["step"] == 2 and all("loss" in record for record in log)
+    assert summary["loss_meaning"] == "-PSNR in dB, lower is better"
+    if importlib.util.find_spec("tensorboard") is not None:  # the tensorboard extra
+        assert list((root / "colora" / "tensorboard").glob("events.out.tfevents.*"))
     adapter = read_adapter(root / "colora" / "adapter.safetensors")
     assert adapter.method == "colora" and adapter.version == 2
     assert adapter.record.task == {"name": "blur", "ops": ["gaussian_blur", "motion_blur"],
@@ -190,3 +196,16 @@ def test_merge_refusals_leave_files_alone(run):
         assert result.exit_code == 2 and message in result.output, (args, result.output)
         assert len(result.output.strip().splitlines()[-1]) > 0
     assert existing.read_bytes() == b"precious" and not (root / "a.safetensors").exists()
+
+
+def test_another_runs_training_log_is_kept_unless_overwrite(tmp_path):
+    from trainer.finetune import AdaptError
+    from trainer.finetune.requests import clear_training_log
+
+    (tmp_path / "metrics.jsonl").write_text('{"step": 1, "loss": -20.0}\n')
+    (tmp_path / "tensorboard").mkdir()
+    with pytest.raises(AdaptError, match="metrics.jsonl of another run"):
+        clear_training_log(tmp_path, overwrite=False)
+    assert (tmp_path / "metrics.jsonl").exists()
+    clear_training_log(tmp_path, overwrite=True)
+    assert not (tmp_path / "metrics.jsonl").exists() and not (tmp_path / "tensorboard").exists()

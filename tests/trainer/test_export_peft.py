@@ -53,7 +53,7 @@ def by_hand(base, deltas, tuned):
     with torch.no_grad():
         for name, delta in deltas.items():
             weight = model.get_submodule(name).weight
-            weight.add_(delta.dense(weight.shape))
+            weight.add_((delta.b @ delta.a * delta.scaling).reshape(weight.shape))
         for name, value in tuned.items():
             params[name].copy_(value)
     return model
@@ -86,11 +86,12 @@ def test_peft_loads_the_adapter_exactly_with_unsupported_parts_merged(tmp_path):
         torch.testing.assert_close(loaded(image), expected, atol=1e-5, rtol=1e-5)
 
 
-def test_trainer_export_peft_of_a_colora_adapter(tmp_path):
+@pytest.mark.parametrize("method", ["colora", "dora"])
+def test_trainer_export_peft_of_an_adapter(tmp_path, method):
+    from trainer.adapters import (apply_plan, make_plan, method_config, save_adapter,
+                                  trainable_parameters)
     from trainer.checkpoint import load_model, save_model
     from trainer.cli import main
-    from trainer.colora import AdapterConfig, apply_plan, make_plan, model_fingerprint, save_adapter
-    from trainer.colora.model import lora_layers
     from trainer.models import create_model
 
     torch.manual_seed(0)
@@ -99,23 +100,18 @@ def test_trainer_export_peft_of_a_colora_adapter(tmp_path):
         for p in model.parameters():
             p.normal_(0, 0.1)
     save_model(tmp_path / "base.safetensors", model, {"preset": "nafnet-tiny"})
-    fingerprint = model_fingerprint(model)
     scores = {n: float(i % 7) for i, (n, _) in enumerate(model.named_parameters())}
-    plan = make_plan(model, AdapterConfig(method="colora", budget=0.3), scores)
-    apply_plan(model, plan, alpha=4.0)
-    with torch.no_grad():
-        for layer in lora_layers(model).values():
-            layer.lora_B.normal_(0, 0.05)
-        for p in model.parameters():
-            if p.requires_grad:
-                p.add_(torch.randn_like(p) * 0.01)
-    save_adapter(tmp_path / "adapter.safetensors", model, plan, fingerprint,
-                 alpha=4.0, info={"base_path": str(tmp_path / "base.safetensors"),
-                                  "preset": "nafnet-tiny", "task": "blur"})
+    config = method_config(method, {"budget": 0.3, "alpha": 4.0}, strict=False)
+    apply_plan(model, make_plan(model, method, config, scores), config)
+    with torch.no_grad():  # a stand-in for training: move every trained tensor
+        for p in trainable_parameters(model):
+            p.add_(torch.randn_like(p) * 0.05)
+    save_adapter(tmp_path / "adapter.safetensors", model,
+                 info={"base_path": str(tmp_path / "base.safetensors")})
     runner = CliRunner()
     refused = runner.invoke(main, ["export", str(tmp_path / "adapter.safetensors"),
                                    "--peft", str(tmp_path / "out")])
-    assert refused.exit_code == 1 and "grouped convolution" in refused.output
+    assert refused.exit_code == 1 and "PEFT cannot represent" in refused.output
     assert "--merge-unsupported" in refused.output and not (tmp_path / "out").exists()
     done = runner.invoke(main, ["export", str(tmp_path / "adapter.safetensors"), "--peft",
                                 str(tmp_path / "out"), "--merge-unsupported"])

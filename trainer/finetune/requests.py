@@ -105,6 +105,7 @@ def adapt_to_task(request: AdaptRequest) -> dict:
     if (out / ADAPTER_NAME).exists() and not request.overwrite:
         raise AdaptError("out", f"{out}: already holds {ADAPTER_NAME}; set `overwrite` or "
                                 f"choose another folder")
+    clear_training_log(out, request.overwrite)
     config = request.method_config()
     task = adapter_task(request)
     base, metadata, base_path = load_base(request.base)
@@ -112,10 +113,24 @@ def adapt_to_task(request: AdaptRequest) -> dict:
     train, test = task_pairs(request)
     scores, report = request_scores(request, base, train)
     before = _evaluate(base, test, request.train.device)
-    result = finetune(base, train, request.method, request.train, config, scores)
+    result = finetune(base, train, request.method, request.train, config, scores, out_dir=out)
     after = _evaluate(result.model, test, request.train.device)
     info = _adapter_info(request, base_path, metadata, sha256_file(base_path), len(train))
     return _write_outputs(out, result, request, task, info, report, before, after, base_path)
+
+
+def clear_training_log(out: Path, overwrite: bool) -> None:
+    """Make room for this run's metrics.jsonl: another run's log is kept unless `overwrite`."""
+    import shutil
+
+    from trainer.loop import METRICS_NAME
+
+    if (out / METRICS_NAME).exists() and not overwrite:
+        raise AdaptError("out", f"{out}: already holds the {METRICS_NAME} of another run; set "
+                                f"`overwrite` or choose another folder")
+    if overwrite:
+        (out / METRICS_NAME).unlink(missing_ok=True)
+        shutil.rmtree(out / "tensorboard", ignore_errors=True)
 
 
 def _evaluate(model: nn.Module, pairs: Sequence[Pair], device: str) -> dict[str, float]:
@@ -147,8 +162,9 @@ def adapter_task(request: AdaptRequest) -> dict:
 
 def _write_outputs(out: Path, result: FinetuneResult, request: AdaptRequest, task: dict,
                    info: dict, report, before: dict, after: dict, base_path) -> dict:
-    from trainer.adapters import save_adapter
     from pipelines.files import write_text_atomically
+    from trainer.adapters import save_adapter
+    from trainer.loop import LOSS_MEANINGS
 
     out.mkdir(parents=True, exist_ok=True)
     if report is not None:
@@ -156,6 +172,7 @@ def _write_outputs(out: Path, result: FinetuneResult, request: AdaptRequest, tas
     adapter_path = save_adapter(out / ADAPTER_NAME, result.model, task=task,
                                 info=info)
     summary = {**info, "task": request.task, "method": request.method,
+               "loss_meaning": LOSS_MEANINGS[request.train.loss],
                "adapter_config": request.method_config().to_dict(),
                "tuned": result.plan.counts_by_role(),
                "tuned_count": result.plan.tuned_count, "model_params": result.plan.model_params,

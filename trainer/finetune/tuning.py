@@ -59,14 +59,16 @@ class FinetuneResult:
 
 
 def finetune(model: nn.Module, pairs: Sequence[Pair], method: str, train: TrainConfig,
-             config=None, scores: Mapping[str, float] | None = None) -> FinetuneResult:
+             config=None, scores: Mapping[str, float] | None = None,
+             out_dir=None) -> FinetuneResult:
     """Adapt `model` in place with `method` (config: its config, default its defaults) and
-    train only what the method tunes. scores: FAIG contributions, for methods that need them."""
+    train only what the method tunes. scores: FAIG contributions, for methods that need them.
+    out_dir: where the loop writes metrics.jsonl (and TensorBoard events), as pre-training does."""
     from trainer.loop import fit
 
     config = method_config(method) if config is None else config
     plan = make_plan(model, method, config, scores)
     apply_plan(model, plan, config)
     result = fit(model, pair_batches(pairs, train.batch, train.patch, train.seed),
-                 loop_config(train), params=trainable_parameters(model))
+                 loop_config(train), params=trainable_parameters(model), out_dir=out_dir)
     return FinetuneResult(model.eval(), plan, result)
