@@ -63,6 +63,17 @@ assert low_quality_jpeg == [(r["key"], r["shard"], r["jpeg__quality"]) for r in 
 counts = collections.Counter(op for r in rows for op in set(r["ops"]))
 assert samples_per_op == sorted(counts.items()) and len(low_quality_jpeg) > 0
 """,
+    "The index with polars": """
+import pyarrow.parquet as pq
+rows = pq.read_table("shards/index.parquet").to_pylist()
+for row, (key, ops) in zip(rows, chains.iter_rows()):  # the dtype keeps every parameter
+    present = [{"name": op["name"], "params": {k: v for k, v in op["params"].items() if v is not None}}
+               for op in ops]
+    assert key == row["key"] and present == json.loads(row["params"])
+assert strong_rain["key"].to_list() == [r["key"] for r in rows
+                                        if r["rain__amount"] and max(r["rain__amount"]) > 500]
+assert len(strong_rain) > 0
+""",
     "What each index column means, with pyarrow": """
 assert "unit: degrees" in meaning["rain__angle"] and "jpeg__quality" in meaning
 """,
