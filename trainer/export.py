@@ -34,10 +34,12 @@ def export_official(model_path: str | Path, out: str | Path, overwrite: bool = F
 def export_peft(adapter_path: str | Path, out: str | Path, base: str | Path | None = None,
                 merge_unsupported: bool = False, overwrite: bool = False) -> str:
     """Write ADAPTER as a PEFT LoRA adapter folder (see trainer.export_peft); a summary line."""
-    from trainer.export_peft import BASE_NAME, CONFIG_NAME, plan_peft, write_peft_folder
+    from trainer.export_peft import (BASE_NAME, CONFIG_NAME, WEIGHTS_NAME, plan_peft,
+                                     write_peft_folder)
 
     out = Path(out)
-    refuse_existing(out / CONFIG_NAME, overwrite)
+    for name in (CONFIG_NAME, WEIGHTS_NAME, BASE_NAME):
+        refuse_existing(out / name, overwrite)
     pristine, adapted, info = _base_and_adapted(adapter_path, base)
     deltas, tuned = adapter_parts(adapted)
     plan = plan_peft(pristine, deltas, tuned)
@@ -53,6 +55,8 @@ def export_peft(adapter_path: str | Path, out: str | Path, base: str | Path | No
     if plan.unsupported:
         _write_merged_base(out / BASE_NAME, pristine, plan, info)
         base_name = BASE_NAME
+    else:  # an earlier export's merged base (replaced with --overwrite) is not this one's
+        (out / BASE_NAME).unlink(missing_ok=True)
     write_peft_folder(out, pristine, plan, tuned, base_name)
     merged = (f"; {len(plan.unsupported)} part(s) PEFT cannot represent merged into "
               f"{out / BASE_NAME}, the base to load it on" if plan.unsupported else "")

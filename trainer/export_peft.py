@@ -171,5 +171,6 @@ def write_peft_folder(out: Path, base: nn.Module, plan: PeftPlan, tuned: dict,
 
     out.mkdir(parents=True, exist_ok=True)
     save_tensors(out / WEIGHTS_NAME, peft_tensors(base, plan, tuned), {"format": "pt"})
+    # the config last: a folder without it is an export cut short, which PEFT will not load
     write_text_atomically(out / CONFIG_NAME, json.dumps(peft_config(plan, base_name), indent=2,
                                                         sort_keys=True) + "\n")
