@@ -84,6 +84,6 @@ def pretrained_arms(folder: DataFolder, scale: ScaleConfig, work: Path, device: 
         summary = {"steps": result.fit.steps, "final_loss": result.fit.final_loss,
                    "pairs": built.pairs, "seconds": seconds}
         log(f"pre-trained {mode}: {built.pairs} pairs, {result.fit.steps} steps, "
-            f"final loss {result.fit.final_loss:.3f}, {seconds:.1f} s")
+            f"final loss {result.fit.final_loss:.3f} (-PSNR in dB), {seconds:.1f} s")
         arms.append(PretrainedArm(mode, model, summary))
     return arms
