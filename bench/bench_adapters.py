@@ -29,6 +29,7 @@ import torch
 from trainer.adapters import (BudgetConfig, apply_plan, load_adapter, make_plan,
                               merge_and_unload, save_adapter, set_adapters, trainable_parameters)
 from trainer.models import create_model
+from trainer.numerics import flush_denormals
 
 COUNTS = (1, 3, 5)
 
@@ -119,6 +120,7 @@ def build_rows(args, base, paths):
 
 
 def main():
+    flush_denormals()
     args = parse_args()
     torch.set_num_threads(args.threads)
     import tempfile

@@ -31,6 +31,7 @@ from trainer.faig import faig_scores
 from trainer.finetune import faig_batch_size
 from trainer.loop import LoopConfig, make_training, psnr_loss
 from trainer.models import create_model
+from trainer.numerics import flush_denormals
 
 PAPER_COUNTS = {"decoder": 1.942e6, "lora": 2.442e6, "colora": 2.063e6, "full": 29.160e6}
 
@@ -212,6 +213,7 @@ def file_sizes(model, plans) -> None:
 
 
 def main():
+    flush_denormals()
     args = parse_args()
     torch.manual_seed(0)
     model = create_model(args.preset).to(args.device)

@@ -55,7 +55,9 @@ def measure(args, name: str) -> dict:
 
     from trainer.loop import LoopConfig, make_training
     from trainer.models import create_model
+    from trainer.numerics import flush_denormals
 
+    flush_denormals()  # before the first parallel op: every pool thread keeps the mode it starts with
     torch.manual_seed(0)
     options = parse_config(name)
     config = LoopConfig(steps=args.warmup + args.steps, device=args.device, **options)

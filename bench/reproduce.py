@@ -66,6 +66,9 @@ def main(data_dir: Path, scale_name: str, out: Path | None, report: Path, device
     from studies.scales import get_scale
     from studies.reproduction import run_reproduction
 
+    from trainer.numerics import flush_denormals
+
+    flush_denormals()
     began = time.perf_counter()
     scale = get_scale(scale_name)
     device = device or scale.device

@@ -1,8 +1,8 @@
 """A small, fast random stream for the numba kernels: xoshiro256++ with a 256-layer ziggurat.
 
-Why: the noise ops draw one value per pixel and channel, and numpy's Generator (even called
-from numba) costs 5-14 ns a draw here; xoshiro256++ and the ziggurat's 99% fast path take
-about 2 ns. Streams are a pure function of a 64-bit seed (expanded to the 4-word state by
+Why: the noise ops draw one value per pixel and channel, and numpy's Generator, even called
+from numba, costs several times what xoshiro256++ and the ziggurat's 99% fast path cost
+(figures in docs/benchmarks.md). Streams are a pure function of a 64-bit seed (expanded to the 4-word state by
 SplitMix64, as xoshiro's authors recommend), so outputs stay tied to each op's `seed` param.
 
 State: a uint64[4] array, advanced in place by the njit functions below. They are inlined
@@ -12,7 +12,7 @@ Ziggurat: Marsaglia & Tsang (2000) with 256 layers of equal area V under exp(-x^
 R = 3.6541528853610088; the base layer carries the tail, sampled exactly by Marsaglia's method.
 standard_normal spends one 64-bit draw per attempt (52-bit position); the noise kernels use the
 paired stream (paired_normal), where each 64-bit draw serves two 32-bit attempts (23-bit
-position, ample for noise on 8- and 16-bit images), about 20% faster per value.
+position, ample for noise on 8- and 16-bit images), which is cheaper per value.
 """
 from __future__ import annotations
 

@@ -187,7 +187,7 @@ def poisson_noise_rgb(rgb: np.ndarray, scale: float, grey: bool, seed: int) -> n
     """Real-ESRGAN's Poisson noise (8-bit quantised source, vals=256) on float32 HxWx3, clipped.
 
     Three passes rather than one fused loop: quantising and adding vectorise, and the serial
-    draw-and-search loop runs on its own (5-15% faster than the fused loop here)."""
+    draw-and-search loop runs on its own (faster than one fused loop; docs/benchmarks.md)."""
     flat = rgb.reshape(-1, 3)
     cdf, guide = poisson_cdf_tables()
     levels = _quantise_kernel(flat, bool(grey))

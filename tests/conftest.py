@@ -1,4 +1,5 @@
-"""Toy models for the CoLoRA/FAIG tests: every layer kind, a blocks() list, a config dict."""
+"""The test session's process-wide float settings (it is an entry point, like the commands), and
+toy models for the adapter/FAIG tests: every layer kind, a blocks() list, a config dict."""
 from __future__ import annotations
 
 import pytest
@@ -6,6 +7,9 @@ import torch
 from torch import nn
 
 from trainer.models import BlockInfo
+from trainer.numerics import flush_denormals
+
+flush_denormals()  # before torch's thread pool starts (tests train small models on the CPU)
 
 
 class ToyBlock(nn.Module):

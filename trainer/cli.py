@@ -1,6 +1,8 @@
 """The `trainer` command: PROD pre-training, evaluation, FAIG and CoLoRA fine-tuning."""
 from __future__ import annotations
 
+import functools
+
 import click
 
 from degrade.lazycli import LazyGroup
@@ -17,7 +19,30 @@ COMMANDS = {
 }
 
 
-@click.group(cls=LazyGroup, lazy_commands=COMMANDS,
+class TrainerGroup(LazyGroup):
+    """Runs every command with the trainer's process-wide float settings (trainer.numerics),
+    applied when the command starts, so that `--help` stays free of torch."""
+
+    def get_command(self, ctx, name):
+        command = super().get_command(ctx, name)
+        if command is not None and not getattr(command.callback, "float_settings", False):
+            command.callback = _with_float_settings(command.callback)
+        return command
+
+
+def _with_float_settings(callback):
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        from trainer.numerics import flush_denormals
+
+        flush_denormals()
+        return callback(*args, **kwargs)
+
+    run.float_settings = True
+    return run
+
+
+@click.group(cls=TrainerGroup, lazy_commands=COMMANDS,
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="colora-kit")
 def main():

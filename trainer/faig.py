@@ -19,7 +19,6 @@ from typing import Callable, Iterable, Mapping, Sequence
 import torch
 from torch import nn
 
-from trainer.numerics import flush_denormals
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 KINDS = ("conv", "norm", "bias", "other")
@@ -38,7 +37,6 @@ def elementwise_faig(base: nn.Module, target: nn.Module, batches: Sequence[Batch
     batches = list(batches)
     if not batches:
         raise ValueError("batches: FAIG needs at least one (lq, gt) batch")
-    flush_denormals()
     loss_fn = loss_fn or _default_loss()
     base_params, target_params = _matching_parameters(base, target)
     work = copy.deepcopy(base).eval().requires_grad_(True)

@@ -28,7 +28,6 @@ from pipelines.batching import to_float_on_device
 from pipelines.files import remove_stale_temporaries, write_text_atomically
 from trainer import checkpoint as ckpt
 from trainer import distributed
-from trainer.numerics import flush_denormals
 from trainer.restore import autocast_context
 
 LOSSES = ("psnr", "l1")
@@ -168,7 +167,6 @@ def trainable_parameters(model: nn.Module, params: Iterable[nn.Parameter] | None
 def make_training(model: nn.Module, config: LoopConfig,
                   params: Iterable[nn.Parameter] | None = None) -> Training:
     """Move the model to the device and build optimizer, cosine schedule, scaler and forward."""
-    flush_denormals()
     device = torch.device(config.device)
     model.to(device)
     if config.channels_last:

@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 from pipelines.batching import image_to_tensor, tensor_to_image
-from trainer.numerics import flush_denormals
 
 
 def autocast_context(device: torch.device, amp: str):
@@ -107,7 +106,6 @@ def restore_tensor(model: nn.Module, x: torch.Tensor, tile: int | None = None,
 def restore_image(model: nn.Module, image: np.ndarray, device: torch.device | str = "cpu",
                   tile: int | None = None, overlap: int = 32, amp: str = "none") -> np.ndarray:
     """Restore one uint8 HxWx3 RGB image; returns uint8 HxWx3 of the same size."""
-    flush_denormals()
     device = torch.device(device)
     x = image_to_tensor(image).unsqueeze(0).to(device)
     return tensor_to_image(restore_tensor(model, x, tile=tile, overlap=overlap, amp=amp))

@@ -5,14 +5,7 @@
     rebuilt = model_from_config(model.config)
     load_official_weights(create_model("nafnet-sidd-w32"), "NAFNet-SIDD-width32.pth")
 """
-from trainer.numerics import flush_denormals
-
-# Every trainer flow builds or loads its network through this package, before torch starts its
-# CPU thread pool; the flush must precede that pool, since each thread keeps the mode it was
-# created with (trainer.numerics says why it matters: 80x on CPU training steps).
-flush_denormals()
-
-from trainer.models import nafnet as _nafnet  # noqa: E402,F401  (registers presets)
+from trainer.models import nafnet as _nafnet  # noqa: F401  (registers presets)
 from trainer.models import restormer as _restormer  # noqa: F401  (registers presets)
 from trainer.models.introspect import (BlockInfo, PARAM_KINDS, PARTS, count_parameters,
                                        named_param_kinds, param_kind)
