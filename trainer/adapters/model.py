@@ -164,9 +164,9 @@ def _weight_tensor(weights, names: list[str]) -> torch.Tensor:
                            f"({', '.join(names)}); give one per adapter, or a row per image")
     bad = np.argwhere(~np.isfinite(values))
     if bad.size:
-        column = int(bad[0][-1])
-        raise AdapterError(f"weights: {values.flat[np.ravel_multi_index(tuple(bad[0]), values.shape)]}"
-                           f" for adapter {names[column]!r} is not a finite number")
+        where = tuple(bad[0])
+        raise AdapterError(f"weights: {values[where]} for adapter {names[where[-1]]!r} is not "
+                           f"a finite number")
     return torch.from_numpy(values).float()
 
 
