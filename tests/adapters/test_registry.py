@@ -59,3 +59,43 @@ def test_cli_choices_and_dry_run_come_from_the_registry():
     assert list(method_option.type.choices) == method_names()
     result = CliRunner().invoke(colora, ["--help"])
     assert all(name in result.output for name in method_names())
+
+
+NEW_METHOD = '''
+from trainer.adapters.allocation import plan_uniform
+from trainer.adapters.configs import RankConfig
+from trainer.adapters.layer import LowRank
+from trainer.adapters.registry import Method, register_method
+
+
+class HalfScale(LowRank):
+    def delta_weight(self, weight):
+        return 0.5 * self.low_rank_delta(weight)
+
+
+def plan(model, config, scores=None, kind_of=None):
+    return plan_uniform(model, config.budget, config.rank, "halflora", HalfScale)
+
+
+register_method(Method("halflora", "Half LoRA", RankConfig, plan, HalfScale))
+'''
+
+
+def test_a_new_method_is_one_module_and_one_table_line(monkeypatch, toy, depth_scores, images,
+                                                       tmp_path):
+    from trainer.adapters import registry
+    from trainer.adapters.planning import plan_counts
+
+    (tmp_path / "halflora_method.py").write_text(NEW_METHOD)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_METHODS", dict(registry._METHODS))
+    monkeypatch.setitem(registry.METHOD_MODULES, "halflora", "halflora_method")
+    assert "halflora" in method_names()
+    assert "halflora" in [row[0] for row in plan_counts(toy, None, {"rank": 2})]
+    lq, _ = images
+    base = copy.deepcopy(toy)
+    train = TrainConfig(steps=2, batch=2, patch=8, lr=1e-2, progress=False)
+    result = finetune(toy, _pairs(), "halflora", train, method_config("halflora", {"rank": 2}))
+    path = save_adapter(tmp_path / "half.safetensors", result.model)
+    with torch.no_grad():
+        assert torch.allclose(load_adapter(base, path)(lq), result.model(lq), atol=1e-5)
