@@ -13,6 +13,7 @@ KINDS = {
     "depthwise": lambda: nn.Conv2d(8, 8, 3, padding=1, groups=8),
     "grouped": lambda: nn.Conv2d(6, 8, 3, padding=1, groups=2),
     "strided_nobias": lambda: nn.Conv2d(6, 8, 2, stride=2, bias=False),
+    "reflect": lambda: nn.Conv2d(6, 8, 3, padding=1, padding_mode="reflect"),
     "linear": lambda: nn.Linear(6, 8),
 }
 VARIANTS = {"lora": LowRank, "dora": WeightDecomposed}
@@ -124,3 +125,21 @@ def test_only_factors_get_gradients(variant):
     layer(_input(layer.base_layer)).square().sum().backward()
     assert all(p.grad is not None for p in layer.factors["a"].parameters())
     assert layer.base_layer.weight.grad is None
+
+
+@pytest.mark.parametrize("grad", [False, True])
+@pytest.mark.parametrize("kind", KINDS)
+def test_per_image_weights_equal_each_image_alone(kind, grad):
+    """A LoRA and a DoRA adapter (the DoRA one also tuning the bias), a row per image."""
+    layer = _adapted(kind)
+    base = layer.base_layer
+    layer.add("b", VARIANTS["dora"](base.weight, 2),
+              {"bias": nn.Parameter(base.bias + 1.0)} if base.bias is not None else {})
+    rows = torch.tensor([[1.0, 0.0], [0.3, -0.7], [0.0, 0.0]])
+    x = torch.cat([_input(base)] * 2)[:3]
+    with torch.set_grad_enabled(grad):
+        layer.adapter_set.activate(["a", "b"], rows)
+        batched = layer(x)
+        for i in range(3):
+            layer.adapter_set.activate(["a", "b"], rows[i])
+            assert torch.allclose(batched[i:i + 1], layer(x[i:i + 1]), atol=1e-5), i

@@ -8,17 +8,17 @@ layer runs with
     p = p0 + sum_i w_i * delta_i(p)        (delta of a tuned tensor: v_i - v0)
 
 so one adapter at weight 1 is that adapter exactly. Weights are one per adapter for the batch,
-or one row per image (B x n). Per-image weights use:
-  - the linearity of conv and linear layers in their weight and bias:
-    f(x; p0 + sum w_bi d_i) = f(x; p0) + sum_i w_bi f(x; d_i), one pass over the whole batch per
-    adapter (the layers that cost the most stay batched);
-  - for any other module (norm layers, blocks owning tuned scales), images grouped by their
-    weight row, each group run with its composed parameters: nothing is assumed about how such
-    a module uses its parameters, and these modules are cheap.
+or one row per image (B x n). Per-image weights give every image its own composed parameters:
+  - conv and linear layers (the costly ones) compose B weights and run them in one call (a
+    convolution of B x groups groups; a batched matmul): one pass over the batch, the base
+    layer's cost whatever the number of adapters. (Using their linearity instead,
+    f(x; p0) + sum_i w_bi f(x; delta_i), is just as exact but costs n + 1 passes.)
+  - any other module (norm layers, blocks owning tuned scales) runs once per group of images
+    with equal rows: nothing is assumed about how it uses its parameters, and it is cheap.
 Either way an image gets what running it alone with its row as batch weights gives (to float
-rounding). With batch weights and autograd off (inference), the composed parameters are
-computed once and reused until a parameter changes: the adapted model then costs what the
-merged one does.
+rounding), and the mechanism is general: one scalar per image per adapter. With batch weights
+and autograd off (inference), the composed parameters are computed once and reused until a
+parameter changes: the adapted model then costs what the merged one does.
 
 Every weight is factorised *as stored* by torch, viewed as a d x k matrix with d = output units
 and k = the rest (in_channels / groups * kh * kw for convolutions). For grouped and depthwise
@@ -202,7 +202,7 @@ class AdaptedLayer(nn.Module):
         if adapters.per_image:
             rows = adapters.weights_on(x.device)[:, present]
             if isinstance(self.base_layer, SUPPORTED):
-                return self._linear_per_image(x, names, rows)
+                return self._matrix_per_image(x, names, rows)
             return self._grouped_per_image(x, names, rows, args, kwargs)
         weights = [adapters.shared[i] for i in present]
         params = self._cached(("composed", tuple(names), tuple(weights)),
@@ -224,25 +224,52 @@ class AdaptedLayer(nn.Module):
         finally:
             base._parameters.update(saved)
 
-    def _linear_per_image(self, x: torch.Tensor, names, rows: torch.Tensor) -> torch.Tensor:
-        out = self._run({}, x)
-        if out.shape[0] != rows.shape[0]:
+    def _matrix_per_image(self, x: torch.Tensor, names, rows: torch.Tensor) -> torch.Tensor:
+        """Conv/linear with each image's own composed weight and bias, in one call."""
+        if x.shape[0] != rows.shape[0]:
             raise ValueError(f"per-image weights: {rows.shape[0]} rows, but a layer sees a "
-                             f"batch of {out.shape[0]}")
-        shape = (-1,) + (1,) * (out.dim() - 1)
+                             f"batch of {x.shape[0]}")
+        params = self._per_image_parameters(names, rows)
+        base = self.base_layer
+        bias = params.get("bias", base.bias)
+        if "weight" not in params:  # only the biases differ: the shared pass, then each bias
+            return self._add_bias(self._run({"bias": None}, x), bias)
+        if isinstance(base, nn.Conv2d):
+            return self._conv_per_image(x, params["weight"], bias)
+        return self._add_bias(torch.einsum("b...i,boi->b...o", x, params["weight"]), bias)
+
+    def _add_bias(self, out: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """out + bias, the bias (C,) or one per image (B, C), on the channel axis (conv: 1,
+        linear: last)."""
+        if bias is None:
+            return out
+        rows = bias.shape[0] if bias.dim() == 2 else 1
+        if isinstance(self.base_layer, nn.Conv2d):
+            return out + bias.reshape(rows, -1, *([1] * (out.dim() - 2)))
+        return out + bias.reshape(rows, *([1] * (out.dim() - 2)), -1)
+
+    def _per_image_parameters(self, names, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{parameter: (B, *shape)} = p0 + sum_i w_bi delta_i for the parameters adapters touch."""
+        total: dict[str, torch.Tensor] = {}
         for column, name in enumerate(names):
             change = self._cached(("delta", name), lambda name=name: self.delta(name))
-            out = out + rows[:, column].to(out.dtype).view(shape) * self._run_change(change, x)
-        return out
+            for param, value in change.items():
+                term = rows[:, column].to(value.dtype).view(-1, *([1] * value.dim())) * value
+                total[param] = total[param] + term if param in total else term
+        return {param: self.base_parameter(param) + change for param, change in total.items()}
 
-    def _run_change(self, change: dict, x: torch.Tensor) -> torch.Tensor:
-        """f(x; delta): the layer run with the change as its parameters (linear in them)."""
-        bias = change.get("bias")
-        if "weight" not in change:
-            return bias.view(-1, 1, 1) if isinstance(self.base_layer, nn.Conv2d) else bias
-        if isinstance(self.base_layer, nn.Conv2d):
-            return self.base_layer._conv_forward(x, change["weight"], bias)
-        return F.linear(x, change["weight"], bias)
+    def _conv_per_image(self, x: torch.Tensor, weight: torch.Tensor, bias) -> torch.Tensor:
+        """B images with B weights as one convolution of B * groups groups."""
+        base, batch = self.base_layer, x.shape[0]
+        padding = base.padding
+        if base.padding_mode != "zeros":
+            x = F.pad(x, base._reversed_padding_repeated_twice, mode=base.padding_mode)
+            padding = 0
+        if bias is not None:
+            bias = (bias if bias.dim() == 2 else bias.expand(batch, -1)).reshape(-1)
+        out = F.conv2d(x.reshape(1, -1, *x.shape[2:]), weight.reshape(-1, *weight.shape[2:]),
+                       bias, base.stride, padding, base.dilation, base.groups * batch)
+        return out.view(batch, -1, *out.shape[2:])
 
     def _grouped_per_image(self, x, names, rows: torch.Tensor, args, kwargs) -> torch.Tensor:
         unique, inverse = torch.unique(rows, dim=0, return_inverse=True)
