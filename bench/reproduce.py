@@ -16,20 +16,24 @@ REPO = Path(__file__).resolve().parents[1]
 # it is found through the repository root.
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-SCALE_NAMES = ("smoke", "lite", "test")
+from studies.scales import SCALES  # noqa: E402  (light: no torch)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
               help="Data folder laid out like the shared benchmark folder: bsds500/train, sun80, "
                    "cbsd68, polyu_real_noise/{lq,gt}.")
-@click.option("--scale", "scale_name", type=click.Choice(SCALE_NAMES), default="smoke",
+@click.option("--scale", "scale_name", type=click.Choice(list(SCALES)), default="smoke",
               show_default=True,
-              help="smoke: CPU, a few minutes, tiny model. lite: one GPU, about 25 minutes. "
-                   "test: a smaller smoke run for the test suite only.")
+              help="smoke: CPU, a few minutes, tiny model (proves the plumbing). medium: CPU, "
+                   "about an hour on two cores, the scale docs/results.md comes from. gpu: one "
+                   "H200 run of at most 9 minutes, NAFNet width 16. lite: one GPU, about 25 "
+                   "minutes. test: a smaller smoke run for the test suite only.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Output folder for results.json, charts and work files "
-                   "[default: runs/reproduce-SCALE].")
+              help="Output folder for results.json and charts [default: runs/reproduce-SCALE].")
+@click.option("--work", type=click.Path(path_type=Path), default=None,
+              help="Folder for shards and pre-trained weights [default: OUT/work]; put it "
+                   "elsewhere to keep OUT small (a few report files, no weights).")
 @click.option("--report", type=click.Path(path_type=Path), default=REPO / "docs" / "results.md",
               show_default="docs/results.md",
               help="Markdown report to write; its charts go to a folder named after it.")
@@ -37,8 +41,8 @@ SCALE_NAMES = ("smoke", "lite", "test")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch CPU threads [default: 1 on CPU, where tiny models run fastest "
                    "single-threaded and unaffected by other processes].")
-def main(data_dir: Path, scale_name: str, out: Path | None, report: Path, device: str | None,
-         threads: int | None):
+def main(data_dir: Path, scale_name: str, out: Path | None, work: Path | None, report: Path,
+         device: str | None, threads: int | None):
     """Run both ablations of the CoLoRA paper and write results.json, charts and a report.
 
     \b
@@ -49,8 +53,11 @@ def main(data_dir: Path, scale_name: str, out: Path | None, report: Path, device
     (outside the pre-training pool) synthesised from real photographs.
 
     \b
-    Example:
+    Examples:
       python bench/reproduce.py --data ../shared/data --scale smoke
+      python bench/reproduce.py --data ../shared/data --scale medium    # about an hour
+      python bench/reproduce.py --data shared/data --scale gpu --out $OUT/gpu \\
+          --work /tmp/reproduce-gpu --report $OUT/gpu/results-gpu.md
     """
     import time
 
@@ -81,13 +88,13 @@ def main(data_dir: Path, scale_name: str, out: Path | None, report: Path, device
                                  "(use --scale smoke on a CPU)", param_hint="--device/--scale")
     torch.set_num_threads(threads or (1 if device == "cpu" else torch.get_num_threads()))
     out = out or Path("runs") / f"reproduce-{scale_name}"
-    command = equivalent_command(data_dir, scale_name, out, report, device, threads)
+    command = equivalent_command(data_dir, scale_name, out, report, device, threads, work)
 
     def log(line: str) -> None:
         click.echo(line, err=True)
 
     try:
-        results = run_reproduction(data_dir, scale, out, device, command, log)
+        results = run_reproduction(data_dir, scale, out, device, command, log, work)
     except (DataFolderError, SourceError) as error:
         raise click.BadParameter(str(error), param_hint="--data") from None
     except (BuildError, PretrainError, FitError, CheckpointError) as error:
@@ -97,7 +104,7 @@ def main(data_dir: Path, scale_name: str, out: Path | None, report: Path, device
 
 
 def equivalent_command(data_dir: Path, scale_name: str, out: Path, report: Path, device: str,
-                       threads: int | None) -> str:
+                       threads: int | None, work: Path | None = None) -> str:
     """The command line that repeats this run (options resolved), for the report."""
     def shown(path: Path) -> str:  # repository paths relative to the repository, others as given
         try:
@@ -106,7 +113,8 @@ def equivalent_command(data_dir: Path, scale_name: str, out: Path, report: Path,
             return str(path)
 
     args = ["--data", str(data_dir), "--scale", scale_name, "--out", shown(out),
-            "--report", shown(report), "--device", device]
+            *(["--work", shown(work)] if work else []), "--report", shown(report),
+            "--device", device]
     if threads:
         args += ["--threads", str(threads)]
     return "python bench/reproduce.py " + shlex.join(args)

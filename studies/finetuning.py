@@ -82,28 +82,33 @@ def training_pairs(task: TaskData, count: int) -> list[tuple[str, np.ndarray, np
     return [(f"{task.name}-{i:04d}", lq, gt) for i, (lq, gt) in enumerate(task.train[:count])]
 
 
-def train_config(scale: ScaleConfig, seed: int, device: str):
+def train_config(scale: ScaleConfig, seed: int, device: str, lr_factor: float = 1.0):
     from trainer.finetune import TrainConfig
 
     return TrainConfig(steps=scale.finetune_steps, batch=scale.finetune_batch,
-                       patch=scale.finetune_patch, lr=scale.finetune_lr, device=device, seed=seed,
-                       progress=False)
+                       patch=scale.finetune_patch, lr=scale.finetune_lr * lr_factor,
+                       device=device, seed=seed, progress=False)
 
 
 def finetune_and_score(base: nn.Module, task: TaskData, count: int, method: str,
                        scale: ScaleConfig, seed: int, device: str,
-                       scores: dict[str, float] | None = None) -> RunOutcome:
-    """Tune a copy of `base` with `method` on the first `count` pairs; score the test set."""
+                       scores: dict[str, float] | None = None, lr_factor: float = 1.0,
+                       budget: float | None = None) -> RunOutcome:
+    """Tune a copy of `base` with `method` on the first `count` pairs; score the test set.
+    `lr_factor` scales the scale's learning rate and `budget` replaces its CoLoRA/LoRA budget
+    (the confound arms)."""
     from trainer.adapters import get_method, method_config
     from trainer.finetune import finetune
 
     began = time.perf_counter()
     torch.manual_seed(seed)
     model = copy.deepcopy(base)
-    options = {"budget": scale.colora_budget, "rank": scale.lora_rank or None, "seed": seed}
+    options = {"budget": budget or scale.colora_budget, "rank": scale.lora_rank or None,
+               "seed": seed}
     adapter = method_config(method, options, strict=False)
-    result = finetune(model, training_pairs(task, count), method, train_config(scale, seed, device),
-                      adapter, scores if get_method(method).needs_scores else None)
+    result = finetune(model, training_pairs(task, count), method,
+                      train_config(scale, seed, device, lr_factor), adapter,
+                      scores if get_method(method).needs_scores else None)
     per_image = score_test_set(result.model, task, device)
     return RunOutcome(float(np.mean(per_image)), tuple(per_image), result.plan.tuned_count,
                       result.plan.model_params, time.perf_counter() - began)

@@ -53,21 +53,47 @@ PAPER_CLAIMS = (("pretraining", "prod", "random", 1), ("pretraining", "prod", "s
                 ("finetuning", "colora", "lora", 1), ("finetuning", "colora", "decoder", 1))
 
 
+# An equality claim agrees only when this run could have seen a gap of the paper's size
+# (its paired gaps are 0.05-0.15 dB): unseparated with 2 SE above this is "not resolved".
+EQUAL_WITHIN = 0.15
+
+
 def claim_verdicts(results: dict, count: int) -> list[str]:
-    """Each paired claim of the paper, checked at `count` pairs: agrees, disagrees or unresolved."""
+    """Each paired claim of the paper, checked at `count` pairs: agrees, disagrees or not
+    resolved, with the measured gap and the smallest gap this run resolves (2 SE)."""
     lines = []
     for study, a, b, paper in PAPER_CLAIMS:
         labels = results[study]["labels"]
+        mean, se, _ = paired_difference(results[study]["runs"], a, b, count)
         sign = gap_sign(results[study]["runs"], a, b, count)
         claim = (f"{labels[a]} > {labels[b]}" if paper > 0 else f"{labels[a]} = {labels[b]}")
         if sign == 0:
-            found = "not separated" if paper else "not separated, as the paper finds"
+            found = ("not resolved" if paper or 2 * se > EQUAL_WITHIN else
+                     f"within {EQUAL_WITHIN} dB, as the paper finds: agrees")
         else:
             winner, loser = (a, b) if sign > 0 else (b, a)
-            agrees = sign == paper
             found = (f"{labels[winner]} better than {labels[loser]}: "
-                     + ("agrees" if agrees else "disagrees"))
-        lines.append(f"paper {claim}; here {found}")
+                     + ("agrees" if sign == paper else "disagrees"))
+        lines.append(f"paper {claim}; here {found} ({labels[a]} - {labels[b]} = {mean:+.2f} dB, "
+                     f"smallest resolvable gap 2 SE = {2 * se:.2f} dB)")
+    return lines
+
+
+def confound_reading(results: dict, count: int) -> list[str]:
+    """Each confound arm against the claim it tests and against the method it changes."""
+    ft = results["finetuning"]
+    labels, lines = ft["labels"], []
+    for name, arm in ft.get("confound_arms", {}).items():
+        other = {"CoLoRA = Full": "full", "CoLoRA > Decoder-only": "decoder",
+                 "CoLoRA > LoRA": "lora"}.get(arm["checks"])
+        change = (f"lr x{arm['lr_factor']:g}" if arm["lr_factor"] != 1.0 else
+                  f"the parameter budget of {labels[arm['budget_of']]}")
+        tuned = ft["tuned"][name]["percent"]
+        gaps = [describe_gap(ft["runs"], name, arm["method"], count, labels)]
+        if other:
+            gaps.append(describe_gap(ft["runs"], name, other, count, labels))
+        lines.append(f"{labels[name]} ({labels[arm['method']]} with {change}, {tuned:.1f}% of the "
+                     f"model tuned; tests the paper's {arm['checks']}): " + "; ".join(gaps) + ".")
     return lines
 
 
@@ -173,15 +199,22 @@ def pretraining_reading(results: dict) -> list[str]:
     return lines
 
 
+def worse_than_input(results: dict, count: int) -> list[str]:
+    """'arm on task' for every pre-training arm whose fine-tuned output at `count` pairs is worse
+    than the degraded input (the scale is then too small to say much about that arm)."""
+    pre = results["pretraining"]
+    return [f"{pre['labels'][arm]} on {t['label']}" for arm in pre["psnr"] for t in results["tasks"]
+            if pre["psnr"][arm][t["name"]][str(count)] <= t["input_psnr"]]
+
+
 def scale_caveats(results: dict) -> list[str]:
     """What this scale cannot show, from its own numbers."""
     s, counts = results["scale"], results["counts"]
     drawn = s["finetune_steps"] * s["finetune_batch"]
-    lines = []
-    if drawn < 2 * counts[-1]:
-        lines.append(f"Each fine-tuning run draws {drawn} patches in all, fewer than twice the "
-                     f"largest training set ({counts[-1]} pairs): the larger sets are barely "
-                     "used, so differences along the pair-count axis are compressed here.")
+    lines = [f"Each fine-tuning run draws {drawn} patches, {drawn / counts[-1]:.0f} per training "
+             f"pair of the largest set ({counts[-1]} pairs)"
+             + (": the larger sets are barely used, so differences along the pair-count axis "
+                "are compressed here." if drawn < 2 * counts[-1] else ".")]
     if s["finetune_steps"] < 200:
         lines.append(f"Every method gets the same {s['finetune_steps']} steps at lr "
                      f"{s['finetune_lr']}. LoRA factors start with B = 0, so an adapted layer "
@@ -194,12 +227,13 @@ def scale_caveats(results: dict) -> list[str]:
         lines.append(f"Decoder-only tunes {tuned['decoder']['percent']:.1f}% of this model "
                      f"({ratio:.1f} times CoLoRA's share; 6.7% in the paper's NAFNet-w32), so "
                      "it is not a same-budget comparison with CoLoRA and LoRA here.")
-    worse = [t["label"] for t in results["tasks"]
-             if results["finetuning"]["psnr"]["full"][t["name"]][str(counts[-1])] < t["input_psnr"]]
-    if worse:
-        lines.append("Fully fine-tuned from PROD, the model's output is still worse than its "
-                     f"input on: {', '.join(worse)} (too few steps to learn the identity "
-                     "mapping plus a correction).")
+    for count in (counts[0], counts[-1]):
+        worse = worse_than_input(results, count)
+        lines.append(f"At {count} pairs, " + (
+            "every pre-training arm, Random init included, beats the input on every task "
+            "after fine-tuning." if not worse else
+            "output no better than the input (too few steps to learn the identity mapping "
+            f"plus a correction): {', '.join(worse)}."))
     return lines
 
 
@@ -265,6 +299,30 @@ def load_note(hw: dict) -> str:
                                          > hw["cores"] else "."))
 
 
+def confound_section(results: dict, count: int) -> list[str]:
+    lines = confound_reading(results, count)
+    if not lines:
+        return []
+    return [f"Confound arms at {count} pairs (one recipe change each, same tasks, seeds, steps "
+            "and batches):", "\n".join(f"- {line}" for line in lines)]
+
+
+SCALE_INTROS = {
+    "smoke": "**Smoke scale**: a tiny model and a few dozen optimisation steps on a CPU. It proves "
+             "that the whole pipeline runs end to end on real photographs; its numbers are far "
+             "from converged, so read the agreements and disagreements below as facts about this "
+             "small run, not as a test of the paper.",
+    "medium": "**Medium scale**: the CPU scale sized (with `bench/calibrate_scale.py`) so that "
+              "its numbers mean something: pre-trained models that restore, fine-tuning runs "
+              "that see their largest training set many times, and test sets large enough to "
+              "state, for each of the paper's claims, the smallest gap this run resolves. The "
+              "model is still tiny (NAFNet width 8), so read it as evidence about the method "
+              "on a small network, not as the paper's numbers.",
+    "lite": "**Lite scale**: one GPU, a small NAFNet, a few thousand pre-training steps.",
+    "gpu": "**GPU scale**: one H200 run of at most 9 minutes, NAFNet width 16.",
+}
+
+
 def render(results: dict, figure_links: dict[str, str]) -> str:
     """The Markdown text of the report."""
     hw, scale = results["hardware"], results["scale"]
@@ -274,12 +332,7 @@ def render(results: dict, figure_links: dict[str, str]) -> str:
     parts = [
         f"# Reproduction of the CoLoRA paper's ablations ({scale['name']} scale)",
         f"Written by `bench/reproduce.py` from a run finished {results['finished_utc']}. "
-        + (f"**{scale['name'].capitalize()} scale**: a tiny model and a few dozen optimisation "
-           "steps on a CPU. It proves that the whole pipeline runs end to end on real "
-           "photographs; its numbers are far from converged, so read the agreements and "
-           "disagreements below as facts about this small run, not as a test of the paper."
-           if scale["name"] != "lite" else
-           "**Lite scale**: one GPU, a small NAFNet, a few thousand pre-training steps."),
+        + SCALE_INTROS.get(scale["name"], SCALE_INTROS["smoke"]),
         "## How it was run",
         f"```\n{results['command']}\n```",
         f"Hardware: {hw['cpu']}, {hw['cores']} cores (torch threads {hw['torch_threads']}); "
@@ -311,13 +364,14 @@ def render(results: dict, figure_links: dict[str, str]) -> str:
         per_task_table(ft["psnr"], results["tasks"], counts[-1], ft["labels"]),
         f"![fine-tuning comparison]({figure_links['finetuning']})",
         "## Reading",
-        f"In short, the paper's claims checked at {counts[-1]} pairs (\"separated\" = the paired "
-        "gap exceeds 2 SE):",
+        f"In short, the paper's claims checked at {counts[-1]} pairs (a gap is resolved "
+        "when it exceeds 2 SE of the paired per-image differences):",
         "\n".join(f"- {line}" for line in claim_verdicts(results, counts[-1])),
         "Pre-training study:",
         "\n".join(f"- {line}" for line in pretraining_reading(results)),
         "Fine-tuning study:",
         "\n".join(f"- {line}" for line in finetuning_reading(results)),
+        *confound_section(results, counts[-1]),
         "SE is the standard error of the mean paired per-image difference (same test images, "
         "same fine-tuning batches); a gap within 2 SE is not resolved by this run.",
     ]

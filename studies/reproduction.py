@@ -2,7 +2,8 @@
 
 Pre-training study: every arm (random, single, fixed, prod) fully fine-tuned on every task with
 every training-pair count. Fine-tuning study: from the PROD model, every method (full, lora,
-decoder, colora) on the same tasks and counts. Runs at the same (task, count) share one seed, so
+decoder, colora) on the same tasks and counts, then the scale's confound arms (a method with one
+recipe change, studies.scales.CONFOUND_ARMS). Runs at the same (task, count) share one seed, so
 arms and methods see identical batches; "full from PROD" is one run shared by both studies.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from pipelines.files import write_text_atomically
-from studies.scales import ScaleConfig
+from studies.scales import CONFOUND_ARMS, ScaleConfig
 
 PRETRAIN_ARMS = ("random", "single", "fixed", "prod")
 FINETUNE_METHODS = ("full", "lora", "decoder", "colora")  # the paper's comparison; any registered
@@ -86,19 +87,25 @@ def pretraining_study(arms, tasks, scale: ScaleConfig, device: str, progress: _P
 
 def finetuning_study(prod, tasks, scale: ScaleConfig, device: str, progress: _Progress,
                      full_runs: dict, faig: dict) -> dict:
-    """{method: {task: {count: run record}}} from the PROD model; `full` reuses `full_runs`."""
+    """{method or confound arm: {task: {count: run record}}} from the PROD model; `full` reuses
+    `full_runs`."""
     from studies.finetuning import finetune_and_score
 
     runs: dict = {"full": full_runs}
-    for method in FINETUNE_METHODS[1:]:
+    model_params = sum(p.numel() for p in prod.model.parameters())
+    for name in (*FINETUNE_METHODS[1:], *scale.confound_arms):
+        arm = CONFOUND_ARMS.get(name)
         for task_index, task in enumerate(tasks):
             for count in scale.train_counts:
-                outcome = finetune_and_score(prod.model, task, count, method, scale,
-                                             run_seed(scale, task_index, count), device,
-                                             scores=faig.get(task.name))
-                runs.setdefault(method, {}).setdefault(task.name, {})[str(count)] = \
+                budget = (runs[arm.budget_of][task.name][str(count)]["tuned_params"]
+                          / model_params if arm and arm.budget_of else None)
+                outcome = finetune_and_score(
+                    prod.model, task, count, arm.method if arm else name, scale,
+                    run_seed(scale, task_index, count), device, scores=faig.get(task.name),
+                    lr_factor=arm.lr_factor if arm else 1.0, budget=budget)
+                runs.setdefault(name, {}).setdefault(task.name, {})[str(count)] = \
                     _outcome_record(outcome)
-                progress.run(f"fine-tuning study {method:>7} {task.name:<11} n={count}", outcome)
+                progress.run(f"fine-tuning study {name:>7} {task.name:<11} n={count}", outcome)
     return runs
 
 
@@ -139,8 +146,10 @@ def write_json_atomically(path: Path, document: dict) -> Path:
 
 
 def run_reproduction(data_dir: Path, scale: ScaleConfig, out: Path, device: str | None = None,
-                     command: str = "", log: Callable[[str], None] = print) -> dict:
-    """Run both studies; write out/results.json and return the results document.
+                     command: str = "", log: Callable[[str], None] = print,
+                     work: Path | None = None) -> dict:
+    """Run both studies; write out/results.json and return the results document. Shards and
+    pre-trained weights go to `work` (default out/work).
 
     Raises DataFolderError (one line) before any work when the data folder is incomplete.
     """
@@ -158,9 +167,10 @@ def run_reproduction(data_dir: Path, scale: ScaleConfig, out: Path, device: str 
     tasks = prepare_tasks(folder, scale)
     log(f"prepared {len(tasks)} tasks ({', '.join(t.name for t in tasks)}) in "
         f"{time.perf_counter() - began:.1f} s")
-    arms = pretrained_arms(folder, scale, out / "work", device, log)
+    arms = pretrained_arms(folder, scale, work or out / "work", device, log)
     per_study = len(tasks) * len(scale.train_counts)
-    progress = _Progress(per_study * (len(PRETRAIN_ARMS) + len(FINETUNE_METHODS) - 1), log)
+    progress = _Progress(per_study * (len(PRETRAIN_ARMS) + len(FINETUNE_METHODS) - 1
+                                      + len(scale.confound_arms)), log)
     pre_runs = pretraining_study(arms, tasks, scale, device, progress)
     prod = next(arm for arm in arms if arm.arm == "prod")
     faig = faig_per_task(prod, tasks, scale, device, log)
@@ -173,7 +183,11 @@ def run_reproduction(data_dir: Path, scale: ScaleConfig, out: Path, device: str 
         "pretraining": {"arms": list(PRETRAIN_ARMS), "labels": ARM_LABELS,
                         "pretrain_runs": {a.arm: a.summary for a in arms},
                         "runs": pre_runs, "psnr": psnr_table(pre_runs)},
-        "finetuning": {"methods": list(FINETUNE_METHODS), "labels": method_labels(),
+        "finetuning": {"methods": list(FINETUNE_METHODS),
+                       "confound_arms": {name: asdict(CONFOUND_ARMS[name])
+                                         for name in scale.confound_arms},
+                       "labels": {**method_labels(), **{name: CONFOUND_ARMS[name].label
+                                                       for name in scale.confound_arms}},
                        "runs": ft_runs, "psnr": psnr_table(ft_runs),
                        "tuned": tuned_parameter_table(ft_runs, model_params)},
         "command": command,

@@ -1,7 +1,9 @@
 """What each scale of the reproduction runs: model, steps, data sizes, evaluation subsets.
 
-`smoke` proves the pipeline on a CPU in a few minutes; `lite` is sized for one GPU and about 25
-minutes in total; `test` is smaller than smoke and exists only for the end-to-end test.
+`smoke` proves the pipeline on a CPU in a few minutes; `medium` is the CPU scale whose numbers mean
+something (about an hour on two cores, sized with bench/calibrate_scale.py); `gpu` fits one H200
+run of at most 9 minutes; `lite` is sized for one GPU and about 25 minutes in total; `test` is smaller than smoke and exists only for the
+end-to-end test.
 """
 from __future__ import annotations
 
@@ -9,6 +11,27 @@ from dataclasses import dataclass
 
 POLYU_TRAIN_PAIRS = 70  # first 70 pairs by sorted file name: fine-tuning pool
 POLYU_TEST_PAIRS = 30  # last 30 pairs: evaluation pool
+
+
+@dataclass(frozen=True)
+class ConfoundArm:
+    """A fine-tuning method with one recipe change, run beside the fine-tuning study's methods to
+    test the obvious confound of a claim (same tasks, counts, seeds and steps)."""
+
+    method: str
+    label: str
+    checks: str  # the claim whose confound it tests
+    lr_factor: float = 1.0  # times the scale's finetune_lr
+    budget_of: str | None = None  # tune the share of the model that this method's runs tuned
+
+
+CONFOUND_ARMS: dict[str, ConfoundArm] = {
+    # LoRA factors start with B = 0: at Full's learning rate an adapter may simply move too slowly.
+    "colora-lr4": ConfoundArm("colora", "CoLoRA lr x4", "CoLoRA = Full", lr_factor=4.0),
+    # Decoder-only tunes several times CoLoRA's budget on a small model: give CoLoRA the same.
+    "colora-decoder-budget": ConfoundArm("colora", "CoLoRA at Dec. budget",
+                                         "CoLoRA > Decoder-only", budget_of="decoder"),
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +66,7 @@ class ScaleConfig:
     faig_steps: int = 100
     colora_budget: float = 0.07
     lora_rank: int = 0  # 0: LoRA's single rank is chosen to match CoLoRA's budget
+    confound_arms: tuple[str, ...] = ()  # names in CONFOUND_ARMS, run after the four methods
     seed: int = 0
 
     def __post_init__(self):
@@ -51,6 +75,10 @@ class ScaleConfig:
         if not 1 <= self.faig_pairs <= min(self.train_counts):
             raise ValueError(f"scale {self.name}: faig_pairs {self.faig_pairs} must be in "
                              f"1..{min(self.train_counts)} (the smallest training set)")
+        unknown = [name for name in self.confound_arms if name not in CONFOUND_ARMS]
+        if unknown:
+            raise ValueError(f"scale {self.name}: unknown confound arm {unknown[0]!r}; choose "
+                             f"from {', '.join(CONFOUND_ARMS)}")
         if self.finetune_patch > self.train_crop:
             raise ValueError(f"scale {self.name}: finetune_patch {self.finetune_patch} exceeds "
                              f"train_crop {self.train_crop}")
@@ -67,6 +95,23 @@ SCALES: dict[str, ScaleConfig] = {
         train_counts=(16, 32, 64, 128), train_crop=64, finetune_steps=20, finetune_batch=4,
         finetune_patch=32, polyu_test_count=8, cbsd68_count=8, eval_crop=96,
         faig_target_steps=10, faig_pairs=8, faig_steps=12),
+    # Sized from bench/calibrate_scale.py for this 2-core CPU host (docs/results.md).
+    "medium": ScaleConfig(
+        name="medium", device="cpu", model="nafnet-tiny",
+        pretrain_pairs=2048, pretrain_patch=48, pretrain_steps=1000, pretrain_batch=8,
+        train_counts=(16, 32, 64), train_crop=96, finetune_steps=160, finetune_batch=8,
+        finetune_patch=48, polyu_test_count=30, cbsd68_count=68, eval_crop=96,
+        faig_target_steps=40, faig_pairs=16, faig_steps=30,
+        confound_arms=("colora-lr4", "colora-decoder-budget")),
+    # One H200 run of at most 9 minutes, start-up included: a real (width 16) NAFNet, launch-bound
+    # at these sizes, so batches are large and pair counts few. Not yet measured on a GPU.
+    "gpu": ScaleConfig(
+        name="gpu", device="cuda", model="nafnet-small",
+        pretrain_pairs=4096, pretrain_patch=64, pretrain_steps=1500, pretrain_batch=16,
+        train_counts=(16, 64), train_crop=128, finetune_steps=200, finetune_batch=16,
+        finetune_patch=64, polyu_test_count=30, cbsd68_count=68, eval_crop=128,
+        faig_target_steps=100, faig_pairs=16, faig_steps=50,
+        confound_arms=("colora-lr4", "colora-decoder-budget")),
     "lite": ScaleConfig(
         name="lite", device="cuda", model="nafnet-small",
         pretrain_pairs=4000, pretrain_patch=128, pretrain_steps=3000, pretrain_batch=16,
@@ -78,7 +123,8 @@ SCALES: dict[str, ScaleConfig] = {
         pretrain_pairs=24, pretrain_patch=32, pretrain_steps=6, pretrain_batch=4,
         train_counts=(4, 8), train_crop=40, finetune_steps=3, finetune_batch=2,
         finetune_patch=32, polyu_test_count=2, cbsd68_count=2, eval_crop=48,
-        faig_target_steps=2, faig_pairs=2, faig_steps=4),
+        faig_target_steps=2, faig_pairs=2, faig_steps=4,
+        confound_arms=("colora-lr4", "colora-decoder-budget")),
 }
 
 

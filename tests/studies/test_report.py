@@ -94,7 +94,50 @@ def test_claim_verdicts_read_the_paired_gaps():
     results = _results()
     lines = report.claim_verdicts(results, 128)
     # the fake per-image offsets are constant, so every nonzero gap has SE 0 and is separated
-    assert lines[0] == "paper PROD > Random init; here PROD better than Random init: agrees"
-    assert lines[3] == "paper CoLoRA = Full; here Full better than CoLoRA: disagrees"
+    assert lines[0] == ("paper PROD > Random init; here PROD better than Random init: agrees "
+                        "(PROD - Random init = +3.00 dB, smallest resolvable gap 2 SE = 0.00 dB)")
+    assert lines[3].startswith("paper CoLoRA = Full; here Full better than CoLoRA: disagrees")
     results["finetuning"]["runs"]["lora"] = results["finetuning"]["runs"]["colora"]
-    assert report.claim_verdicts(results, 128)[4] == "paper CoLoRA > LoRA; here not separated"
+    assert report.claim_verdicts(results, 128)[4].startswith(
+        "paper CoLoRA > LoRA; here not resolved (CoLoRA - LoRA = +0.00 dB")
+
+
+def test_an_equality_claim_agrees_only_when_the_run_could_see_the_papers_gap():
+    results = _results()
+    runs = results["finetuning"]["runs"]
+    def with_gaps(g):  # colora = full on average, per-image gaps alternating +-g
+        for task, by_count in runs["full"].items():
+            full = by_count["128"]["per_image"]
+            runs["colora"][task]["128"]["per_image"] = [v + g * (-1) ** i
+                                                         for i, v in enumerate(full)]
+        return report.claim_verdicts(results, 128)[3]
+
+    assert "within 0.15 dB, as the paper finds: agrees" in with_gaps(0.05)
+    assert "here not resolved" in with_gaps(1.0)
+
+
+def test_worse_than_input_names_arm_and_task():
+    results = _results()  # task a: input 18 dB, Random init 20.0 dB at 16 pairs; haze: input 15
+    assert report.worse_than_input(results, 16) == []
+    results["tasks"][0]["input_psnr"] = 21.0
+    assert report.worse_than_input(results, 16) == ["Random init on Task A"]
+
+
+def test_confound_arms_are_read_against_their_claim_and_method(tmp_path):
+    from studies.scales import CONFOUND_ARMS
+    from dataclasses import asdict
+    from studies.reproduction import psnr_table, tuned_parameter_table
+
+    results = _results()
+    ft = results["finetuning"]
+    ft["runs"].update(_runs({"colora-lr4": 1.2}))
+    ft["runs"]["colora-lr4"]["haze"] = ft["runs"]["colora-lr4"].pop("b")
+    ft["confound_arms"] = {"colora-lr4": asdict(CONFOUND_ARMS["colora-lr4"])}
+    ft["labels"] = {**ft["labels"], "colora-lr4": CONFOUND_ARMS["colora-lr4"].label}
+    ft["psnr"], ft["tuned"] = psnr_table(ft["runs"]), tuned_parameter_table(ft["runs"], 100)
+    [line] = report.confound_reading(results, 128)
+    assert line.startswith("CoLoRA lr x4 (CoLoRA with lr x4, 7.0% of the model tuned; tests the "
+                           "paper's CoLoRA = Full): CoLoRA lr x4 - CoLoRA = +0.30 dB")
+    assert "CoLoRA lr x4 - Full = +0.20 dB" in line
+    text = report.write_report(results, tmp_path / "out", tmp_path / "r.md").read_text()
+    assert "Confound arms at 128 pairs" in text and line in text

@@ -28,12 +28,13 @@ def test_test_scale_end_to_end(reproduce, data_folder, tmp_path):
     result = CliRunner().invoke(reproduce, ["--data", str(data_folder), "--scale", "test",
                                             "--out", str(out), "--report", str(report)])
     assert result.exit_code == 0, result.output
-    assert "reproduce test: 70 fine-tuning runs" in result.output.splitlines()[-1]
+    assert "reproduce test: 90 fine-tuning runs" in result.output.splitlines()[-1]
     results = json.loads((out / "results.json").read_text())
     tasks = [t["name"] for t in results["tasks"]]
     assert tasks == ["real_noise", "rain", "motion_blur", "jpeg_noise", "haze"]
     for study, arms in (("pretraining", ["random", "single", "fixed", "prod"]),
-                        ("finetuning", ["full", "lora", "decoder", "colora"])):
+                        ("finetuning", ["full", "lora", "decoder", "colora", "colora-lr4",
+                                        "colora-decoder-budget"])):
         psnr = results[study]["psnr"]
         assert list(psnr) == arms
         assert all(math.isfinite(psnr[a][t][c]) for a in arms for t in tasks for c in ("4", "8"))
@@ -41,8 +42,11 @@ def test_test_scale_end_to_end(reproduce, data_folder, tmp_path):
     tuned = results["finetuning"]["tuned"]
     assert tuned["full"]["percent"] == 100.0
     assert abs(tuned["colora"]["percent"] - 7.0) < 0.5
+    # the budget arm tunes about Decoder-only's share; the lr arm CoLoRA's own
+    assert abs(tuned["colora-decoder-budget"]["percent"] - tuned["decoder"]["percent"]) < 3
+    assert abs(tuned["colora-lr4"]["percent"] - 7.0) < 0.5
     text = report.read_text()
-    assert "--scale test" in text and "## Reading" in text
+    assert "--scale test" in text and "## Reading" in text and "Confound arms at 8 pairs" in text
     for name in ("pretraining-line.png", "pretraining-radar.png", "finetuning.png"):
         assert (out / name).is_file() and (report.parent / "results" / name).is_file()
 

@@ -16,6 +16,21 @@ def test_scales_follow_the_issue():
         assert (scale.prod_k, scale.prod_n) == (7, 6) and scale.colora_budget == 0.07
 
 
+@pytest.mark.parametrize("name", ["medium", "gpu"])
+def test_evidence_scales_see_their_largest_set_ten_times_and_test_on_every_image(name):
+    scale = get_scale(name)
+    assert scale.finetune_steps * scale.finetune_batch >= 10 * scale.max_train_count
+    assert (scale.polyu_test_count, scale.cbsd68_count) == (30, 68)  # all held-out images
+    assert set(scale.confound_arms) == {"colora-lr4", "colora-decoder-budget"}
+
+
+def test_gpu_scale_is_a_real_network_on_cuda():
+    from trainer.models import create_model
+
+    scale = get_scale("gpu")
+    assert scale.device == "cuda" and create_model(scale.model).config["width"] >= 16
+
+
 def test_every_scale_uses_a_registered_model():
     from trainer.models import list_presets
 
@@ -23,7 +38,7 @@ def test_every_scale_uses_a_registered_model():
 
 
 def test_unknown_scale_is_named():
-    with pytest.raises(ValueError, match="unknown scale 'huge'; choose one of smoke, lite, test"):
+    with pytest.raises(ValueError, match="unknown scale 'huge'; choose one of smoke, medium, gpu, lite, test"):
         get_scale("huge")
 
 
@@ -31,6 +46,7 @@ def test_unknown_scale_is_named():
     ({"faig_pairs": 20}, "faig_pairs 20 must be in 1..16"),
     ({"finetune_patch": 128}, "finetune_patch 128 exceeds train_crop 64"),
     ({"train_counts": ()}, "train_counts must be positive"),
+    ({"confound_arms": ("lora-lr9",)}, "unknown confound arm 'lora-lr9'; choose from colora-lr4"),
 ])
 def test_inconsistent_scales_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
