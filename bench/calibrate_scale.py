@@ -2,8 +2,9 @@
 
 Measures, on this machine and under its current load, the costs a reproduction run is made of
 (seconds per pre-training step, per fine-tuning step of each method, per evaluated test image,
-per FAIG), and the spread of paired per-image PSNR differences between methods after a short
-fine-tuning from a briefly pre-trained PROD model. It then prints, for candidate sizes, the
+per FAIG), and the spread of paired per-image PSNR differences between the fine-tuning study's
+methods after a short fine-tuning from a briefly pre-trained PROD model (the pre-training
+study's gaps, between full fine-tunings of similar models, spread less). It then prints, for candidate sizes, the
 predicted wall time of the whole run and the paired standard error (SE) of its claims, so the
 smallest gap a run of that size resolves at 2 SE is known before spending the hour.
 
@@ -16,6 +17,7 @@ Example:
 """
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -121,22 +123,25 @@ def predicted_cpu_seconds(c: Candidate, costs: dict, arms_and_methods: int) -> f
     runs = 5 * len(c.train_counts) * arms_and_methods
     step = float(np.mean(list(costs["step"].values())))
     return (3 * (costs["build"] + c.pretrain_steps * costs["pretrain_step"]) + 5 * costs["faig"]
-            + runs * (c.finetune_steps * step + c.test_images * costs["eval_image"]))
+            + runs * (c.finetune_steps * step + c.test_images / 5 * costs["eval_image"]))
 
 
 CANDIDATES = (
     Candidate(600, 100, (16, 32, 64), 30, 40),
     Candidate(800, 120, (16, 32, 64), 30, 68),
+    Candidate(1000, 120, (16, 64), 30, 68),
+    Candidate(1000, 160, (16, 64), 30, 68),
+    Candidate(1000, 200, (16, 64), 30, 68),
     Candidate(1000, 160, (16, 32, 64), 30, 68),
     Candidate(1000, 160, (16, 32, 64, 128), 30, 68),
-    Candidate(1500, 200, (16, 32, 64), 30, 68),
     Candidate(2000, 320, (16, 32, 64, 128), 30, 68),
 )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
-              help="The shared data folder (see bench/reproduce.py --help).")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path),
+              help="The shared data folder (see bench/reproduce.py --help); needed unless "
+                   "--table-only.")
 @click.option("--scale", "scale_name", default="smoke", show_default=True,
               help="Base scale: model, batch, patch, crops and lr come from it.")
 @click.option("--pretrain-steps", type=click.IntRange(min=1), default=200, show_default=True,
@@ -148,9 +153,30 @@ CANDIDATES = (
 @click.option("--extra-arms", type=click.IntRange(min=0), default=2, show_default=True,
               help="Confound arms the run adds to the 4 arms + 3 methods.")
 @click.option("--work", type=click.Path(path_type=Path), default=Path("runs/calibrate"),
-              show_default=True, help="Folder for the calibration's shards and model.")
-def main(data_dir, scale_name, pretrain_steps, finetune_steps, cpu_share, extra_arms, work):
+              show_default=True, help="Folder for the calibration's shards, model and "
+                                      "measurements (calibration.json).")
+@click.option("--table-only", is_flag=True,
+              help="Measure nothing: print the table again from WORK/calibration.json.")
+def main(data_dir, scale_name, pretrain_steps, finetune_steps, cpu_share, extra_arms, work,
+         table_only):
     """Print predicted minutes and paired SEs of candidate CPU scales."""
+    if table_only:
+        try:
+            measured = json.loads((work / "calibration.json").read_text())
+        except (OSError, ValueError) as error:
+            raise click.BadParameter(f"{work / 'calibration.json'}: {error}",
+                                     param_hint="--work") from None
+    elif data_dir is None:
+        raise click.UsageError("--data is needed to measure (or pass --table-only)")
+    else:
+        measured = measure(data_dir, scale_name, pretrain_steps, finetune_steps, work)
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "calibration.json").write_text(json.dumps(measured, indent=1) + "\n")
+    print_table(measured["costs"], measured["sds"], cpu_share, extra_arms)
+
+
+def measure(data_dir, scale_name, pretrain_steps, finetune_steps, work) -> dict:
+    """{"costs": CPU seconds of each part, "sds": paired SD per claim} measured on this machine."""
     import torch
 
     from studies.datafolder import check_data_folder
@@ -176,6 +202,10 @@ def main(data_dir, scale_name, pretrain_steps, finetune_steps, cpu_share, extra_
     sds = {name: paired_sd(per_image, a, b, tasks) for name, (a, b) in pairs.items()}
     click.echo("paired SD per image (pooled over tasks): "
                + ", ".join(f"{k} {v:.3f}" for k, v in sds.items()))
+    return {"costs": costs, "sds": sds}
+
+
+def print_table(costs: dict, sds: dict, cpu_share: float, extra_arms: int) -> None:
     click.echo(f"\n{'pretrain':>8} {'ft steps':>8} {'counts':>16} {'test':>5} "
                f"{'CPU min':>8} {'wall min':>8}  smallest gap resolved at 2 SE")
     for c in CANDIDATES:

@@ -34,15 +34,15 @@ from studies.scales import SCALES  # noqa: E402  (light: no torch)
 @click.option("--work", type=click.Path(path_type=Path), default=None,
               help="Folder for shards and pre-trained weights [default: OUT/work]; put it "
                    "elsewhere to keep OUT small (a few report files, no weights).")
-@click.option("--report", type=click.Path(path_type=Path), default=REPO / "docs" / "results.md",
-              show_default="docs/results.md",
-              help="Markdown report to write; its charts go to a folder named after it.")
+@click.option("--report", type=click.Path(path_type=Path), default=None,
+              help="Markdown report to write; its charts go to a folder named after it "
+                   "[default: docs/results.md for medium, docs/results-SCALE.md otherwise].")
 @click.option("--device", default=None, help="torch device [default: the scale's, cpu or cuda].")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch CPU threads [default: 1 on CPU, where tiny models run fastest "
                    "single-threaded and unaffected by other processes].")
-def main(data_dir: Path, scale_name: str, out: Path | None, work: Path | None, report: Path,
-         device: str | None, threads: int | None):
+def main(data_dir: Path, scale_name: str, out: Path | None, work: Path | None,
+         report: Path | None, device: str | None, threads: int | None):
     """Run both ablations of the CoLoRA paper and write results.json, charts and a report.
 
     \b
@@ -88,6 +88,7 @@ def main(data_dir: Path, scale_name: str, out: Path | None, work: Path | None, r
                                  "(use --scale smoke on a CPU)", param_hint="--device/--scale")
     torch.set_num_threads(threads or (1 if device == "cpu" else torch.get_num_threads()))
     out = out or Path("runs") / f"reproduce-{scale_name}"
+    report = report or default_report(scale_name)
     command = equivalent_command(data_dir, scale_name, out, report, device, threads, work)
 
     def log(line: str) -> None:
@@ -101,6 +102,12 @@ def main(data_dir: Path, scale_name: str, out: Path | None, work: Path | None, r
         raise click.ClickException(str(error)) from None
     written = write_report(results, out, report)
     click.echo(summary_line(results, out, written, time.perf_counter() - began))
+
+
+def default_report(scale_name: str) -> Path:
+    """docs/results.md is the medium run's; every other scale writes beside it."""
+    name = "results.md" if scale_name == "medium" else f"results-{scale_name}.md"
+    return REPO / "docs" / name
 
 
 def equivalent_command(data_dir: Path, scale_name: str, out: Path, report: Path, device: str,
