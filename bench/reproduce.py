@@ -20,7 +20,7 @@ from studies.scales import SCALES  # noqa: E402  (light: no torch)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
+@click.option("--data", "data_dir", type=click.Path(path_type=Path),
               help="Data folder laid out like the shared benchmark folder: bsds500/train, sun80, "
                    "cbsd68, polyu_real_noise/{lq,gt}.")
 @click.option("--scale", "scale_name", type=click.Choice(list(SCALES)), default="smoke",
@@ -41,8 +41,17 @@ from studies.scales import SCALES  # noqa: E402  (light: no torch)
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch CPU threads [default: 1 on CPU, where tiny models run fastest "
                    "single-threaded and unaffected by other processes].")
-def main(data_dir: Path, scale_name: str, out: Path | None, work: Path | None,
-         report: Path | None, device: str | None, threads: int | None):
+@click.option("--notes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A Markdown file added to the report under 'Notes' (a reading written "
+                   "after the run).")
+@click.option("--dry-run", is_flag=True,
+              help="Check a scale before paying for it: its model, crops, batches, counts and "
+                   "arms, with every step count cut to 1-2 and 2 test images per task.")
+@click.option("--report-only", is_flag=True,
+              help="Run nothing: write the report again from OUT/results.json (with --notes).")
+def main(data_dir: Path | None, scale_name: str, out: Path | None, work: Path | None,
+         report: Path | None, device: str | None, threads: int | None, notes: Path | None,
+         dry_run: bool, report_only: bool):
     """Run both ablations of the CoLoRA paper and write results.json, charts and a report.
 
     \b
@@ -77,7 +86,17 @@ def main(data_dir: Path, scale_name: str, out: Path | None, work: Path | None,
 
     flush_denormals()
     began = time.perf_counter()
-    scale = get_scale(scale_name)
+    out = out or Path("runs") / f"reproduce-{scale_name}"
+    report = report or default_report(scale_name)
+    if report_only:
+        results = read_results(out)
+        if notes:
+            results["notes"] = notes.read_text(encoding="utf-8").strip()
+        click.echo(f"report {write_report(results, out, report)} from {out / 'results.json'}")
+        return
+    if data_dir is None:
+        raise click.UsageError("Missing option '--data' (needed unless --report-only).")
+    scale = dry_run_scale(get_scale(scale_name)) if dry_run else get_scale(scale_name)
     device = device or scale.device
     try:
         torch.device(device)
@@ -87,9 +106,8 @@ def main(data_dir: Path, scale_name: str, out: Path | None, work: Path | None,
         raise click.BadParameter(f"{device} asked for, but torch sees no CUDA device "
                                  "(use --scale smoke on a CPU)", param_hint="--device/--scale")
     torch.set_num_threads(threads or (1 if device == "cpu" else torch.get_num_threads()))
-    out = out or Path("runs") / f"reproduce-{scale_name}"
-    report = report or default_report(scale_name)
-    command = equivalent_command(data_dir, scale_name, out, report, device, threads, work)
+    command = equivalent_command(data_dir, scale_name, out, report, device, threads, work,
+                                 dry_run)
 
     def log(line: str) -> None:
         click.echo(line, err=True)
@@ -100,8 +118,30 @@ def main(data_dir: Path, scale_name: str, out: Path | None, work: Path | None,
         raise click.BadParameter(str(error), param_hint="--data") from None
     except (BuildError, PretrainError, FitError, CheckpointError) as error:
         raise click.ClickException(str(error)) from None
+    if notes:
+        results["notes"] = notes.read_text(encoding="utf-8").strip()
     written = write_report(results, out, report)
     click.echo(summary_line(results, out, written, time.perf_counter() - began))
+
+
+def dry_run_scale(scale):
+    """The scale with its shapes and arms, but almost no steps, pairs or test images."""
+    from dataclasses import replace
+
+    return replace(scale, name=f"{scale.name} dry run", pretrain_pairs=64, pretrain_steps=2, finetune_steps=1,
+                   faig_target_steps=1, faig_steps=2, faig_pairs=2, polyu_test_count=2,
+                   cbsd68_count=2)
+
+
+def read_results(out: Path) -> dict:
+    """OUT/results.json of a finished run; a usage error naming the file otherwise."""
+    import json
+
+    path = out / "results.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise click.BadParameter(f"{path}: {error}", param_hint="--out/--report-only") from None
 
 
 def default_report(scale_name: str) -> Path:
@@ -111,7 +151,8 @@ def default_report(scale_name: str) -> Path:
 
 
 def equivalent_command(data_dir: Path, scale_name: str, out: Path, report: Path, device: str,
-                       threads: int | None, work: Path | None = None) -> str:
+                       threads: int | None, work: Path | None = None,
+                       dry_run: bool = False) -> str:
     """The command line that repeats this run (options resolved), for the report."""
     def shown(path: Path) -> str:  # repository paths relative to the repository, others as given
         try:
@@ -119,7 +160,8 @@ def equivalent_command(data_dir: Path, scale_name: str, out: Path, report: Path,
         except ValueError:
             return str(path)
 
-    args = ["--data", str(data_dir), "--scale", scale_name, "--out", shown(out),
+    args = ["--data", str(data_dir), "--scale", scale_name, *(["--dry-run"] if dry_run else []),
+            "--out", shown(out),
             *(["--work", shown(work)] if work else []), "--report", shown(report),
             "--device", device]
     if threads:

@@ -323,6 +323,14 @@ SCALE_INTROS = {
 }
 
 
+def scale_intro(name: str) -> str:
+    if name.endswith(" dry run"):
+        return (f"**A dry run of the {name.removesuffix(' dry run')} scale** (`--dry-run`): its "
+                "model, crops, batches, counts and arms with almost no steps, to check the "
+                "configuration. Its numbers mean nothing.")
+    return SCALE_INTROS.get(name, SCALE_INTROS["smoke"])
+
+
 def render(results: dict, figure_links: dict[str, str]) -> str:
     """The Markdown text of the report."""
     hw, scale = results["hardware"], results["scale"]
@@ -332,7 +340,7 @@ def render(results: dict, figure_links: dict[str, str]) -> str:
     parts = [
         f"# Reproduction of the CoLoRA paper's ablations ({scale['name']} scale)",
         f"Written by `bench/reproduce.py` from a run finished {results['finished_utc']}. "
-        + SCALE_INTROS.get(scale["name"], SCALE_INTROS["smoke"]),
+        + scale_intro(scale["name"]),
         "## How it was run",
         f"```\n{results['command']}\n```",
         f"Hardware: {hw['cpu']}, {hw['cores']} cores (torch threads {hw['torch_threads']}); "

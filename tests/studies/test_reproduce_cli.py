@@ -16,11 +16,16 @@ SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "reproduce.py"
 
 
 @pytest.fixture(scope="module")
-def reproduce():
+def reproduce_module():
     spec = importlib.util.spec_from_file_location("reproduce_script", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.main
+    return module
+
+
+@pytest.fixture(scope="module")
+def reproduce(reproduce_module):
+    return reproduce_module.main
 
 
 def test_test_scale_end_to_end(reproduce, data_folder, tmp_path):
@@ -87,3 +92,44 @@ def test_corrupt_image_is_named(reproduce, tmp_path, make_data):
                                             "--report", str(tmp_path / "r.md")])
     assert result.exit_code == 2
     assert "cam_000.png" in result.output and "Traceback" not in result.output
+
+
+def test_report_only_rewrites_the_report_with_notes(reproduce, tmp_path):
+    spec = importlib.util.spec_from_file_location("report_tests", Path(__file__).parent /
+                                                  "test_report.py")
+    report_tests = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report_tests)
+
+    out, report, notes = tmp_path / "run", tmp_path / "r.md", tmp_path / "notes.md"
+    out.mkdir()
+    (out / "results.json").write_text(json.dumps(report_tests._results()))
+    notes.write_text("A reading written after the run.\n")
+    result = CliRunner().invoke(reproduce, ["--report-only", "--out", str(out), "--report",
+                                            str(report), "--notes", str(notes)])
+    assert result.exit_code == 0, result.output
+    text = report.read_text()
+    assert "## Notes\n\nA reading written after the run.\n" in text
+
+
+def test_report_only_without_results_is_a_usage_error(reproduce, tmp_path):
+    result = CliRunner().invoke(reproduce, ["--report-only", "--out", str(tmp_path / "none"),
+                                            "--report", str(tmp_path / "r.md")])
+    assert result.exit_code == 2 and "results.json" in result.output
+    assert not (tmp_path / "r.md").exists()
+
+
+def test_running_without_data_is_a_usage_error(reproduce, tmp_path):
+    result = CliRunner().invoke(reproduce, ["--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "--data" in result.output
+
+
+def test_dry_run_keeps_shapes_and_cuts_steps(reproduce_module):
+    from studies.scales import get_scale
+
+    gpu = get_scale("gpu")
+    dry = reproduce_module.dry_run_scale(gpu)
+    assert dry.name == "gpu dry run" and dry.device == gpu.device and dry.model == gpu.model
+    for same in ("train_counts", "train_crop", "finetune_patch", "finetune_batch", "eval_crop",
+                 "pretrain_patch", "pretrain_batch", "confound_arms"):
+        assert getattr(dry, same) == getattr(gpu, same)
+    assert (dry.pretrain_steps, dry.finetune_steps, dry.cbsd68_count) == (2, 1, 2)
