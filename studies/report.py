@@ -288,15 +288,19 @@ def copy_figures(figures: dict[str, Path], folder: Path) -> dict[str, Path]:
     return copies
 
 
-def load_note(hw: dict) -> str:
+def load_note(hw: dict, wall: float | None = None, cpu: float | None = None) -> str:
     """How busy the machine was: the wall time is only comparable between equally idle runs."""
     start, end = hw.get("load_average_1min_at_start"), hw.get("load_average_1min")
     if start is None or end is None:
         return ""
-    return (f" The 1-minute load average was {start:.1f} at the start and {end:.1f} at the end "
+    note = (f" The 1-minute load average was {start:.1f} at the start and {end:.1f} at the end "
             f"on {hw['cores']} cores" + (": other processes shared the CPU, so this wall time "
                                           "overstates an idle machine's." if max(start, end)
                                          > hw["cores"] else "."))
+    if wall and cpu:
+        note += (f" The run used {cpu / 60:.1f} CPU minutes, {100 * cpu / wall:.0f}% of one core "
+                 "on average over its wall time.")
+    return note
 
 
 def confound_section(results: dict, count: int) -> list[str]:
@@ -345,7 +349,8 @@ def render(results: dict, figure_links: dict[str, str]) -> str:
         f"```\n{results['command']}\n```",
         f"Hardware: {hw['cpu']}, {hw['cores']} cores (torch threads {hw['torch_threads']}); "
         f"device {device}; torch {hw['torch']}, Python {hw['python']}. Wall time "
-        f"{results['wall_seconds'] / 60:.1f} min for everything below." + load_note(hw),
+        f"{results['wall_seconds'] / 60:.1f} min for everything below."
+        + load_note(hw, results["wall_seconds"], results.get("cpu_seconds")),
         setup_table(results),
         "The training PSNR is minus the PSNR loss on the last logged batches of pre-training "
         "patches; chains differ per arm, so it measures how hard each arm's data is more than "

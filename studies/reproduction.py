@@ -160,7 +160,7 @@ def run_reproduction(data_dir: Path, scale: ScaleConfig, out: Path, device: str 
     from studies.pretraining import pretrained_arms
     from studies.environment import hardware_info
 
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     load_at_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     device = device or scale.device
     folder = check_data_folder(data_dir, scale.cbsd68_count)
@@ -193,6 +193,7 @@ def run_reproduction(data_dir: Path, scale: ScaleConfig, out: Path, device: str 
         "command": command,
         "hardware": {**hardware_info(device), "load_average_1min_at_start": load_at_start},
         "wall_seconds": time.perf_counter() - began,
+        "cpu_seconds": time.process_time() - cpu_began,
         "finished_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
     write_json_atomically(out / "results.json", results)

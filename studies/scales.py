@@ -95,11 +95,12 @@ SCALES: dict[str, ScaleConfig] = {
         train_counts=(16, 32, 64, 128), train_crop=64, finetune_steps=20, finetune_batch=4,
         finetune_patch=32, polyu_test_count=8, cbsd68_count=8, eval_crop=96,
         faig_target_steps=10, faig_pairs=8, faig_steps=12),
-    # Sized from bench/calibrate_scale.py for this 2-core CPU host (docs/results.md).
+    # Sized from bench/calibrate_scale.py for this 2-core CPU host, loaded: a run gets about a
+    # third of a core there, so an hour holds about 17 CPU minutes (docs/results.md).
     "medium": ScaleConfig(
         name="medium", device="cpu", model="nafnet-tiny",
-        pretrain_pairs=2048, pretrain_patch=48, pretrain_steps=1000, pretrain_batch=8,
-        train_counts=(16, 32, 64), train_crop=96, finetune_steps=160, finetune_batch=8,
+        pretrain_pairs=2048, pretrain_patch=48, pretrain_steps=600, pretrain_batch=8,
+        train_counts=(16, 64), train_crop=96, finetune_steps=100, finetune_batch=8,
         finetune_patch=48, polyu_test_count=30, cbsd68_count=68, eval_crop=96,
         faig_target_steps=40, faig_pairs=16, faig_steps=30,
         confound_arms=("colora-lr4", "colora-decoder-budget")),
