@@ -173,8 +173,10 @@ def main(data_dir, scale_name, pretrain_steps, finetune_steps, cpu_share, extra_
         raise click.UsageError("--data is needed to measure (or pass --table-only)")
     else:
         measured = measure(data_dir, scale_name, pretrain_steps, finetune_steps, work)
+        from pipelines.files import write_text_atomically
+
         work.mkdir(parents=True, exist_ok=True)
-        (work / "calibration.json").write_text(json.dumps(measured, indent=1) + "\n")
+        write_text_atomically(work / "calibration.json", json.dumps(measured, indent=1) + "\n")
     print_table(measured["costs"], measured["sds"], cpu_share, extra_arms)
 
 
