@@ -104,14 +104,17 @@ SCALES: dict[str, ScaleConfig] = {
         finetune_patch=48, polyu_test_count=30, cbsd68_count=68, eval_crop=96,
         faig_target_steps=40, faig_pairs=16, faig_steps=30,
         confound_arms=("colora-lr4", "colora-decoder-budget")),
-    # One H200 run of at most 9 minutes, start-up included: a real (width 16) NAFNet, launch-bound
-    # at these sizes, so batches are large and pair counts few. Not yet measured on a GPU.
+    # One H200 run of at most 9 minutes, start-up included, with a real (width 16) NAFNet. At
+    # these sizes a step is bound by per-step overhead, not the GPU: nafnet-small took about
+    # 50 ms a step on an H100 (docs/benchmarks.md, 400 steps of 8 in 21.6 s), so the estimate is
+    # 3 x 800 pre-training steps (~2.5 min) + 5 FAIGs (~0.5 min) + 90 runs of 50 steps and an
+    # evaluation (~4.2 min) + start-up and data (~1 min): about 8 minutes. Not yet run on a GPU.
     "gpu": ScaleConfig(
         name="gpu", device="cuda", model="nafnet-small",
-        pretrain_pairs=4096, pretrain_patch=64, pretrain_steps=1500, pretrain_batch=16,
-        train_counts=(16, 64), train_crop=128, finetune_steps=200, finetune_batch=16,
+        pretrain_pairs=4096, pretrain_patch=64, pretrain_steps=800, pretrain_batch=16,
+        train_counts=(16, 64), train_crop=128, finetune_steps=50, finetune_batch=16,
         finetune_patch=64, polyu_test_count=30, cbsd68_count=68, eval_crop=128,
-        faig_target_steps=100, faig_pairs=16, faig_steps=50,
+        faig_target_steps=50, faig_pairs=16, faig_steps=25,
         confound_arms=("colora-lr4", "colora-decoder-budget")),
     "lite": ScaleConfig(
         name="lite", device="cuda", model="nafnet-small",
