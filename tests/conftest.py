@@ -2,6 +2,9 @@
 toy models for the adapter/FAIG tests: every layer kind, a blocks() list, a config dict."""
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -94,3 +97,15 @@ def noisy_pairs(count: int = 3, size: int = 12):
 @pytest.fixture
 def make_pairs():
     return noisy_pairs
+
+
+@pytest.fixture(scope="session")
+def load_module():
+    """load_module(path, name) -> the Python file at `path` imported as module `name` (the
+    scripts under bench/ and scripts/ are files, not packages)."""
+    def load(path: Path, name: str):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load

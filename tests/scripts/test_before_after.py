@@ -1,7 +1,6 @@
 """scripts/before_after.py (the demo's last step): the picture, the PSNR line, and bad input."""
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -16,11 +15,8 @@ SIZE, COUNT = 32, 2
 
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("before_after_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_module):
+    return load_module(SCRIPT, "before_after_script")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ The `test` scale exists for this file: the smoke scale takes several minutes on 
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -16,11 +15,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "reproduce.py"
 
 
 @pytest.fixture(scope="module")
-def reproduce_module():
-    spec = importlib.util.spec_from_file_location("reproduce_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def reproduce_module(load_module):
+    return load_module(SCRIPT, "reproduce_script")
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +90,8 @@ def test_corrupt_image_is_named(reproduce, tmp_path, make_data):
     assert "cam_000.png" in result.output and "Traceback" not in result.output
 
 
-def test_report_only_rewrites_the_report_with_notes(reproduce, tmp_path):
-    spec = importlib.util.spec_from_file_location("report_tests", Path(__file__).parent /
-                                                  "test_report.py")
-    report_tests = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(report_tests)
+def test_report_only_rewrites_the_report_with_notes(reproduce, load_module, tmp_path):
+    report_tests = load_module(Path(__file__).parent / "test_report.py", "report_tests")
 
     out, report, notes = tmp_path / "run", tmp_path / "r.md", tmp_path / "notes.md"
     out.mkdir()
