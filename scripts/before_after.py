@@ -72,7 +72,7 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
 def main(base, adapter, task, test_count, size, seed, out):
     """Score base and adapter on the held-out test pairs and draw the before/after picture."""
     from trainer.checkpoint import CheckpointError
-    from trainer.colora import AdapterError
+    from trainer.adapters import AdapterError
     from trainer.restore import load_for_inference
     from trainer.tasks import synthesize_pairs
 

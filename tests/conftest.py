@@ -1,5 +1,6 @@
-"""The test session's process-wide float settings (it is an entry point, like the commands), and
-toy models for the adapter/FAIG tests: every layer kind, a blocks() list, a config dict."""
+"""The test session's process-wide float settings (it is an entry point, like the commands), toy
+models for the adapter/FAIG tests (every layer kind, a blocks() list, a config dict), and
+load_module for the script files under bench/ and scripts/."""
 from __future__ import annotations
 
 import importlib.util

@@ -22,8 +22,8 @@ def script(load_module):
 @pytest.fixture(scope="module")
 def base_and_adapter(tmp_path_factory):
     """A tiny base model file and a LoRA adapter tuned 2 steps on haze pairs."""
+    from trainer.adapters import save_adapter
     from trainer.checkpoint import save_model
-    from trainer.colora import AdapterConfig, save_adapter
     from trainer.finetune import TrainConfig, finetune
     from trainer.models import create_model
     from trainer.tasks import synthesize_pairs
@@ -32,10 +32,9 @@ def base_and_adapter(tmp_path_factory):
     torch.manual_seed(0)
     base = create_model("nafnet-tiny")
     save_model(folder / "base.safetensors", base)
-    result = finetune(base, synthesize_pairs("haze", 2, SIZE, 0), AdapterConfig(method="lora"),
+    result = finetune(base, synthesize_pairs("haze", 2, SIZE, 0), "lora",
                       TrainConfig(steps=2, batch=2, patch=16, progress=False))
-    save_adapter(folder / "adapter.safetensors", result.model, result.plan,
-                 result.base_fingerprint, None, {"task": "haze"})
+    save_adapter(folder / "adapter.safetensors", result.model)
     return folder / "base.safetensors", folder / "adapter.safetensors"
 
 
