@@ -187,7 +187,9 @@ def measure(data_dir, scale_name, pretrain_steps, finetune_steps, work) -> dict:
     from studies.datafolder import check_data_folder
     from studies.downstream import prepare_tasks
     from studies.scales import get_scale
+    from trainer.numerics import flush_denormals
 
+    flush_denormals()  # as bench/reproduce.py does, so the costs are the run's
     torch.set_num_threads(1)
     base = get_scale(scale_name)
     scale = replace(base, finetune_steps=finetune_steps, train_counts=(64,), polyu_test_count=30,

@@ -71,11 +71,13 @@ def write_png(path: Path, rgb: np.ndarray) -> None:
               default=Path("runs/demo/before-after.png"), show_default=True)
 def main(base, adapter, task, test_count, size, seed, out):
     """Score base and adapter on the held-out test pairs and draw the before/after picture."""
-    from trainer.checkpoint import CheckpointError
     from trainer.adapters import AdapterError
+    from trainer.checkpoint import CheckpointError
+    from trainer.numerics import flush_denormals
     from trainer.restore import load_for_inference
     from trainer.tasks import synthesize_pairs
 
+    flush_denormals()  # an entry point, like the trainer commands
     try:
         base_model, _ = load_for_inference(base)
         adapted, _ = load_for_inference(base, adapter)
