@@ -150,8 +150,10 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
         raise CheckpointError(f"{path}: not a file")
     metadata = decode_metadata(read_metadata(path))
     if metadata.get("format") != MODEL_FORMAT or not isinstance(metadata.get("config"), dict):
-        raise CheckpointError(f"{path}: not a colora-kit model file (metadata has no model "
-                              f"config; an adapter or training subset is not a model)")
+        kind = metadata.get("format")
+        found = f"it is a {kind} file" if kind else "metadata has no model config"
+        raise CheckpointError(f"{path}: not a colora-kit model file ({found}; an adapter, a "
+                              f"training subset or a degradation estimator is not a model)")
     try:
         model = model_from_config(metadata["config"])
     except ValueError as error:

@@ -16,6 +16,8 @@ COMMANDS = {
     "merge": "trainer.commands.merge:merge",
     "export": "trainer.commands.export:export",
     "models": "trainer.commands.models:models",
+    "estimator": "trainer.commands.estimator:estimator",
+    "estimate": "trainer.commands.estimate:estimate",
 }
 
 
@@ -53,4 +55,5 @@ def main():
       trainer pretrain shards/              PROD pre-training (NAFNet, paper preset)
       trainer colora --task blur            FAIG, then CoLoRA fine-tuning on one task
       trainer eval runs/pretrain --data DIR PSNR/SSIM against the identity baseline
+      trainer estimate runs/estimator DIR   which degradations each image carries
     """

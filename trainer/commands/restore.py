@@ -62,8 +62,20 @@ def restore(model_path, images, out, tile, overlap, adapter, device, amp, quiet)
 
 
 def expand_images(images) -> list[Path]:
-    """Files as given and folders' images (sorted); ValueError for a missing path or two inputs
-    that would write the same output name."""
+    """list_images, refusing two inputs that would write the same output name."""
+    paths = list_images(images)
+    stems = {}
+    for path in paths:
+        if path.stem in stems:
+            raise ValueError(f"{stems[path.stem]} and {path} would both be written as "
+                             f"{path.stem}.png")
+        stems[path.stem] = path
+    return paths
+
+
+def list_images(images) -> list[Path]:
+    """Files as given and folders' images (sorted); ValueError for a missing path or when no
+    image is found."""
     from pipelines.sources import find_sources
 
     paths = []
@@ -74,12 +86,6 @@ def expand_images(images) -> list[Path]:
             paths.append(item)
         else:
             raise ValueError(f"{item}: no such image or folder")
-    stems = {}
-    for path in paths:
-        if path.stem in stems:
-            raise ValueError(f"{stems[path.stem]} and {path} would both be written as "
-                             f"{path.stem}.png")
-        stems[path.stem] = path
     if not paths:
         raise ValueError("no images found in the given folders")
     return paths

@@ -1,0 +1,108 @@
+"""The commands end to end on a tiny estimator: train, estimate, eval, and every bad input."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from trainer.cli import main
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """Two readable images of different sizes and one that is not an image."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(folder / "a.png"), rng.integers(0, 256, (40, 56, 3), dtype=np.uint8))
+    cv2.imwrite(str(folder / "b.jpg"), rng.integers(0, 256, (300, 200, 3), dtype=np.uint8))
+    (folder / "broken.png").write_bytes(b"not a png")
+    return folder
+
+
+def test_train_command_writes_a_run(tmp_path, small_pool_shards):
+    out = tmp_path / "run"
+    result = run("estimator", "train", small_pool_shards, "--out", out, "--steps", 2, "--batch",
+                 2, "--patch", 32, "--threads", 1, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "2 steps" in result.output and (out / "model.safetensors").is_file()
+    again = run("estimator", "train", small_pool_shards, "--out", out, "--steps", 2, "--quiet")
+    assert again.exit_code == 1 and "already holds" in again.output
+
+
+def test_estimate_reports_each_image_a_summary_and_skips_unreadable(tmp_path, trained, photos):
+    out = tmp_path / "estimates.json"
+    result = run("estimate", trained, photos, "--json", out)
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert any("broken.png: skipped" in line for line in lines)
+    assert lines[-1].startswith("2 image(s): ") and "1 skipped" in lines[-1]
+    report = json.loads(out.read_text())
+    assert [len(image["ops"]) for image in report["images"]] == [7, 7]
+    assert report["skipped"][0]["path"].endswith("broken.png") and report["skipped"][0]["reason"]
+    assert set(report["summary"]) == {op["op"] for op in report["images"][0]["ops"]}
+
+
+def test_eval_writes_report_and_chart(tmp_path, trained, prod_shards):
+    out = tmp_path / "eval"
+    result = run("estimator", "eval", trained, "--data", prod_shards, "--out", out)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "eval.json").read_text())
+    assert report["samples"] == 24 and len(report["ops"]) == 7
+    jpeg = report["ops"]["jpeg"]
+    assert {"all", "single", "single_above_floor", "by_length", "by_ops_after"} <= set(jpeg)
+    assert "noise" in report["families"] and "targets met" in result.output
+    assert (out / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = run("estimator", "eval", trained, "--data", prod_shards, "--out", out)
+    assert again.exit_code == 1 and "--overwrite" in again.output
+
+
+def test_shards_of_another_pool_are_refused_naming_the_missing_ops(tmp_path, prod_shards,
+                                                                  small_pool_shards):
+    small = tmp_path / "small"
+    assert run("estimator", "train", small_pool_shards, "--out", small, "--steps", 1, "--batch",
+               2, "--patch", 32, "--quiet").exit_code == 0
+    result = run("estimator", "eval", small, "--data", prod_shards, "--out", tmp_path / "e")
+    assert result.exit_code == 1
+    assert "gaussian_noise" in result.output and "does not cover" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_estimator_and_restoration_model_are_not_confused(tmp_path, trained, photos,
+                                                          prod_shards):
+    restored = run("restore", trained, photos / "a.png", "--out", tmp_path / "r")
+    assert restored.exit_code != 0 and "degradation estimator" in restored.output
+    evaluated = run("eval", trained, "--data", prod_shards, "--out", tmp_path / "e.csv")
+    assert evaluated.exit_code != 0 and "degradation estimator" in evaluated.output
+    from trainer.checkpoint import save_model
+    from trainer.models import create_model
+    model_path = save_model(tmp_path / "nafnet.safetensors", create_model("nafnet-tiny"))
+    estimated = run("estimate", model_path, photos)
+    assert estimated.exit_code == 1 and "a restoration model, not a degradation estimator" \
+        in estimated.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["estimate", "MISSING", "PHOTOS"], "no such model file"),
+    (["estimate", "RUN", "nowhere"], "no such image or folder"),
+    (["estimator", "eval", "RUN", "--data", "EMPTY"], "no manifest.json"),
+    (["estimator", "train", "EMPTY", "--out", "NEW"], "no manifest.json"),
+    (["estimator", "train", "SHARDS", "--out", "NEW", "--patch", "12"], "multiple of 8"),
+    (["estimator", "train", "SHARDS", "--out", "RUN", "--resume", "--batch", "3"], "batch"),
+])
+def test_bad_input_is_one_line_without_traceback(tmp_path, trained, photos, prod_shards, args,
+                                                 message):
+    (tmp_path / "empty").mkdir()
+    names = {"MISSING": tmp_path / "missing", "PHOTOS": photos, "RUN": trained,
+             "EMPTY": tmp_path / "empty", "NEW": tmp_path / "new", "SHARDS": prod_shards}
+    result = run(*[names.get(a, a) for a in args])
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -1,0 +1,46 @@
+"""AUROC against a plain-numpy pairwise reference (scikit-learn is not a dependency)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trainer.estimator.scoring import auroc, family_scores
+
+
+def pairwise_auroc(labels, scores) -> float:
+    """Mean over every (positive, negative) pair of 1 if the positive scores higher, 1/2 on a
+    tie: the definition, written out."""
+    positives = [s for s, y in zip(scores, labels) if y]
+    negatives = [s for s, y in zip(scores, labels) if not y]
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_auroc_equals_the_pairwise_definition_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.random(200) < 0.3
+    scores = np.round(rng.random(200) + 0.3 * labels, 1)  # rounding makes many ties
+    assert auroc(labels, scores) == pytest.approx(pairwise_auroc(labels, scores), abs=1e-12)
+
+
+def test_auroc_fixed_values():
+    assert auroc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    assert auroc([1, 0], [0.9, 0.1]) == 1.0 and auroc([1, 0], [0.1, 0.9]) == 0.0
+    assert auroc([1, 0, 1, 0], [0.5] * 4) == 0.5
+    assert auroc([1, 1], [0.2, 0.3]) is None and auroc([0, 0], [0.2, 0.3]) is None
+
+
+def test_family_is_present_if_any_member_is_and_scored_by_the_best_member():
+    ops = ["gaussian_noise", "poisson_noise", "jpeg"]
+    present = np.array([[1, 0, 0], [0, 1, 1], [0, 0, 0]], bool)
+    probability = np.array([[0.9, 0.2, 0.1], [0.3, 0.6, 0.8], [0.1, 0.4, 0.2]])
+    visible = np.array([[1, 0, 0], [0, 0, 1], [0, 0, 0]], bool)
+    families = family_scores(ops, {"noise": ("gaussian_noise", "poisson_noise"),
+                                   "jpeg": ("jpeg",), "rain": ("rain",)},
+                             present, probability, visible)
+    assert set(families) == {"noise", "jpeg"}  # no rain op: no rain family
+    noise_present, noise_score, noise_visible = families["noise"]
+    np.testing.assert_array_equal(noise_present, [True, True, False])
+    np.testing.assert_allclose(noise_score, [0.9, 0.6, 0.4])
+    np.testing.assert_array_equal(noise_visible, [True, False, False])

@@ -1,0 +1,94 @@
+"""Training: the loss, a fixed-seed training lowers it, and resume continues exactly."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from trainer import checkpoint as ckpt
+from trainer.estimator.files import load_estimator
+from trainer.estimator.model import DegradationEstimator
+from trainer.estimator.training import (EstimatorTrainConfig, EstimatorTrainError, batch_source,
+                                        estimator_loss, shard_ops, train_estimator)
+
+
+def test_the_level_loss_counts_only_present_ops():
+    logits = torch.zeros(2, 2)
+    presence = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    target = torch.tensor([[0.5, 0.9], [0.3, 0.3]])
+    levels = torch.tensor([[0.25, 0.0], [0.0, 1.0]])
+    total, bce, l1 = estimator_loss(logits, levels, presence, target, level_weight=2.0)
+    assert bce.item() == pytest.approx(torch.log(torch.tensor(2.0)).item())
+    assert l1.item() == pytest.approx(0.25)  # only the one present op
+    assert total.item() == pytest.approx(bce.item() + 0.5)
+
+
+def test_a_fixed_seed_training_of_a_few_steps_lowers_the_loss(prod_shards):
+    config = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32)
+    lq, presence, level = next(batch_source(config, shard_ops(str(prod_shards)))(0))
+    torch.manual_seed(0)
+    model = DegradationEstimator(shard_ops(str(prod_shards)))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    losses = []
+    for _ in range(20):
+        total, _, _ = estimator_loss(*model(lq), presence, level, 2.0)
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        losses.append(total.item())
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_batches_are_grid_aligned_crops_with_record_labels(prod_shards):
+    config = EstimatorTrainConfig(str(prod_shards), "unused", batch=4, patch=16)
+    lq, presence, level = next(batch_source(config, shard_ops(str(prod_shards)))(0))
+    assert lq.shape == (4, 3, 16, 16) and presence.shape == level.shape == (4, 7)
+    assert (presence.sum(dim=1) >= 1).all()  # min_length 1: every chain holds an op
+
+
+def _weights(path):
+    return ckpt.read_tensors(ckpt.resolve_model_path(path))
+
+
+def test_run_folder_contents_and_exact_resume(tmp_path, prod_shards, trained):
+    records = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [4] and {"loss", "bce", "level_l1"} <= set(records[0])
+    model, metadata = load_estimator(trained)
+    assert metadata["training"]["patch"] == 32 and model.ops[0] == "gaussian_noise"
+    # interrupt after the step-2 checkpoint: drop what came later, then resume
+    resumed = tmp_path / "resumed"
+    shutil.copytree(trained, resumed)
+    (resumed / "model.safetensors").unlink()
+    for path in ckpt.checkpoint_paths(resumed / "checkpoints", 4):
+        path.unlink()
+    config = EstimatorTrainConfig(str(prod_shards), str(resumed), steps=4, batch=4, patch=32,
+                                  ckpt_every=2, progress=False)
+    train_estimator(config, resume=True)
+    final, again = _weights(trained), _weights(resumed)
+    assert all(torch.equal(final[k], again[k]) for k in final)
+
+
+def test_refuses_to_mix_runs_and_to_resume_other_options(prod_shards, trained):
+    base = dict(steps=4, batch=4, patch=32, ckpt_every=2, progress=False)
+    with pytest.raises(EstimatorTrainError, match="already holds"):
+        train_estimator(EstimatorTrainConfig(str(prod_shards), str(trained), **base))
+    with pytest.raises(EstimatorTrainError, match="batch"):
+        train_estimator(EstimatorTrainConfig(str(prod_shards), str(trained), **dict(base, batch=2)),
+                        resume=True)
+
+
+@pytest.mark.parametrize("overrides, message", [({"patch": 20}, "multiple of 8"),
+                                                ({"patch": 64}, "smaller than the training patch"),
+                                                ({"steps": 0}, ">= 1")])
+def test_bad_options_are_named(tmp_path, prod_shards, overrides, message):
+    config = EstimatorTrainConfig(str(prod_shards), str(tmp_path / "run"), progress=False,
+                                  **overrides)
+    with pytest.raises(EstimatorTrainError, match=message):
+        train_estimator(config)
+
+
+def test_a_folder_without_manifest_is_refused(tmp_path):
+    with pytest.raises(EstimatorTrainError, match="no manifest.json"):
+        train_estimator(EstimatorTrainConfig(str(tmp_path), str(tmp_path / "run")))

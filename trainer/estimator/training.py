@@ -1,0 +1,251 @@
+"""Training the estimator on shards, the chain records as labels: BCE on presence plus L1 on
+the level of the ops present (masked), AdamW with a cosine schedule, metrics.jsonl,
+checkpoints, and exact resume (the batch stream is deterministic and skipped to the step).
+
+Inputs keep JPEG's 8x8 grid: whole shard samples are read (flips and quarter turns of a square
+whose side is a multiple of 8 keep the grid on multiples of 8), then cropped at offsets that
+are multiples of 8.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from trainer import checkpoint as ckpt
+from trainer.estimator.files import estimator_metadata, save_estimator
+from trainer.estimator.labels import LabelError, batch_labels, pool_of_shards
+from trainer.estimator.model import GRID, DegradationEstimator, parameter_count
+
+METRICS_NAME = "metrics.jsonl"
+RUN_NAME = "run.json"
+WARMUP_STEPS = 50
+
+
+class EstimatorTrainError(Exception):
+    """A training run that cannot start or continue: bad data, options or run folder."""
+
+
+@dataclass(frozen=True)
+class EstimatorTrainConfig:
+    shards: str
+    out: str
+    steps: int = 1500
+    batch: int = 32
+    patch: int = 64
+    lr: float = 5e-3
+    weight_decay: float = 1e-4
+    level_weight: float = 2.0
+    seed: int = 0
+    device: str = "cpu"
+    workers: int = 0
+    log_every: int = 20
+    ckpt_every: int = 100
+    progress: bool = True
+
+    def check(self) -> None:
+        if self.steps < 1 or self.batch < 1 or self.log_every < 1 or self.ckpt_every < 1:
+            raise EstimatorTrainError("steps, batch, log-every and ckpt-every must be >= 1")
+        if self.patch < 16 or self.patch % GRID:
+            raise EstimatorTrainError(f"patch {self.patch} must be a multiple of 8, >= 16 "
+                                      f"(JPEG's block grid)")
+        if self.workers < 0 or self.lr <= 0:
+            raise EstimatorTrainError("workers must be >= 0 and lr > 0")
+
+    def identity(self) -> dict:
+        """The fields a resumed run must share with the original."""
+        fields = asdict(self)
+        return {k: fields[k] for k in ("steps", "batch", "patch", "lr", "weight_decay",
+                                       "level_weight", "seed")}
+
+
+def estimator_loss(logits, levels, presence, target_levels, level_weight: float):
+    """(total, bce, masked level L1): L1 only where the op is present."""
+    bce = F.binary_cross_entropy_with_logits(logits, presence)
+    mask = presence
+    l1 = ((levels - target_levels).abs() * mask).sum() / mask.sum().clamp(min=1.0)
+    return bce + level_weight * l1, bce, l1
+
+
+def aligned_crop(images: torch.Tensor, patch: int, rng: np.random.Generator) -> torch.Tensor:
+    """One patch x patch crop of the batch at offsets that are multiples of 8."""
+    height, width = images.shape[-2:]
+    if height < patch or width < patch:
+        raise EstimatorTrainError(f"shard images are {height}x{width}, smaller than the "
+                                  f"training patch {patch}; pass --patch {min(height, width) // 8 * 8}")
+    y = GRID * int(rng.integers((height - patch) // GRID + 1))
+    x = GRID * int(rng.integers((width - patch) // GRID + 1))
+    return images[..., y:y + patch, x:x + patch]
+
+
+def batch_source(config: EstimatorTrainConfig, ops: list[str]):
+    """`source(start)`: (lq, presence, level) batches from batch number `start` on; endless,
+    the same for the same seed and worker count."""
+    from pipelines.reader import train_loader
+
+    def endless() -> Iterator[dict]:
+        loader = train_loader(config.shards, config.batch, 0, config.workers, config.seed)
+        while True:
+            yield from loader
+
+    def source(start: int):
+        for step, batch in enumerate(itertools.islice(endless(), start, None), start=start):
+            rng = np.random.default_rng([config.seed, step])
+            presence, level = batch_labels(batch["record"], ops)
+            yield (aligned_crop(batch["lq"], config.patch, rng), torch.from_numpy(presence),
+                   torch.from_numpy(level))
+    return source
+
+
+def shard_ops(shards: str) -> list[str]:
+    """The estimator's op list: the training shards' pool (EstimatorTrainError if unreadable)."""
+    try:
+        ops = pool_of_shards(shards)
+    except LabelError as error:
+        raise EstimatorTrainError(str(error)) from None
+    if not ops:
+        raise EstimatorTrainError(f"{shards}: the shards' op pool is empty")
+    return ops
+
+
+def _schedule(step: int, config: EstimatorTrainConfig) -> float:
+    """Learning-rate factor: linear warm-up, then cosine to zero at `steps`."""
+    if step < WARMUP_STEPS:
+        return (step + 1) / WARMUP_STEPS
+    progress = (step - WARMUP_STEPS) / max(config.steps - WARMUP_STEPS, 1)
+    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def _prepare_folder(config: EstimatorTrainConfig, resume: bool) -> int:
+    """The step to start from (0, or the newest checkpoint's when resuming)."""
+    out = Path(config.out)
+    run_path = out / RUN_NAME
+    if not resume:
+        if (out / METRICS_NAME).exists() or run_path.exists():
+            raise EstimatorTrainError(f"{out}: already holds an estimator run; --resume it or "
+                                      f"choose another --out")
+        out.mkdir(parents=True, exist_ok=True)
+        ckpt.atomic_write_text(run_path, json.dumps(config.identity(), indent=1) + "\n")
+        return 0
+    if not run_path.exists():
+        raise EstimatorTrainError(f"{out}: no estimator run to resume ({RUN_NAME} missing)")
+    saved = json.loads(run_path.read_text(encoding="utf-8"))
+    changed = sorted(k for k, v in config.identity().items() if saved.get(k) != v)
+    if changed:
+        raise EstimatorTrainError(f"{out}: the run was started with other {', '.join(changed)}; "
+                                  f"resume with the same options or use a new --out")
+    ckpt.remove_stale_temporaries(out / ckpt.CHECKPOINT_DIR)
+    latest = ckpt.latest_checkpoint(out / ckpt.CHECKPOINT_DIR)
+    return 0 if latest is None else latest[0]
+
+
+def _restore(model, optimizer, out: Path, step: int) -> None:
+    if step == 0:
+        return
+    weights, state_path = ckpt.checkpoint_paths(out / ckpt.CHECKPOINT_DIR, step)
+    ckpt.load_weights(model, ckpt.read_tensors(weights), weights, strict=True)
+    state = ckpt.load_train_state(state_path)
+    optimizer.load_state_dict(state["optimizer"])
+    ckpt.set_rng_states(state["rng"])
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop records logged after the checkpoint a resumed run restarts from."""
+    if path.exists():
+        kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line)["step"] <= step]
+        ckpt.atomic_write_text(path, "".join(line + "\n" for line in kept))
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    last_loss: float
+    seconds: float
+    model_path: Path
+    parameters: int
+
+
+def train_estimator(config: EstimatorTrainConfig, resume: bool = False) -> TrainResult:
+    """Train (or resume) an estimator; writes OUT/model.safetensors at the end."""
+    config.check()
+    ops = shard_ops(config.shards)
+    start = _prepare_folder(config, resume)
+    torch.manual_seed(config.seed)
+    model = DegradationEstimator(ops).to(config.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay)
+    out = Path(config.out)
+    _restore(model, optimizer, out, start)
+    _truncate_metrics(out / METRICS_NAME, start)
+    began = time.perf_counter()
+    last_loss = _run_steps(model, optimizer, config, ops, start)
+    final = save_estimator(out / ckpt.FINAL_NAME, model, _training_info(config))
+    return TrainResult(config.steps, last_loss, time.perf_counter() - began, final,
+                       parameter_count(model))
+
+
+def _training_info(config: EstimatorTrainConfig) -> dict:
+    return {"training": {"shards": str(config.shards), **config.identity()}}
+
+
+def _run_steps(model, optimizer, config: EstimatorTrainConfig, ops: list[str],
+               start: int) -> float:
+    from tqdm import tqdm
+
+    out = Path(config.out)
+    bar = tqdm(total=config.steps, initial=start, unit="step", desc="estimator",
+               disable=not config.progress, dynamic_ncols=True)
+    sums, count, last, tick, images = np.zeros(3), 0, float("nan"), time.perf_counter(), 0
+    model.train()
+    try:
+        batches = batch_source(config, ops)(start)
+        for step in range(start, config.steps):
+            lq, presence, level = (t.to(config.device) for t in next(batches))
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * _schedule(step, config)
+            logits, predicted = model(lq)
+            total, bce, l1 = estimator_loss(logits, predicted, presence, level,
+                                            config.level_weight)
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            optimizer.step()
+            sums += [total.item(), bce.item(), l1.item()]
+            count, images = count + 1, images + lq.shape[0]
+            bar.update(1)
+            done = step + 1
+            if done % config.log_every == 0 or done == config.steps:
+                last = _log(out, done, sums / count, optimizer, images, tick, bar)
+                sums, count, tick, images = np.zeros(3), 0, time.perf_counter(), 0
+            if done % config.ckpt_every == 0 or done == config.steps:
+                _checkpoint(model, optimizer, config, done)
+    except LabelError as error:
+        raise EstimatorTrainError(f"{config.shards}: {error}") from None
+    finally:
+        bar.close()
+    return last
+
+
+def _log(out: Path, step: int, means, optimizer, images: int, tick: float, bar) -> float:
+    rate = images / max(time.perf_counter() - tick, 1e-9)
+    record = {"step": step, "loss": float(means[0]), "bce": float(means[1]),
+              "level_l1": float(means[2]), "lr": optimizer.param_groups[0]["lr"],
+              "img_per_s": rate}
+    with open(out / METRICS_NAME, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+    bar.set_postfix(loss=f"{record['loss']:.4f}", img_s=f"{rate:.1f}", refresh=False)
+    return record["loss"]
+
+
+def _checkpoint(model, optimizer, config: EstimatorTrainConfig, step: int) -> None:
+    state = {"step": step, "optimizer": optimizer.state_dict(), "rng": ckpt.rng_states()}
+    ckpt.save_checkpoint(Path(config.out) / ckpt.CHECKPOINT_DIR, step, model.state_dict(),
+                         estimator_metadata(model, _training_info(config)), state)
