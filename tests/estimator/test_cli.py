@@ -30,7 +30,7 @@ def photos(tmp_path):
 def test_train_command_writes_a_run(tmp_path, small_pool_shards):
     out = tmp_path / "run"
     result = run("estimator", "train", small_pool_shards, "--out", out, "--steps", 2, "--batch",
-                 2, "--patch", 32, "--threads", 1, "--quiet")
+                 2, "--patch", 32, "--threads", 1, "--workers", 1, "--quiet")
     assert result.exit_code == 0, result.output
     assert "2 steps" in result.output and (out / "model.safetensors").is_file()
     again = run("estimator", "train", small_pool_shards, "--out", out, "--steps", 2, "--quiet")
@@ -106,3 +106,13 @@ def test_bad_input_is_one_line_without_traceback(tmp_path, trained, photos, prod
     assert result.exit_code == 1, result.output
     assert message in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_cuda_without_a_gpu_is_a_usage_error(tmp_path, small_pool_shards):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    result = run("estimator", "train", small_pool_shards, "--out", tmp_path / "g", "--device",
+                 "cuda")
+    assert result.exit_code == 2 and "CUDA is not available" in result.output
+    assert not (tmp_path / "g").exists()

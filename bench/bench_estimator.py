@@ -1,0 +1,61 @@
+"""Estimator inference speed: images per second at 256x256 on one CPU core (torch threads 1).
+
+An image is estimated the way `trainer estimate` does it: 8x8-grid-aligned tiles of the
+training patch (64 by default: 16 tiles for 256x256), logits and levels averaged. Speed does
+not depend on the weights, so without ESTIMATOR a freshly initialised default estimator over
+the PROD pool is timed.
+
+    .venv/bin/python bench/bench_estimator.py [ESTIMATOR] [--size 256] [--images 40] [--threads 1]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from degrade.registry import CANONICAL_ORDER
+from trainer.estimator.files import load_estimator
+from trainer.estimator.inference import estimate_image
+from trainer.estimator.model import DegradationEstimator, parameter_count
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("estimator", nargs="?", help="run folder or .safetensors (optional)")
+    parser.add_argument("--size", type=int, default=256, help="image side [256]")
+    parser.add_argument("--images", type=int, default=40, help="images per repeat [40]")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats [3]")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads [1]")
+    parser.add_argument("--tile", type=int, default=None, help="tile (default: training patch)")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    if args.estimator:
+        model, metadata = load_estimator(args.estimator)
+        tile = args.tile or metadata.get("training", {}).get("patch", 64)
+    else:
+        model, tile = DegradationEstimator(CANONICAL_ORDER).eval(), args.tile or 64
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)
+              for _ in range(args.images)]
+    estimate_image(model, images[0], tile)  # warm-up
+    rates = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        for image in images:
+            estimate_image(model, image, tile)
+        rates.append(args.images / (time.perf_counter() - start))
+    print(f"estimator: {parameter_count(model):,} parameters, {len(model.ops)} ops, tile {tile}")
+    print(f"{args.size}x{args.size}, {args.threads} thread(s): "
+          f"{statistics.median(rates):.1f} images/s (median of {args.repeats}; "
+          f"runs {', '.join(f'{r:.1f}' for r in rates)})")
+
+
+if __name__ == "__main__":
+    main()
