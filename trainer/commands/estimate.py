@@ -30,7 +30,8 @@ def estimate(estimator_path, images, json_path, threshold, device):
       trainer estimate runs/estimator photos/ --json estimates.json
     """
     from pipelines.sources import SourceError, load_image
-    from trainer.checkpoint import CheckpointError, atomic_write_text
+    from pipelines.files import write_text_atomically
+    from trainer.checkpoint import CheckpointError
     from trainer.commands.restore import list_images
     from trainer.estimator.files import load_estimator
     from trainer.estimator.inference import estimate_image, folder_summary, found
@@ -55,8 +56,8 @@ def estimate(estimator_path, images, json_path, threshold, device):
     counts, line = folder_summary([e for _, e in results], len(skipped), model.ops, threshold)
     click.echo(line)
     if json_path:
-        atomic_write_text(json_path, json.dumps(_json_report(results, skipped, counts, threshold),
-                                                indent=1) + "\n")
+        report = _json_report(results, skipped, counts, threshold)
+        write_text_atomically(json_path, json.dumps(report, indent=1) + "\n")
     if not results:
         raise click.ClickException("no image could be read")
 

@@ -97,7 +97,8 @@ def eval_command(estimator_path, data, out, limit, device, overwrite):
     Example:
       trainer estimator eval runs/estimator --data held-out-shards/
     """
-    from trainer.checkpoint import CheckpointError, atomic_write_text
+    from pipelines.files import write_text_atomically
+    from trainer.checkpoint import CheckpointError
     from trainer.estimator.evaluation import collect, evaluate, plot_confusion, summary_lines
     from trainer.estimator.files import load_estimator
     from trainer.estimator.labels import LabelError
@@ -119,7 +120,7 @@ def eval_command(estimator_path, data, out, limit, device, overwrite):
     except Exception as error:  # corrupt shards: the reader names the shard and sample
         raise click.ClickException(f"{data}: {error}") from None
     report = evaluate(data_)
-    atomic_write_text(targets[0], json.dumps(report, indent=1) + "\n")
+    write_text_atomically(targets[0], json.dumps(report, indent=1) + "\n")
     plot_confusion(report, model.ops, targets[1])
     for line in summary_lines(report):
         click.echo(line)

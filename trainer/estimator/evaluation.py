@@ -176,7 +176,7 @@ def plot_confusion(report: dict, ops: list[str], out_png: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from trainer.checkpoint import atomic_path
+    from pipelines.files import atomic_path
 
     rows = [name for name in ops if name in report["confusion"]]
     matrix = np.array([report["confusion"][name]["mean_probability"] for name in rows])

@@ -56,7 +56,9 @@ def pool_of_shards(shard_dir) -> list[str]:
     import json
     from pathlib import Path
 
-    manifest = Path(shard_dir) / "manifest.json"
+    from pipelines.schema import MANIFEST_NAME
+
+    manifest = Path(shard_dir) / MANIFEST_NAME
     try:
         space = json.loads(manifest.read_text(encoding="utf-8"))["degradation_space"]
         return list(space["pool"])

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pipelines.files import remove_stale_temporaries, write_text_atomically
 from trainer import checkpoint as ckpt
 from trainer.estimator.files import estimator_metadata, save_estimator
 from trainer.estimator.labels import LabelError, batch_labels, pool_of_shards
@@ -133,7 +134,7 @@ def _prepare_folder(config: EstimatorTrainConfig, resume: bool) -> int:
             raise EstimatorTrainError(f"{out}: already holds an estimator run; --resume it or "
                                       f"choose another --out")
         out.mkdir(parents=True, exist_ok=True)
-        ckpt.atomic_write_text(run_path, json.dumps(config.identity(), indent=1) + "\n")
+        write_text_atomically(run_path, json.dumps(config.identity(), indent=1) + "\n")
         return 0
     if not run_path.exists():
         raise EstimatorTrainError(f"{out}: no estimator run to resume ({RUN_NAME} missing)")
@@ -142,7 +143,7 @@ def _prepare_folder(config: EstimatorTrainConfig, resume: bool) -> int:
     if changed:
         raise EstimatorTrainError(f"{out}: the run was started with other {', '.join(changed)}; "
                                   f"resume with the same options or use a new --out")
-    ckpt.remove_stale_temporaries(out / ckpt.CHECKPOINT_DIR)
+    remove_stale_temporaries(out / ckpt.CHECKPOINT_DIR)
     latest = ckpt.latest_checkpoint(out / ckpt.CHECKPOINT_DIR)
     return 0 if latest is None else latest[0]
 
@@ -162,7 +163,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
     if path.exists():
         kept = [line for line in path.read_text(encoding="utf-8").splitlines()
                 if line.strip() and json.loads(line)["step"] <= step]
-        ckpt.atomic_write_text(path, "".join(line + "\n" for line in kept))
+        write_text_atomically(path, "".join(line + "\n" for line in kept))
 
 
 @dataclass
