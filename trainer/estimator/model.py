@@ -9,8 +9,11 @@ Two things the naive "conv stack + global pooling" misses are built in:
   every 8 pixels stands out of the content however large the image. This needs the image's
   grid where JPEG put it: inputs start at a multiple of 8 from the encoded image's origin and
   their sides are multiples of 8 (the inference and training crops keep both).
+- Noise types differ in how their strength follows brightness: a "noise profile" (the lower
+  quartile of the high-pass energy of 8x8 blocks, per brightness bin) feeds the head.
 A strided trunk (four stride-2 stages) sees wider structure (blur, rain, haze) and is
-average-pooled. Every pooled feature is an average, so the image size does not shift them.
+average-pooled. Pooled features are averages or quantiles, so the image size hardly shifts
+them.
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 GRID = 8
+NOISE_BINS = 4
+NOISE_QUANTILE = 0.25
 
 
 def _block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -35,11 +40,14 @@ class DegradationEstimator(nn.Module):
     B x len(ops); levels already in [0, 1]. `config` rebuilds it (see `from_config`)."""
 
     def __init__(self, ops: Sequence[str], stem: int = 16, phase: int = 8,
-                 trunk: Sequence[int] = (32, 64, 96, 128), hidden: int = 256):
+                 trunk: Sequence[int] = (32, 64, 96, 128), hidden: int = 256,
+                 noise_bins: int = NOISE_BINS):
         super().__init__()
         self.ops = list(ops)
+        self.noise_bins = noise_bins
         self.config = {"arch": "degradation-estimator", "ops": self.ops, "stem": stem,
-                       "phase": phase, "trunk": list(trunk), "hidden": hidden}
+                       "phase": phase, "trunk": list(trunk), "hidden": hidden,
+                       "noise_bins": noise_bins}
         self.stem = nn.Sequential(_block(6, stem), _block(stem, stem))
         self.phase = nn.Conv2d(stem, phase, 1)
         stages, channels = [], stem
@@ -47,7 +55,7 @@ class DegradationEstimator(nn.Module):
             stages += [_block(channels, width, stride=2), _block(width, width)]
             channels = width
         self.trunk = nn.Sequential(*stages)
-        features = 2 * stem + phase * GRID * GRID + channels
+        features = 2 * stem + phase * GRID * GRID + channels + 4 * noise_bins
         self.head = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(inplace=True),
                                   nn.Linear(hidden, 2 * len(self.ops)))
 
@@ -55,14 +63,18 @@ class DegradationEstimator(nn.Module):
     def from_config(cls, config: dict) -> "DegradationEstimator":
         if config.get("arch") != "degradation-estimator":
             raise ValueError(f"not an estimator config (arch {config.get('arch')!r})")
+        # estimators saved before the noise profile existed have no noise_bins: 0
         return cls(config["ops"], config["stem"], config["phase"], config["trunk"],
-                   config["hidden"])
+                   config["hidden"], config.get("noise_bins", 0))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.stem(torch.cat([x - 0.5, high_pass(x)], dim=1))
-        pooled = torch.cat([features.mean(dim=(2, 3)), features.std(dim=(2, 3)),
-                            grid_phase_pool(self.phase(features)),
-                            self.trunk(features).mean(dim=(2, 3))], dim=1)
+        detail = high_pass(x)
+        features = self.stem(torch.cat([x - 0.5, detail], dim=1))
+        pooled = [features.mean(dim=(2, 3)), features.std(dim=(2, 3)),
+                  grid_phase_pool(self.phase(features)), self.trunk(features).mean(dim=(2, 3))]
+        if self.noise_bins:
+            pooled.append(noise_profile(x, detail, self.noise_bins))
+        pooled = torch.cat(pooled, dim=1)
         logits, levels = self.head(pooled).chunk(2, dim=1)
         return logits, torch.sigmoid(levels)
 
@@ -72,6 +84,34 @@ def high_pass(x: torch.Tensor) -> torch.Tensor:
     JPEG seams and lost sharpness show, given to the first layer as extra channels."""
     mean = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
     return 4.0 * (x - mean)
+
+
+def noise_profile(x: torch.Tensor, detail: torch.Tensor, bins: int) -> torch.Tensor:
+    """B x (4 * bins): how much fine detail the flattest parts of the image hold, by brightness.
+
+    The image is cut into 8x8 blocks; each block has a brightness (mean over pixels and
+    channels) and, per channel, an energy (mean square of `detail`, the high-pass). Blocks are
+    put in `bins` equal brightness bins; per bin and channel the lower quartile of the energy
+    (the flat blocks: noise without texture), as (log(energy + 1e-5) + 7) / 3, then each bin's
+    share of the blocks. An empty bin takes the quartile over all blocks. Gaussian noise gives
+    a flat profile, Poisson noise one rising like the square root of brightness, speckle one
+    rising linearly: what tells the noise ops apart.
+    """
+    energy = F.avg_pool2d(detail * detail, GRID).flatten(2)  # B x 3 x blocks
+    brightness = F.avg_pool2d(x.mean(dim=1, keepdim=True), GRID).flatten(1)  # B x blocks
+    which = (brightness * bins).long().clamp(0, bins - 1)
+    overall = torch.quantile(energy, NOISE_QUANTILE, dim=2)
+    levels, shares = [], []
+    for index in range(bins):
+        inside = which == index
+        count = inside.sum(dim=1)
+        ranked = torch.where(inside[:, None, :], energy, torch.inf).sort(dim=2).values
+        rank = ((count - 1).clamp(min=0) * NOISE_QUANTILE).long()  # lower rank, no interpolation
+        picked = ranked.gather(2, rank[:, None, None].expand(-1, energy.shape[1], 1))[..., 0]
+        picked = torch.where(count[:, None] > 0, picked, overall)
+        levels.append((torch.log(picked + 1e-5) + 7.0) / 3.0)
+        shares.append(count.float() / energy.shape[2])
+    return torch.cat(levels + [torch.stack(shares, dim=1)], dim=1)
 
 
 def grid_phase_pool(features: torch.Tensor) -> torch.Tensor:
