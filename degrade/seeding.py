@@ -70,6 +70,8 @@ STUDY_RUN = register_stream("study_run", 50, 50, use="the seed of every study ru
                                                      "(task, pair count), one per task")
 TASK_REDRAW = register_stream("task_redraw", 101, 7, use="a task pair's redraws when a draw "
                                                          "left the crop unchanged, one per attempt")
+ESTIMATOR_CROP = register_stream("estimator_crop", 150, use="the grid-aligned crop of the "
+                                                           "estimator's training batch `index`")
 
 
 def _check_non_negative_int(value, what: str) -> int:

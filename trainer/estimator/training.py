@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from degrade.seeding import ESTIMATOR_CROP, sample_seed
 from pipelines.files import remove_stale_temporaries, write_text_atomically
 from trainer import checkpoint as ckpt
 from trainer.estimator.files import estimator_metadata, save_estimator
@@ -77,13 +78,17 @@ def estimator_loss(logits, levels, presence, target_levels, level_weight: float)
 
 
 def aligned_crop(images: torch.Tensor, patch: int, rng: np.random.Generator) -> torch.Tensor:
-    """One patch x patch crop of the batch at offsets that are multiples of 8."""
+    """One patch x patch crop of the batch at offsets that are multiples of 8: the project's
+    crop rule (degrade.crops) applied on the grid of 8x8 blocks."""
+    from degrade.crops import random_window
+
     height, width = images.shape[-2:]
     if height < patch or width < patch:
         raise EstimatorTrainError(f"shard images are {height}x{width}, smaller than the "
-                                  f"training patch {patch}; pass --patch {min(height, width) // 8 * 8}")
-    y = GRID * int(rng.integers((height - patch) // GRID + 1))
-    x = GRID * int(rng.integers((width - patch) // GRID + 1))
+                                  f"training patch {patch}; pass --patch "
+                                  f"{min(height, width) // GRID * GRID}")
+    top, left = random_window(rng, (height // GRID, width // GRID), patch // GRID)
+    y, x = GRID * top, GRID * left
     return images[..., y:y + patch, x:x + patch]
 
 
@@ -99,7 +104,7 @@ def batch_source(config: EstimatorTrainConfig, ops: list[str]):
 
     def source(start: int):
         for step, batch in enumerate(itertools.islice(endless(), start, None), start=start):
-            rng = np.random.default_rng([config.seed, step])
+            rng = np.random.default_rng(sample_seed(config.seed, step, ESTIMATOR_CROP))
             presence, level = batch_labels(batch["record"], ops)
             yield (aligned_crop(batch["lq"], config.patch, rng), torch.from_numpy(presence),
                    torch.from_numpy(level))
