@@ -1,14 +1,12 @@
-"""Every registered preset: builds, restores any image size, exposes ordered blocks, rebuilds
-from its config; the paper preset's exact size; parameter kinds; LayerNorm2d numerics."""
+"""Every registered preset restores any image size (its contract: test_models_contract.py); the
+paper presets' exact size and block layout; config overrides; parameter kinds; LayerNorm2d."""
 from __future__ import annotations
-
-import json
 
 import pytest
 import torch
 
-from trainer.models import (PARAM_KINDS, PARTS, count_parameters, create_model, get_preset,
-                            list_presets, model_from_config, named_param_kinds, param_kind)
+from trainer.models import (count_parameters, create_model, get_preset, list_presets,
+                            model_from_config, named_param_kinds, param_kind)
 from trainer.models.layers import LayerNorm2d
 
 PRESETS = list_presets()
@@ -39,40 +37,6 @@ def test_images_smaller_than_the_padding_multiple_are_restored(name, size):
     x = torch.rand(1, 3, *size)
     with torch.no_grad():
         assert model(x).shape == x.shape
-
-
-@pytest.mark.parametrize("name", PRESETS)
-def test_blocks_are_contiguous_ordered_and_addressable(name):
-    model = build_on_meta(name)
-    blocks = model.blocks()
-    assert [b.index for b in blocks] == list(range(len(blocks)))
-    part_ranks = [PARTS.index(b.part) for b in blocks]
-    assert part_ranks == sorted(part_ranks)
-    assert {"encoder", "middle", "decoder"} <= {b.part for b in blocks}
-    for block in blocks:
-        assert model.get_submodule(block.name) is block.module
-    assert len({b.name for b in blocks}) == len(blocks)
-
-
-@pytest.mark.parametrize("name", PRESETS)
-def test_config_is_json_and_rebuilds_the_same_model(name):
-    model = build_on_meta(name)
-    config = json.loads(json.dumps(model.config))
-    assert config == model.config
-    with torch.device("meta"):
-        rebuilt = model_from_config(config)
-    assert rebuilt.config == model.config
-    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == \
-        {k: v.shape for k, v in model.state_dict().items()}
-    assert model.preset == name and rebuilt.preset is None
-
-
-@pytest.mark.parametrize("name", PRESETS)
-def test_every_parameter_has_a_kind(name):
-    model = build_on_meta(name)
-    kinds = named_param_kinds(model)
-    assert set(kinds.values()) <= set(PARAM_KINDS)
-    assert list(kinds) == [n for n, _ in model.named_parameters()]
 
 
 def test_paper_preset_has_the_published_size_and_block_layout():

@@ -13,8 +13,8 @@ from torch import nn
 
 from trainer.models.introspect import BlockInfo, make_block_list
 from trainer.models.layers import LayerNorm2d, SimpleGate, pad_to_multiple
-from trainer.models.registry import (check_positive_ints, config_to_dict, register_architecture,
-                                     register_preset)
+from trainer.models.registry import (OfficialLayout, check_positive_ints, config_to_dict,
+                                     register_architecture, register_preset)
 
 ARCH = "nafnet"
 
@@ -174,7 +174,8 @@ def build_nafnet(config: NAFNetConfig) -> NAFNet:
     return NAFNet(config)
 
 
-register_architecture(ARCH, NAFNetConfig, build_nafnet)
+register_architecture(ARCH, NAFNetConfig, build_nafnet,
+                      OfficialLayout(official_to_native, native_to_official, official_arguments))
 register_preset("nafnet-sidd-w32", ARCH, NAFNetConfig(),
                 "NAFNet width 32 (SIDD denoising, the CoLoRA paper's base model), 29.16M")
 register_preset("nafnet-sidd-w64", ARCH, NAFNetConfig(width=64),

@@ -2,8 +2,9 @@
 
 Official files are PyTorch pickles holding {"params": state_dict} (BasicSR style; sometimes
 "params_ema", "state_dict" or a bare state dict), possibly with DataParallel's "module."
-prefixes. They are read with `torch.load(weights_only=True)` only. Each architecture's key and
-shape differences are undone by the `official_to_native` function beside the model:
+prefixes. They are read with `torch.load(weights_only=True)` only. Each architecture registers
+its own key and shape differences with it (trainer.models.registry.OfficialLayout, in the
+model's module); this module holds no table of architectures:
 
     nafnet:    beta, gamma            (1, C, 1, 1) -> (C,)
     restormer: normN.body.{weight,bias} -> normN.{weight,bias};
@@ -16,15 +17,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from trainer.models import nafnet, restormer
-from trainer.models.registry import create_model, get_preset, list_presets
+from trainer.models.registry import (OfficialLayout, create_model, get_architecture, get_preset,
+                                     list_presets)
 
-_CONVERTERS = {
-    nafnet.ARCH: (nafnet.official_to_native, nafnet.native_to_official,
-                  nafnet.official_arguments),
-    restormer.ARCH: (restormer.official_to_native, restormer.native_to_official,
-                     restormer.official_arguments),
-}
 _WRAPPER_KEYS = ("params", "params_ema", "state_dict", "model")
 
 
@@ -68,18 +63,18 @@ def read_official_checkpoint(path: str | Path, key: str | None = None) -> dict[s
 
 def remap_official_keys(arch: str, state_dict: dict) -> dict[str, torch.Tensor]:
     """An official state dict of architecture `arch` in this package's layout."""
-    return _converters(arch)[0](state_dict)
+    return official_layout(arch).to_native(state_dict)
 
 
 def to_official_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """`model`'s state dict in the official layout (what the official code would load)."""
-    return _converters(model.config["arch"])[1](model.state_dict())
+    return official_layout(model.config["arch"]).to_official(model.state_dict())
 
 
 def official_constructor(model: nn.Module) -> dict:
     """BasicSR's `network_g` entry for `model`: {"type": official class, its arguments...}
     (ValueError when the official code cannot express the model)."""
-    name, arguments = _converters(model.config["arch"])[2](model.config)
+    name, arguments = official_layout(model.config["arch"]).constructor(model.config)
     return {"type": name, **arguments}
 
 
@@ -119,7 +114,7 @@ def find_matching_presets(state_dict: dict) -> list[str]:
     given = {k: tuple(v.shape) for k, v in state_dict.items()}
     matches = []
     for name in list_presets():
-        if get_preset(name).arch not in _CONVERTERS:
+        if get_architecture(get_preset(name).arch).official is None:
             continue
         with torch.device("meta"):
             model = create_model(name)
@@ -153,7 +148,13 @@ def _first(items: list[str], count: int = 3) -> str:
     return ", ".join(items[:count]) + (", ..." if len(items) > count else "")
 
 
-def _converters(arch: str):
-    if arch not in _CONVERTERS:
+def official_layout(arch: str) -> OfficialLayout:
+    """The official checkpoint layout architecture `arch` registered (OfficialWeightsError if
+    it registered none)."""
+    try:
+        layout = get_architecture(arch).official
+    except ValueError as error:
+        raise OfficialWeightsError(str(error)) from None
+    if layout is None:
         raise OfficialWeightsError(f"no official checkpoint layout known for arch {arch!r}")
-    return _CONVERTERS[arch]
+    return layout

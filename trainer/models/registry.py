@@ -1,8 +1,10 @@
 """Model presets by name (timm-style): `create_model(name)` only looks the name up.
 
-An architecture registers its frozen config dataclass and builder once; each preset is a name,
-an architecture and a config. A model's `config` dict ({"arch": ..., fields...}) rebuilds it with
-`model_from_config`; checkpoints store {"preset": name, "config": model.config}.
+An architecture registers its frozen config dataclass, its builder and, when official weights
+exist, its official checkpoint layout, once, in its own module; each preset is a name, an
+architecture and a config. A model's `config` dict ({"arch": ..., fields...}) rebuilds it with
+`model_from_config`; checkpoints store {"preset": name, "config": model.config}. What a built
+model must provide is trainer.models.contract.
 """
 from __future__ import annotations
 
@@ -14,10 +16,22 @@ from torch import nn
 
 
 @dataclass(frozen=True)
+class OfficialLayout:
+    """How an architecture's officially released checkpoints differ from our modules:
+    `to_native(state_dict)` and `to_official(state_dict)` convert keys and shapes both ways,
+    `constructor(config dict) -> (official class name, its constructor arguments)`."""
+
+    to_native: Callable[[dict], dict]
+    to_official: Callable[[dict], dict]
+    constructor: Callable[[dict], tuple[str, dict]]
+
+
+@dataclass(frozen=True)
 class Architecture:
     name: str
     config_class: type
     build: Callable[[Any], nn.Module]
+    official: OfficialLayout | None = None
 
 
 @dataclass(frozen=True)
@@ -32,10 +46,17 @@ _ARCHITECTURES: dict[str, Architecture] = {}
 _PRESETS: dict[str, Preset] = {}
 
 
-def register_architecture(name: str, config_class: type, build: Callable[[Any], nn.Module]) -> None:
+def register_architecture(name: str, config_class: type, build: Callable[[Any], nn.Module],
+                          official: OfficialLayout | None = None) -> None:
     if name in _ARCHITECTURES:
         raise ValueError(f"architecture {name!r} is registered twice")
-    _ARCHITECTURES[name] = Architecture(name, config_class, build)
+    _ARCHITECTURES[name] = Architecture(name, config_class, build, official)
+
+
+def get_architecture(name: str) -> Architecture:
+    if name not in _ARCHITECTURES:
+        raise ValueError(f"unknown arch {name!r}; known: {', '.join(_ARCHITECTURES)}")
+    return _ARCHITECTURES[name]
 
 
 def register_preset(name: str, arch: str, config: Any, description: str) -> None:
@@ -71,10 +92,11 @@ def model_from_config(config: dict) -> nn.Module:
     if not isinstance(config, dict) or "arch" not in config:
         raise ValueError("model config must be a dict with an 'arch' key")
     fields = dict(config)
-    arch = fields.pop("arch")
-    if arch not in _ARCHITECTURES:
-        raise ValueError(f"model config: unknown arch {arch!r}; known: {', '.join(_ARCHITECTURES)}")
-    architecture = _ARCHITECTURES[arch]
+    try:
+        architecture = get_architecture(fields.pop("arch"))
+    except ValueError as error:
+        raise ValueError(f"model config: {error}") from None
+    arch = architecture.name
     config_object = replace_config(architecture.config_class(), fields, where=f"{arch} config")
     model = architecture.build(config_object)
     model.preset = None

@@ -18,8 +18,8 @@ from torch.nn import functional as F
 
 from trainer.models.introspect import BlockInfo, make_block_list
 from trainer.models.layers import LayerNorm2d, pad_to_multiple
-from trainer.models.registry import (check_positive_ints, config_to_dict, register_architecture,
-                                     register_preset)
+from trainer.models.registry import (OfficialLayout, check_positive_ints, config_to_dict,
+                                     register_architecture, register_preset)
 
 ARCH = "restormer"
 LAYERNORM_TYPES = ("with_bias", "bias_free")
@@ -257,7 +257,8 @@ def build_restormer(config: RestormerConfig) -> Restormer:
     return Restormer(config)
 
 
-register_architecture(ARCH, RestormerConfig, build_restormer)
+register_architecture(ARCH, RestormerConfig, build_restormer,
+                      OfficialLayout(official_to_native, native_to_official, official_arguments))
 register_preset("restormer", ARCH, RestormerConfig(),
                 "Restormer (deblurring/deraining releases, with-bias LayerNorm), 26.13M")
 register_preset("restormer-biasfree-ln", ARCH, RestormerConfig(layernorm="bias_free"),
