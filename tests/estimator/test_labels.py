@@ -14,9 +14,13 @@ def _record(*steps):
     return {"version": 1, "ops": [{"name": n, "params": p} for n, p in steps]}
 
 
+def _noise(sigma):
+    return {"sigma": sigma, "grey": False, "seed": 1}
+
+
 def test_presence_and_the_strongest_occurrence():
-    record = _record(("jpeg", {"quality": 86}), ("gaussian_noise", {"sigma": 6.0}),
-                     ("jpeg", {"quality": 30}), ("gaussian_noise", {"sigma": 3.0}))
+    record = _record(("jpeg", {"quality": 86}), ("gaussian_noise", _noise(6.0)),
+                     ("jpeg", {"quality": 30}), ("gaussian_noise", _noise(3.0)))
     presence, level = labels_from_record(record, OPS)
     np.testing.assert_array_equal(presence, [1, 1, 0])
     # noise: max(6, 3) / 30; jpeg: the worse quality, (100 - 30) / 70
@@ -35,6 +39,7 @@ def test_empty_chain_is_all_absent_and_batches_stack():
 @pytest.mark.parametrize("record, message", [
     ({}, "no chain record"), ({"ops": "jpeg"}, "no chain record"),
     (_record(("fog", {})), "unknown op 'fog'"),
+    (_record(("gaussian_noise", {"strength": 1.0})), "invalid params"),
     (_record(("motion_blur", {"size": 5, "points": [[0, 0]]})), "does not cover"),
 ])
 def test_records_it_cannot_use_are_named(record, message):

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from trainer.estimator.inference import image_tiles, predict_tiles
-from trainer.estimator.labels import check_pool_covered, labels_from_record, op_levels, pool_of_shards
+from trainer.estimator.labels import (LabelError, check_pool_covered, labels_from_record,
+                                      op_levels, pool_of_shards)
 from trainer.estimator.scoring import family_scores, mean_abs, subset_auroc
 
 TARGETS = {"family_auroc": 0.97, "op_auroc": 0.90, "gaussian_noise_mae": 3.0}
@@ -61,7 +62,10 @@ def collect(model, shard_dir, tile: int, device: str = "cpu", limit: int | None 
     check_pool_covered(pool_of_shards(shard_dir), model.ops, shard_dir)
     rows = []
     for sample in tqdm(_samples(shard_dir, limit), unit="img", desc="eval", disable=not progress):
-        truth = _truth(sample["record"], model.ops)
+        try:
+            truth = _truth(sample["record"], model.ops)
+        except LabelError as error:
+            raise LabelError(f"{shard_dir}: sample {sample.get('key')}: {error}") from None
         logits, levels = predict_tiles(model, image_tiles(sample["lq"], tile), device)
         rows.append((*truth, 1.0 / (1.0 + np.exp(-logits)), levels))
     if not rows:

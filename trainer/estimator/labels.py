@@ -23,7 +23,12 @@ def op_levels(record: Mapping) -> list[tuple[str, float]]:
         name = step.get("name") if isinstance(step, Mapping) else None
         if name not in OPS:
             raise LabelError(f"the record names an unknown op {name!r}")
-        levels.append((name, OPS[name].severity.level(step.get("params", {}))))
+        params = step.get("params")
+        try:
+            OPS[name].validate(params)
+        except ValueError as error:
+            raise LabelError(f"the record's {name} step has invalid params ({error})") from None
+        levels.append((name, OPS[name].severity.level(params)))
     return levels
 
 
