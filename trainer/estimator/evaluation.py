@@ -115,21 +115,37 @@ def op_report(data: EvalData, column: int) -> dict:
 
 
 def family_report(data: EvalData) -> dict:
+    """Per family: AUROC (scored by the most probable member) and the pooled level MAE, over
+    all images, single-op images, and single-op images above the floor."""
     from degrade.registry import OPS
     from trainer.tasks import TASKS
 
     floors = np.array([OPS[name].severity.floor_level for name in data.ops])
     visible = data.level >= floors[None, :]
     single = data.length == 1
+    everything = np.ones_like(visible)
     out = {}
     for family, (present, score, seen) in family_scores(data.ops, TASKS, data.present,
                                                         data.probability, visible).items():
-        cells = {"all": (present, ~present), "single": (present & single, ~present & single),
-                 "single_above_floor": (seen & single, ~present & single)}
-        out[family] = {name: dict(zip(("auroc", "positives", "negatives"),
-                                      subset_auroc(present, score, pos, neg)))
-                       for name, (pos, neg) in cells.items()}
+        columns = [data.ops.index(name) for name in TASKS[family] if name in data.ops]
+        cells = {"all": (present, ~present, everything),
+                 "single": (present & single, ~present & single, everything),
+                 "single_above_floor": (seen & single, ~present & single, visible)}
+        out[family] = {}
+        for name, (positives, negatives, counted) in cells.items():
+            value, n_pos, n_neg = subset_auroc(present, score, positives, negatives)
+            out[family][name] = {"auroc": value, "positives": n_pos, "negatives": n_neg,
+                                 "mae": _pooled_mae(data, columns, positives, counted)}
     return out
+
+
+def _pooled_mae(data: EvalData, columns: list[int], rows: np.ndarray,
+                counted: np.ndarray) -> float | None:
+    """Level MAE over every (image in `rows`, member op present and `counted`) of a family, in
+    the members' natural unit (one per family: noise sigma, blur pixels, JPEG quality...)."""
+    errors = [_natural_errors(data, column, rows & data.present[:, column] & counted[:, column])
+              for column in columns]
+    return mean_abs(np.concatenate(errors))
 
 
 def evaluate(data: EvalData) -> dict:
@@ -216,7 +232,9 @@ def summary_lines(report: dict) -> list[str]:
     for name, family in report["families"].items():
         lines.append(f"family {name:9s} {fmt(family['all']['auroc']):>9s} "
                      f"{fmt(family['single']['auroc']):>7s} "
-                     f"{fmt(family['single_above_floor']['auroc']):>7s}")
+                     f"{fmt(family['single_above_floor']['auroc']):>7s} "
+                     f"{fmt(family['all']['mae'], 2):>8s} "
+                     f"{fmt(family['single_above_floor']['mae'], 2):>8s}")
     met = [k for k, v in report["targets"].items() if v["met"]]
     missed = [k for k, v in report["targets"].items() if v["met"] is False]
     lines.append(f"targets met {len(met)}/{len(report['targets'])}"
