@@ -23,12 +23,13 @@ def op_levels(record: Mapping) -> list[tuple[str, float]]:
         name = step.get("name") if isinstance(step, Mapping) else None
         if name not in OPS:
             raise LabelError(f"the record names an unknown op {name!r}")
-        params = step.get("params")
+        op = OPS[name]
         try:
-            OPS[name].validate(params)
+            params = op.decode(step.get("params"))  # any record version's form
+            op.validate(params)
         except ValueError as error:
             raise LabelError(f"the record's {name} step has invalid params ({error})") from None
-        levels.append((name, OPS[name].severity.level(params)))
+        levels.append((name, op.severity.level(params)))
     return levels
 
 
