@@ -9,6 +9,8 @@ fastest and the median pass are shown):
                            compose their weights once and reuse them (what the target speaks of)
   shared k, new weights    the same with new weights at every pass: the composition is paid
   per-image k (batch B)    k adapters, one weight row per image of a batch of B
+  composition alone k      composing the k adapters' weights in every layer, no convolution: the
+                           whole cost of merging first, beside the plain pass
 The target: with batch-shared weights, merging first costs at most 5% over the plain model at
 batch 1, 512x512.
 
@@ -95,6 +97,24 @@ def timed(device: str, run) -> float:
     return time.perf_counter() - start
 
 
+def composition_rows(args, base, paths) -> dict:
+    """{label: (callable composing every adapted layer's parameters, 1)} for each count."""
+    from trainer.adapters import adapted_layers
+
+    rows = {}
+    for count in COUNTS:
+        model, names = carrying(base, paths[:count], args.device)
+        layers = [layer for layer in adapted_layers(model).values()]
+
+        def compose(layers=layers, names=names, count=count):
+            weights = fresh_weights(count)
+            for layer in layers:
+                mine = [(n, w) for n, w in zip(names, weights) if n in layer.adapter_names()]
+                layer.composed([n for n, _ in mine], [w for _, w in mine])
+        rows[f"composition alone {count}"] = (compose, 1)
+    return rows
+
+
 def build_rows(args, base, paths):
     """{row label: (callable running one pass, images per pass)}."""
     x1 = torch.rand(1, 3, args.size, args.size, device=args.device)
@@ -129,7 +149,7 @@ def main():
     base = create_model(args.preset).eval()
     with tempfile.TemporaryDirectory() as folder, torch.no_grad():
         paths = make_adapters(base, max(COUNTS), folder)
-        rows = build_rows(args, base, paths)
+        rows = {**build_rows(args, base, paths), **composition_rows(args, base, paths)}
         for run, _ in rows.values():  # warm-up (and the caches of the shared rows)
             run()
         samples = {label: [] for label in rows}
