@@ -1,4 +1,5 @@
-"""A click group that imports each command's module only when that command runs.
+"""A click group that imports each command's module only when that command runs, and runs it
+inside the shared error boundary (degrade.cliboundary).
 
 Keeps `degrade --help` and `trainer --help` instant (numba, torch and pyarrow load on use).
 """
@@ -8,9 +9,12 @@ import importlib
 
 import click
 
+from degrade.cliboundary import guard_command
+
 
 class LazyGroup(click.Group):
-    """Commands given as {name: "module.path:attribute"}, imported on first use."""
+    """Commands given as {name: "module.path:attribute"}, imported on first use; every
+    command, lazy or not, runs inside error_boundary."""
 
     def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -22,5 +26,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name in self.lazy_commands:
             module_name, attribute = self.lazy_commands[name].split(":")
-            return getattr(importlib.import_module(module_name), attribute)
-        return super().get_command(ctx, name)
+            command = getattr(importlib.import_module(module_name), attribute)
+        else:
+            command = super().get_command(ctx, name)
+        return guard_command(command) if command is not None else None

@@ -19,9 +19,11 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from degrade.errors import ConfigError, KitError
 from pipelines import schema
 from pipelines.codecs import FORMATS
 from pipelines.distributors import DISTRIBUTORS, default_workers, run_local, run_tasks
+from pipelines.folderlock import folder_lock
 from pipelines.index import INDEX_NAME, write_index
 from pipelines.plan import plan_shards, source_for_sample
 from pipelines.schema import FORMAT_NAME, FORMAT_VERSION, MANIFEST_NAME
@@ -38,7 +40,7 @@ MIN_WHOLE_IMAGE_SIDE = 32  # --patch 0 keeps whole images, but not thumbnails
 JSON_SAFE_INTEGER = 2**53 - 1  # the manifest records the seed as a JSON integer
 
 
-class BuildError(Exception):
+class BuildError(KitError):
     """A build that cannot start or continue; str(error) is a one-line explanation."""
 
 
@@ -92,28 +94,34 @@ class BuildSummary:
 
 
 def validate_config(config: BuildConfig) -> list[str]:
-    """Checks every option; returns the op pool. ValueError names the bad option."""
+    """Checks every option; returns the op pool. ConfigError names the bad field."""
+    from degrade.chain import check_chain_options
     from degrade.registry import resolve_pool
 
     checks = [
-        (config.count >= 1, f"--count must be at least 1, got {config.count}"),
-        (config.patch >= 0, f"--patch must be 0 (whole images) or a size in pixels, got {config.patch}"),
-        (config.shard_size >= 1, f"--shard-size must be at least 1, got {config.shard_size}"),
-        (config.mode in MODES, f"--mode must be one of {', '.join(MODES)}, got {config.mode!r}"),
-        (config.fmt in FORMATS, f"--format must be one of {', '.join(FORMATS)}, got {config.fmt!r}"),
-        (0 <= config.seed <= JSON_SAFE_INTEGER,
-         f"--seed must be an integer in 0..2^53-1 (exact in every JSON reader), got {config.seed}"),
-        (config.workers is None or config.workers >= 1, f"--workers must be at least 1, got {config.workers}"),
-        (config.distributor in DISTRIBUTORS,
-         f"--distributor must be one of {', '.join(DISTRIBUTORS)}, got {config.distributor!r}"),
+        ("count", config.count >= 1, f"must be at least 1, got {config.count}"),
+        ("patch", config.patch >= 0, f"must be 0 (whole images) or a size in pixels, got {config.patch}"),
+        ("shard_size", config.shard_size >= 1, f"must be at least 1, got {config.shard_size}"),
+        ("mode", config.mode in MODES, f"must be one of {', '.join(MODES)}, got {config.mode!r}"),
+        ("fmt", config.fmt in FORMATS, f"must be one of {', '.join(FORMATS)}, got {config.fmt!r}"),
+        ("seed", 0 <= config.seed <= JSON_SAFE_INTEGER,
+         f"must be an integer in 0..2^53-1 (exact in every JSON reader), got {config.seed}"),
+        ("workers", config.workers is None or config.workers >= 1,
+         f"must be at least 1, got {config.workers}"),
+        ("distributor", config.distributor in DISTRIBUTORS,
+         f"must be one of {', '.join(DISTRIBUTORS)}, got {config.distributor!r}"),
     ]
-    for ok, message in checks:
+    for name, ok, reason in checks:
         if not ok:
-            raise ValueError(message)
-    from degrade.chain import check_chain_options
-
-    pool = resolve_pool(list(config.ops) if config.ops else None, config.k)
-    check_chain_options(pool, config.n, config.mode, config.min_length)
+            raise ConfigError(name, reason)
+    try:
+        pool = resolve_pool(list(config.ops) if config.ops else None, config.k)
+    except ValueError as error:
+        raise ConfigError("k" if str(error).startswith("K=") else "ops", str(error)) from None
+    try:
+        check_chain_options(pool, config.n, config.mode, config.min_length)
+    except ValueError as error:
+        raise ConfigError("min_length" if "min_length" in str(error) else "n", str(error)) from None
     return pool
 
 
@@ -166,6 +174,12 @@ def build_shards(config: BuildConfig) -> BuildSummary:
                          "*.jpg, *.jpeg, *.png, *.webp, *.bmp, *.tif, *.tiff)")
     labels = [source_label(p, source_root(config)) for p in paths]
     wanted = identity(config, pool, source_listing(paths, labels))
+    with folder_lock(config.out, "build"):
+        return _build_locked(config, pool, paths, labels, wanted, started)
+
+
+def _build_locked(config: BuildConfig, pool: list[str], paths: list[Path], labels: list[str],
+                  wanted: dict, started: float) -> BuildSummary:
     out = Path(config.out)
     finished = prepare_out_dir(out, wanted, config.overwrite)
     if finished is not None:

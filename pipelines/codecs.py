@@ -10,10 +10,12 @@ import re
 
 import numpy as np
 
+from degrade.errors import KitError
+
 FORMATS = ("png", "npy")
 
 
-class CodecError(ValueError):
+class CodecError(KitError, ValueError):
     """Bytes that do not decode to a uint8 HxWx3 image."""
 
 

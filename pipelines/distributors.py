@@ -11,6 +11,8 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
+from degrade.errors import ConfigError
+
 DISTRIBUTORS = ("local", "ray")
 
 
@@ -58,7 +60,8 @@ def run_local(fn: Callable, items: Iterable, workers: int,
     counter = context.Value("q", 0)
     _tick = lambda: _increment(counter)  # noqa: E731 - inherited through fork by the workers
     try:
-        with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context,
+                                 initializer=exit_with_parent, initargs=(os.getpid(),)) as pool:
             pending = {pool.submit(fn, item) for item in items}
             try:
                 while pending:
@@ -74,6 +77,32 @@ def run_local(fn: Callable, items: Iterable, workers: int,
         _tick = None
 
 
+def exit_with_parent(parent_pid: int, poll_seconds: float = 0.5) -> None:
+    """Make this pool worker exit when the process that started it dies (killed builds must
+    not leave workers behind): the kernel's parent-death signal on Linux, and a watchdog thread
+    that polls the parent everywhere (and covers a parent thread that ends before the process)."""
+    import signal
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _increment(counter) -> None:
     with counter.get_lock():
         counter.value += 1
@@ -84,7 +113,7 @@ def run_ray(fn: Callable, items: Iterable, workers: int) -> Iterator:
     try:
         import ray
     except ImportError:
-        raise RuntimeError("--distributor ray needs Ray: pip install 'colora-kit[ray]'") from None
+        raise ConfigError("distributor", "ray needs Ray: pip install 'colora-kit[ray]'") from None
     started_here = not ray.is_initialized()
     if started_here:
         address = os.environ.get("RAY_ADDRESS")
@@ -109,4 +138,4 @@ def run_tasks(fn: Callable, items: Iterable, workers: int, distributor: str = "l
         return run_local(fn, items, workers, on_ticks)
     if distributor == "ray":
         return run_ray(fn, items, workers)
-    raise ValueError(f"unknown distributor {distributor!r}; choose from {', '.join(DISTRIBUTORS)}")
+    raise ConfigError("distributor", f"unknown distributor {distributor!r}; choose from {', '.join(DISTRIBUTORS)}")

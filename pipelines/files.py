@@ -38,19 +38,30 @@ def _sync(path: Path) -> None:
 
 
 @contextmanager
+def naming(final: Path) -> Iterator[None]:
+    """Re-raise an OSError (a full disk, a read-only folder) as naming `final`: the user asked
+    for that file and has never heard of its temporary."""
+    try:
+        yield
+    except OSError as error:
+        raise OSError(error.errno, error.strerror or str(error), str(final)) from None
+
+
+@contextmanager
 def atomic_path(final: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `final` for any writer that wants a path (torch.save,
     savefig, ...); when the block ends without an error it is synced and renamed to `final`,
-    otherwise deleted. The parent folder is created when missing."""
+    otherwise deleted. The parent folder is created when missing. OSErrors name `final`."""
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    temporary = _create_temporary(final)
-    try:
-        yield temporary
-        _sync(temporary)
-        os.replace(temporary, final)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with naming(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temporary = _create_temporary(final)
+        try:
+            yield temporary
+            _sync(temporary)
+            os.replace(temporary, final)
+        finally:
+            temporary.unlink(missing_ok=True)
 
 
 def write_bytes_atomically(final: str | Path, data: bytes) -> Path:
@@ -72,12 +83,14 @@ def write_files_atomically(contents: Mapping[Path, bytes]) -> None:
     try:
         for final, data in contents.items():
             final = Path(final)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            temporaries[final] = _create_temporary(final)
-            temporaries[final].write_bytes(data)
-            _sync(temporaries[final])
+            with naming(final):
+                final.parent.mkdir(parents=True, exist_ok=True)
+                temporaries[final] = _create_temporary(final)
+                temporaries[final].write_bytes(data)
+                _sync(temporaries[final])
         for final, temporary in temporaries.items():
-            os.replace(temporary, final)
+            with naming(final):
+                os.replace(temporary, final)
     finally:
         for temporary in temporaries.values():
             temporary.unlink(missing_ok=True)

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from degrade.errors import ConfigError, KitError
 from pipelines.schema import MANIFEST_NAME
 from pipelines.sources import SourceError, is_source_name, load_image
 
 PAIR_FOLDERS = (("lq", "gt"), ("input", "target"))
 
 
-class PairError(ValueError):
+class PairError(KitError, ValueError):
     """A folder that does not hold well-formed pairs; the message names the offending files."""
 
 
@@ -30,7 +31,7 @@ def iter_pairs(path: str | Path, limit: int | None = None, strict: bool = True) 
     """
     path = Path(path)
     if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
+        raise ConfigError("limit", f"must be >= 0, got {limit}")
     if (path.is_file() and path.suffix == ".tar") or (path.is_dir() and _is_shard_folder(path)):
         return islice(_shard_pairs(path, strict), limit)
     if path.is_dir():

@@ -19,9 +19,9 @@ import torch.utils.data
 
 from pipelines import schema
 from pipelines.batching import SharedRing, batches, keep_batch, own_copy, to_float
-from pipelines.stages import (CorruptDataError, Problems, ShardEntry, augment_together,
-                              decode_samples, filter_shards, list_shards, read_tar_samples,
-                              sample_total, shard_stream, shuffle_buffer)
+from pipelines.stages import (MAX_UNUSABLE_IN_A_ROW, CorruptDataError, Problems, ShardEntry,
+                              augment_together, decode_samples, filter_shards, list_shards,
+                              read_tar_samples, sample_total, shard_stream, shuffle_buffer)
 
 __all__ = ["train_loader", "TrainLoader", "TrainStream", "CorruptDataError", "distributed_rank_world"]
 
@@ -54,7 +54,8 @@ class TrainStream(torch.utils.data.IterableDataset):
         super().__init__()
         self.entries, self.batch_size, self.patch, self.seed = entries, batch_size, patch, seed
         self.rank, self.world_size, self.shuffle = rank, world_size, shuffle
-        self.problems, self.flips, self.threads = Problems(strict), flips, threads
+        self.problems = Problems(strict, limit=MAX_UNUSABLE_IN_A_ROW)
+        self.flips, self.threads = flips, threads
         self.reuse_ahead = reuse_ahead
 
     def split(self) -> tuple[int, int]:
@@ -145,7 +146,8 @@ def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: in
     samples = sample_total(entries)
     if epoch_length is None:
         if samples is None:
-            raise ValueError(f"{shard_dir}: no manifest.json, so give epoch_length explicitly")
+            raise ValueError(f"{shard_dir}: no manifest.json to count its samples, so give "
+                             "epoch_length explicitly")
         epoch_length = max(1, math.ceil(samples / (batch_size * world_size)))
     prefetch = 4 if workers > 0 else None
     stream = TrainStream(entries, batch_size, patch, seed, rank, world_size, shuffle_buffer_size, strict, flips,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from degrade.errors import KitError
 from pipelines import schema
 from pipelines.distributors import tick
 from pipelines.files import sha256_bytes, write_bytes_atomically
@@ -25,7 +26,7 @@ from pipelines.sources import SourceError, decode_image, read_source_bytes
 WORK_DIR_NAME = ".build"
 
 
-class SourceChangedError(RuntimeError):
+class SourceChangedError(KitError, RuntimeError):
     """A source file no longer matches what the build's scan recorded."""
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from degrade.errors import ConfigError, KitError
 from pipelines.files import sha256_bytes
 
 SOURCE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -32,7 +33,7 @@ EMBEDDED_DEFAULT_NAMES = (
 EMBEDDED_PREFIX = "skimage-data"
 
 
-class SourceError(Exception):
+class SourceError(KitError):
     """A source image that cannot be used; str(error) is the one-line reason."""
 
 
@@ -61,21 +62,21 @@ def find_sources(src_dir: str | Path | None = None, src_list: str | Path | None 
     files are not filtered by suffix, so a missing or bad one is reported by the load step.
     """
     if src_dir is not None and src_list is not None:
-        raise ValueError("give --src or --src-list, not both")
+        raise ConfigError(("src_dir", "src_list"), "give one source, not both")
     if src_list is not None:
         return read_source_list(Path(src_list))
     if src_dir is None:
         return embedded_default_sources()
     root = Path(src_dir)
     if not root.is_dir():
-        raise ValueError(f"--src {root}: not a directory")
+        raise ConfigError("src_dir", f"{root}: not a directory")
     found = [p for p in root.rglob("*") if is_source_name(p) and p.is_file()]
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
 def read_source_list(list_path: Path) -> list[Path]:
     if not list_path.is_file():
-        raise ValueError(f"--src-list {list_path}: no such file")
+        raise ConfigError("src_list", f"{list_path}: no such file")
     paths = []
     for line in list_path.read_text(encoding="utf-8").splitlines():
         line = line.strip()
@@ -145,6 +146,25 @@ def decode_image(data: bytes, *, min_side: int = 1, max_pixels: int = DEFAULT_MA
             raise
         except Exception as error:  # noqa: BLE001
             raise SourceError(f"corrupt or truncated ({type(error).__name__}: {error})") from None
+
+
+def check_image_size(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """SourceError if the image's header declares more than `max_pixels` pixels: the one
+    decompression-bomb guard for every path that decodes a user's file (build-shards, restore,
+    degrade apply/preview), applied before a decoder allocates anything. Headers Pillow cannot
+    parse are left to the decoder."""
+    from PIL import Image, UnidentifiedImageError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+        except Image.DecompressionBombError as error:
+            raise SourceError(f"too large to decode safely ({error})") from None
+        except (UnidentifiedImageError, OSError, ValueError):
+            return
+    check_dimensions(width, height, 1, max_pixels)
 
 
 def _is_16_bit_colour(image) -> bool:

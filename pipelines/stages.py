@@ -41,15 +41,17 @@ from pathlib import Path
 import numpy as np
 
 from degrade.crops import random_window
+from degrade.errors import KitError
 from pipelines import schema
 from pipelines.codecs import CodecError
 from pipelines.schema import MANIFEST_NAME
 from pipelines.tarindex import tar_members
 
 LOG = logging.getLogger("pipelines.reader")  # one logger name for the whole reader
+WORK_DIR_NAME = ".build"  # an unfinished build's work folder (pipelines.shardtask)
 
 
-class CorruptDataError(RuntimeError):
+class CorruptDataError(KitError, RuntimeError):
     """A shard or sample that cannot be read (raised with strict=True, or when nothing is readable)."""
 
 
@@ -60,16 +62,25 @@ class ShardEntry:
     keys: frozenset[str] | None = None  # only these samples (an ops filter); None = all
 
 
-@dataclass(frozen=True)
+# A reader that has rejected this many samples in a row (undecodable, incomplete, smaller than
+# the patch) stops instead of spinning: a dataset that bad needs fixing, not skipping.
+MAX_UNUSABLE_IN_A_ROW = 1000
+
+
+@dataclass
 class Problems:
     """The reader's error policy, threaded through every stage.
 
     strict: raise CorruptDataError at the first problem. collected: a list to append each
     problem's message to instead of logging it (verify uses this to build its report).
+    limit: raise CorruptDataError, naming the last problem, once this many problems come with no
+    usable sample between them (`usable()` marks one); None never stops.
     """
 
     strict: bool = False
     collected: list | None = None
+    limit: int | None = None
+    unusable_in_a_row: int = 0
 
     def report(self, where: str, reason: str) -> None:
         message = f"{where}: {reason}"
@@ -79,22 +90,64 @@ class Problems:
             self.collected.append(message)
         else:
             LOG.warning("skipped %s", message)
+        self.unusable_in_a_row += 1
+        if self.limit is not None and self.unusable_in_a_row >= self.limit:
+            raise CorruptDataError(f"no usable sample among the last {self.unusable_in_a_row} "
+                                   f"read; the last: {message}")
+
+    def usable(self) -> None:
+        self.unusable_in_a_row = 0
 
 
 # ---------------------------------------------------------------- shard lists
 
 def list_shards(shard_dir: str | Path) -> list[ShardEntry]:
-    """The shards of a folder: from manifest.json when present, else every *.tar in name order."""
+    """The shards of a folder: from manifest.json when present, else every *.tar in name order.
+    CorruptDataError for a folder with no shards, an unfinished build or a bad manifest."""
     shard_dir = Path(shard_dir)
     manifest = shard_dir / MANIFEST_NAME
     if manifest.is_file():
-        shards = json.loads(manifest.read_text())["shards"]
-        entries = [ShardEntry(str(shard_dir / s["name"]), int(s["count"])) for s in shards]
+        entries = [ShardEntry(str(shard_dir / name), count)
+                   for name, count in _manifest_shards(manifest)]
     else:
         entries = [ShardEntry(str(p), None) for p in sorted(shard_dir.glob("*.tar"))]
+    if not entries and (shard_dir / WORK_DIR_NAME).is_dir():
+        raise CorruptDataError(f"{shard_dir}: an unfinished build (no manifest.json yet); "
+                               "finish it by running the same build-shards command again")
     if not entries:
-        raise FileNotFoundError(f"{shard_dir}: no shards (no manifest.json and no *.tar files)")
+        raise CorruptDataError(f"{shard_dir}: no shards (no manifest.json and no *.tar files)")
     return entries
+
+
+def _manifest_shards(manifest: Path) -> list[tuple[str, int]]:
+    """(name, count) of each shard the manifest lists; names must be plain file names, so a
+    manifest can never make the reader open files outside its folder."""
+    try:
+        listed = [(s["name"], int(s["count"])) for s in json.loads(manifest.read_text())["shards"]]
+    except (ValueError, KeyError, TypeError) as error:
+        raise CorruptDataError(f"{manifest}: unreadable ({type(error).__name__}: {error})") from None
+    for name, _ in listed:
+        check_shard_name(manifest, name)
+    return listed
+
+
+def check_shard_name(manifest: Path, name) -> None:
+    """CorruptDataError unless `name` is a plain file name (no folder part, no '..')."""
+    if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name \
+            or "\\" in name:
+        raise CorruptDataError(f"{manifest}: shard name {name!r} is not a plain file name "
+                               "inside the folder")
+
+
+def dataset_patch(shard_dir: str | Path) -> int | None:
+    """The crop size a build-shards folder was made with (0: whole images), from its manifest;
+    None when it has no readable one."""
+    try:
+        identity = json.loads((Path(shard_dir) / MANIFEST_NAME).read_text()).get("identity", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    patch = identity.get("patch") if isinstance(identity, dict) else None
+    return patch if isinstance(patch, int) else None
 
 
 def filter_shards(shard_dir: str | Path, entries: list[ShardEntry], ops_filter) -> list[ShardEntry]:
@@ -269,6 +322,7 @@ def augment_together(samples: Iterable[dict], patch: int, rng: np.random.Generat
         y, x = random_window(rng, (height, width), patch) if patch else (0, 0)
         h, w = (patch, patch) if patch else (height, width)
         turn, flip = (int(rng.integers(4)), bool(rng.integers(2))) if flips else (0, False)
+        problems.usable()
         yield dict(sample, **{field: _view(sample[field], y, x, h, w, turn, flip) for field in fields})
 
 

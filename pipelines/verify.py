@@ -19,7 +19,8 @@ from pathlib import Path
 from pipelines import schema
 from pipelines.files import TEMPORARY_GLOB, sha256_file
 from pipelines.schema import MANIFEST_NAME
-from pipelines.stages import Problems, ShardEntry, read_tar_samples
+from pipelines.stages import (CorruptDataError, Problems, ShardEntry, check_shard_name,
+                              read_tar_samples)
 
 
 @dataclass
@@ -58,6 +59,7 @@ def verify_dataset(folder: str | Path, decode: bool = True,
     except (ValueError, KeyError, TypeError) as error:
         report.problems.append(f"{folder / MANIFEST_NAME}: unreadable ({error})")
         return report
+    listed = plain_named(folder, listed, report)
     check_files(folder, listed, report)
     found = {}
     for shard in listed:
@@ -69,6 +71,20 @@ def verify_dataset(folder: str | Path, decode: bool = True,
     check_index(folder, manifest, found, report)
     check_sidecars(folder, manifest, report)
     return report
+
+
+def plain_named(folder: Path, listed: list[dict], report: VerifyReport) -> list[dict]:
+    """The listed shards whose names are plain file names inside the folder; the others are
+    reported and never opened."""
+    kept = []
+    for shard in listed:
+        try:
+            check_shard_name(folder / MANIFEST_NAME, shard.get("name"))
+        except CorruptDataError as error:
+            report.problems.append(str(error))
+            continue
+        kept.append(shard)
+    return kept
 
 
 def check_files(folder: Path, listed: list[dict], report: VerifyReport) -> None:

@@ -11,6 +11,7 @@ refuses anything but tensors and builtin containers.
 """
 from __future__ import annotations
 
+import io
 import json
 import random
 import re
@@ -23,7 +24,8 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
-from pipelines.files import atomic_path, write_bytes_atomically
+from degrade.errors import KitError
+from pipelines.files import write_bytes_atomically
 
 MODEL_FORMAT = "colora-kit/model"
 SUBSET_FORMAT = "colora-kit/trainable-subset"
@@ -33,7 +35,7 @@ CHECKPOINT_DIR = "checkpoints"
 _CHECKPOINT_RE = re.compile(r"^step-(\d{8,})\.state\.pt$")
 
 
-class CheckpointError(Exception):
+class CheckpointError(KitError):
     """A model or checkpoint file that is missing, unreadable or not what it should be."""
 
 
@@ -222,8 +224,15 @@ def save_checkpoint(folder: str | Path, step: int, tensors: dict[str, torch.Tens
     delete all but the newest `keep` checkpoints. Returns the state file path."""
     weights_path, state_path = checkpoint_paths(folder, step)
     save_tensors(weights_path, tensors, {**metadata, "step": step})
-    with atomic_path(state_path) as tmp:
-        torch.save(state, tmp)
+    try:
+        # Serialised in memory first: torch.save reports a full disk as a RuntimeError
+        # ("unexpected pos"), a file write as the OSError it is.
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        write_bytes_atomically(state_path, buffer.getvalue())
+    except BaseException:
+        weights_path.unlink(missing_ok=True)  # the previous checkpoint stays the newest
+        raise
     for old_step in list_checkpoints(folder)[:-keep] if keep > 0 else []:
         for old in checkpoint_paths(folder, old_step):
             old.unlink(missing_ok=True)

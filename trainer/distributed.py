@@ -15,6 +15,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from degrade.errors import ConfigError
+
+DEVICE_KINDS = ("cpu", "cuda")
+
+
 @dataclass(frozen=True)
 class DistContext:
     rank: int
@@ -35,15 +40,37 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def resolve_device(device: str | None) -> str:
+    """`device` checked (cpu, cuda or cuda:N, and CUDA present when asked for), or the default;
+    ConfigError("device") otherwise, before anything is loaded or written."""
+    if not device:
+        return default_device()
+    try:
+        kind = torch.device(device)
+    except (RuntimeError, ValueError):
+        kind = None
+    if kind is None or kind.type not in DEVICE_KINDS:
+        raise ConfigError("device", f"{device!r} is not a device this toolkit runs on; "
+                          f"use {' or '.join(DEVICE_KINDS)} (or cuda:N)")
+    if kind.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device", f"{device!r} asked for, but this torch ({torch.__version__}) "
+                          "sees no CUDA device; use cpu")
+    if kind.type == "cuda" and kind.index is not None and kind.index >= torch.cuda.device_count():
+        raise ConfigError("device", f"{device!r} asked for, but there are only "
+                          f"{torch.cuda.device_count()} CUDA device(s)")
+    return device
+
+
 def init_from_env(device: str | None = None) -> DistContext:
     """Join the process group torchrun describes (if any) and return this rank's context.
 
     `device` "cpu"/"cuda" (default: cuda when available); under torchrun a CUDA rank uses
     cuda:LOCAL_RANK.
     """
-    kind = torch.device(device or default_device()).type
+    device = resolve_device(device)
+    kind = torch.device(device).type
     if not launched_by_torchrun():
-        return DistContext(0, 1, 0, torch.device(device or default_device()))
+        return DistContext(0, 1, 0, torch.device(device))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if kind == "cuda":
         torch.cuda.set_device(local_rank)

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from pipelines.files import write_text_atomically
+from pipelines.pairs import PairError
 from trainer.metrics import psnr, ssim
 from trainer.restore import restore_image
 
@@ -51,11 +52,21 @@ class EvalReport:
     def means(self) -> dict[str, float]:
         return {f.name: self.mean(f.name) for f in fields(ImageScore) if f.name != "name"}
 
+    def capped(self) -> int:
+        """How many PSNR values (output or input) the means count as PSNR_CAP_DB."""
+        return sum((s.psnr > PSNR_CAP_DB) + (s.input_psnr > PSNR_CAP_DB) for s in self.scores)
+
+    def cap_note(self) -> str:
+        """'' or a note saying the means count PSNRs above the cap (inf: identical images) as it."""
+        count = self.capped()
+        return (f"; {count} PSNR value(s) above {PSNR_CAP_DB:.0f} dB (inf: identical images) "
+                f"counted as {PSNR_CAP_DB:.0f} dB in the means" if count else "")
+
     def summary(self) -> str:
         m = self.means()
         return (f"{len(self.scores)} image(s): PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f} "
                 f"(input {m['input_psnr']:.2f} dB, {m['input_ssim']:.4f}; gain "
-                f"{m['psnr'] - m['input_psnr']:+.2f} dB)")
+                f"{m['psnr'] - m['input_psnr']:+.2f} dB){self.cap_note()}")
 
 
 def score_pair(model: nn.Module, name: str, lq: np.ndarray, gt: np.ndarray,
@@ -63,7 +74,7 @@ def score_pair(model: nn.Module, name: str, lq: np.ndarray, gt: np.ndarray,
                tile: int | None = None, overlap: int = 32) -> ImageScore:
     """Restore `lq` and score it and `lq` itself against `gt` (uint8 HxWx3, same size)."""
     if lq.shape != gt.shape:
-        raise ValueError(f"{name}: input {lq.shape[1]}x{lq.shape[0]} and target "
+        raise PairError(f"{name}: input {lq.shape[1]}x{lq.shape[0]} and target "
                          f"{gt.shape[1]}x{gt.shape[0]} differ in size")
     out = restore_image(model, lq, device, tile=tile, overlap=overlap, amp=amp)
     return ImageScore(name, psnr(out, gt), ssim(out, gt), psnr(lq, gt), ssim(lq, gt))
@@ -96,13 +107,14 @@ def validation_fn(pairs: list[Pair], device: torch.device | str, amp: str = "non
 
 
 def report_csv(report: EvalReport) -> str:
-    """CSV text: one row per image, then a "mean" row."""
+    """CSV text: one row per image, then a "mean" row (labelled as capped when a PSNR was)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([f.name for f in fields(ImageScore)])
     for score in report.scores:
         writer.writerow([score.name] + [f"{v:.6f}" for v in astuple(score)[1:]])
-    writer.writerow(["mean"] + [f"{v:.6f}" for v in report.means().values()])
+    label = f"mean (psnr capped at {PSNR_CAP_DB:.0f} dB)" if report.capped() else "mean"
+    writer.writerow([label] + [f"{v:.6f}" for v in report.means().values()])
     return buffer.getvalue()
 
 

@@ -16,13 +16,16 @@ import json
 import shutil
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
 import torch
 
+from degrade.errors import ConfigError, KitError
 from pipelines.files import sha256_file, write_text_atomically
+from pipelines.folderlock import folder_lock, is_lock_file
 from trainer import checkpoint as ckpt
 from trainer import distributed
 from trainer.loop import (AMP_MODES, LOSS_MEANINGS, LOSSES, METRICS_NAME, FitResult, LoopConfig,
@@ -37,7 +40,7 @@ OUTPUT_NAMES = (RUN_FILE, METRICS_NAME, ckpt.CHECKPOINT_DIR, ckpt.BEST_NAME, ckp
                 CURVES_FILE, SUMMARY_FILE, "tensorboard")
 
 
-class PretrainError(Exception):
+class PretrainError(KitError):
     """A pre-training run that cannot start: bad options, data or run folder."""
 
 
@@ -75,18 +78,16 @@ class PretrainConfig:
                 object.__setattr__(self, name, Path(getattr(self, name)))
         for name in ("steps", "batch", "patch", "log_every", "ckpt_every", "val_limit"):
             if getattr(self, name) < 1:
-                raise PretrainError(f"--{name.replace('_', '-')} must be at least 1, "
-                                    f"got {getattr(self, name)}")
+                raise ConfigError(name, f"must be at least 1, got {getattr(self, name)}")
         for name in ("workers", "reader_threads", "val_every"):
             if getattr(self, name) < 0:
-                raise PretrainError(f"--{name.replace('_', '-')} must be >= 0, "
-                                    f"got {getattr(self, name)}")
+                raise ConfigError(name, f"must be >= 0, got {getattr(self, name)}")
         if self.loss not in LOSSES:
-            raise PretrainError(f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+            raise ConfigError("loss", f"must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.amp is not None and self.amp not in AMP_MODES:
-            raise PretrainError(f"--amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
+            raise ConfigError("amp", f"must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")
         if self.resume and self.overwrite:
-            raise PretrainError("--resume and --overwrite contradict each other; pick one")
+            raise ConfigError(("resume", "overwrite"), "contradict each other; pick one")
 
 
 @dataclass(frozen=True)
@@ -109,42 +110,72 @@ def _run_record(config: PretrainConfig) -> dict:
 
 
 def prepare_run_folder(config: PretrainConfig) -> None:
-    """Create or check `config.out`: a fresh folder, an --overwrite, or a matching --resume."""
+    """Create or check `config.out`: a fresh folder, an overwrite, a matching resume, or a run
+    that stopped before its first checkpoint (nothing to keep: replaced by this one)."""
     out, run_file = config.out, config.out / RUN_FILE
-    if run_file.exists() and config.overwrite:
-        for name in OUTPUT_NAMES:
-            target = out / name
-            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
-    elif run_file.exists():
+    if run_file.exists() and not config.overwrite:
         record = json.loads(run_file.read_text())
-        _check_same_run(config, record["identity"], record["options"].get("workers"))
-    elif out.exists() and any(out.iterdir()) and not config.overwrite:
+        if ckpt.latest_checkpoint(out / ckpt.CHECKPOINT_DIR) is not None:
+            _check_same_run(config, record["identity"], record["options"].get("workers"))
+        elif not config.resume:
+            print(f"note: {out} held a run that stopped before its first checkpoint; "
+                  "starting this one in its place", file=sys.stderr)
+            _remove_outputs(out)
+    elif run_file.exists():
+        _remove_outputs(out)
+    elif config.resume:
+        raise PretrainError(f"{out}: holds no run to resume", field="out")
+    elif out.exists() and any(not is_lock_file(p) for p in out.iterdir()) and not config.overwrite:
         raise PretrainError(f"{out}: folder exists and is not a training run; choose another "
-                            f"--out or pass --overwrite")
+                            "folder or overwrite it", field="out")
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomically(run_file, json.dumps(_run_record(config), indent=2) + "\n")
+
+
+def _remove_outputs(out: Path) -> None:
+    for name in OUTPUT_NAMES:
+        target = out / name
+        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
 
 
 def _check_same_run(config: PretrainConfig, saved: dict, saved_workers: int | None) -> None:
     if not config.resume:
         raise PretrainError(f"{config.out}: already holds a run ({saved['model']}, "
-                            f"{saved['steps']} steps); pass --resume to continue it or "
-                            f"--overwrite to start over")
+                            f"{saved['steps']} steps); resume it, or overwrite it to start over",
+                            field="out")
     now = _identity(config)
-    changed = [f"--{k} {saved.get(k)} -> {now[k]}" for k in RUN_IDENTITY if saved.get(k) != now[k]]
+    changed = [f"{k} {saved.get(k)} -> {now[k]}" for k in RUN_IDENTITY if saved.get(k) != now[k]]
     if changed:
-        raise PretrainError(f"{config.out}: --resume with different options ({', '.join(changed)}); "
-                            f"use the original options or a new --out")
+        raise PretrainError(f"{config.out}: cannot resume with different options "
+                            f"({', '.join(changed)}); use the run's options or another folder",
+                            field="out")
     if saved_workers is not None and saved_workers != config.workers:
-        print(f"note: --workers {config.workers} differs from the run's {saved_workers}: the "
+        print(f"note: workers {config.workers} differs from the run's {saved_workers}: the "
               f"data order after resuming will not match an uninterrupted run", file=sys.stderr)
+
+
+def check_inputs(config: PretrainConfig) -> None:
+    """What can be checked before anything is written: the preset, the shard folder (finished,
+    its pairs at least as large as the patch)."""
+    from pipelines.stages import dataset_patch, list_shards
+    from trainer.models import get_preset
+
+    try:
+        get_preset(config.model)
+    except ValueError as error:
+        raise ConfigError("model", str(error)) from None
+    list_shards(config.shards)
+    built_patch = dataset_patch(config.shards)
+    if built_patch and built_patch < config.patch:
+        raise ConfigError("patch", f"{config.patch} is larger than the {built_patch}x{built_patch} "
+                          f"pairs of {config.shards}")
 
 
 # ---------------------------------------------------------------- data
 
 def _per_rank_batch(batch: int, ranks: int) -> int:
     if batch % ranks:
-        raise PretrainError(f"--batch {batch} does not split evenly over {ranks} processes")
+        raise ConfigError("batch", f"{batch} does not split evenly over {ranks} processes")
     return batch // ranks
 
 
@@ -158,8 +189,11 @@ def batch_source(config: PretrainConfig, per_rank_batch: int):
     from pipelines.reader import train_loader
 
     def endless() -> Iterator[dict]:
+        # epoch_length: the stream is endless and continues across epochs, so their length
+        # changes no batch; giving it lets shard folders without a manifest train too.
         loader = train_loader(config.shards, per_rank_batch, config.patch, config.workers,
-                              config.seed, as_uint8=True,  # Training.to_device scales them
+                              config.seed, epoch_length=config.steps,
+                              as_uint8=True,  # Training.to_device scales them
                               threads=config.reader_threads)
         while True:
             yield from loader
@@ -176,7 +210,7 @@ def load_val_pairs(config: PretrainConfig) -> list:
 
     pairs = list(iter_pairs(config.val, limit=config.val_limit))
     if not pairs:
-        raise PretrainError(f"--val {config.val}: no image pairs found")
+        raise PretrainError(f"{config.val}: no image pairs found", field="val")
     return pairs
 
 
@@ -242,16 +276,19 @@ def pretrain(config: PretrainConfig) -> PretrainResult | None:
     context = distributed.init_from_env(config.device)
     config = resolve_device(config, context)
     per_rank = _per_rank_batch(config.batch, context.world_size)
-    if context.is_main:
-        prepare_run_folder(config)
-    distributed.barrier()
-    torch.manual_seed(config.seed)
-    model = create_model(config.model)
+    check_inputs(config)
     # only rank 0 validates, but every rank must agree that validation happens (barriers)
     val_pairs = load_val_pairs(config) if context.is_main else []
-    val_fn = validation_fn(val_pairs, context.device, config.amp) if config.val else None
-    result = fit(model, batch_source(config, per_rank), loop_config(config, context.is_main),
-                 val_fn=val_fn, out_dir=config.out, resume=True, metadata={"preset": config.model})
-    if not context.is_main:
-        return None
-    return _finish(config, model, result, time.perf_counter() - began)
+    with folder_lock(config.out, "training run") if context.is_main else nullcontext():
+        if context.is_main:
+            prepare_run_folder(config)
+        distributed.barrier()
+        torch.manual_seed(config.seed)
+        model = create_model(config.model)
+        val_fn = validation_fn(val_pairs, context.device, config.amp) if config.val else None
+        result = fit(model, batch_source(config, per_rank), loop_config(config, context.is_main),
+                     val_fn=val_fn, out_dir=config.out, resume=True,
+                     metadata={"preset": config.model})
+        if not context.is_main:
+            return None
+        return _finish(config, model, result, time.perf_counter() - began)

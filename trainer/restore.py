@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from degrade.errors import ConfigError
 from pipelines.batching import image_to_tensor, tensor_to_image
 
 
@@ -71,9 +72,9 @@ def check_tiling(tile: int | None, overlap: int) -> None:
     if tile is None:
         return
     if tile < 16:
-        raise ValueError(f"--tile must be at least 16 pixels, got {tile}")
+        raise ConfigError("tile", f"must be at least 16 pixels, got {tile}")
     if overlap < 0 or 2 * overlap > tile:
-        raise ValueError(f"--overlap must be in [0, tile/2], got {overlap} for tile {tile}")
+        raise ConfigError("overlap", f"must be in [0, tile/2], got {overlap} for tile {tile}")
 
 
 @torch.no_grad()

@@ -14,6 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
+from degrade.errors import ConfigError
+
 TASKS: dict[str, tuple[str, ...]] = {
     "blur": ("gaussian_blur", "motion_blur"),
     "noise": ("gaussian_noise", "poisson_noise", "speckle_noise"),
@@ -38,7 +40,7 @@ def task_ops(task: str) -> tuple[str, ...]:
         return TASKS[task]
     if task in OPS:
         return (task,)
-    raise ValueError(f"task: unknown task {task!r}; known: {', '.join(task_names())}")
+    raise ConfigError("task", f"unknown task {task!r}; known: {', '.join(task_names())}")
 
 
 def split_sources(sources: Sequence[Path], split: str) -> list[Path]:

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
+from degrade.clioutputs import check_outputs, overwrite_option
 from degrade.commands.common import check_output_path, encode_image, read_image
 from degrade.registry import ops_help
 from pipelines.files import write_files_atomically
@@ -51,10 +51,12 @@ def _run(image, chain: str | None, record_path: str | None, seed: int):
               help="Seed for the --chain parameters.")
 @click.option("--out", required=True,
               help="Output image; the chain record is written beside it as OUT.json.")
-def apply_command(image, chain, record_path, seed, out):
+@overwrite_option
+def apply_command(image, chain, record_path, seed, out, overwrite):
     """Degrade IMAGE by a named chain of ops (parameters drawn from --seed), or replay a chain
     record, and write the result with its record beside it (OUT.json). Grey, 16-bit and RGBA
-    images keep their layout; alpha is passed through untouched.
+    images keep their layout; alpha is passed through untouched (`trainer restore`, whose
+    networks see RGB only, drops it). Existing files are never replaced without --overwrite.
 
     \b
     Examples:
@@ -67,9 +69,7 @@ def apply_command(image, chain, record_path, seed, out):
         raise click.BadParameter(f"must be >= 0, got {seed}", param_hint="'--seed'")
     out_path = check_output_path(out)
     record_out = out_path.with_suffix(".json")
-    if record_path is not None and Path(record_path).resolve() == record_out.resolve():
-        raise click.BadParameter(f"{out}: its record {record_out} would overwrite --record",
-                                 param_hint="'--out'")
+    check_outputs([out_path, record_out], [image, record_path], overwrite)
     picture = read_image(image)
     degraded, record = _run(picture, chain, record_path, seed)
     record_bytes = (json.dumps(record, indent=1) + "\n").encode("utf-8")

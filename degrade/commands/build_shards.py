@@ -48,19 +48,10 @@ def build_shards(src_dir, src_list, out, count, patch, mode, ops, k, n, min_leng
       degrade build-shards --src photos/ --out data/prod --count 100000 --workers 16
       degrade build-shards --k 3 --n 2 --mode fixed --format npy --out data/small
     """
-    from pipelines.build import BuildConfig, BuildError, build_shards as run_build
-    from pipelines.shardtask import SourceChangedError
+    from pipelines.build import BuildConfig, build_shards as run_build
 
     config = BuildConfig(out=out, src_dir=src_dir, src_list=src_list, count=count, patch=patch, mode=mode,
-                         ops=tuple(ops.split(",")) if ops else None, k=k, n=n, min_length=min_length,
+                         ops=tuple(ops.split(",")) if ops is not None else None, k=k, n=n, min_length=min_length,
                          seed=seed, shard_size=shard_size, fmt=fmt, workers=workers,
                          distributor=distributor, overwrite=overwrite, progress=not quiet)
-    try:
-        summary = run_build(config)
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
-    except (BuildError, SourceChangedError, RuntimeError) as error:
-        raise click.ClickException(str(error)) from None
-    except OSError as error:  # e.g. --out is a file, or the disk is full
-        raise click.ClickException(f"{error.filename or out}: {error.strerror or error}") from None
-    click.echo(summary.line())
+    click.echo(run_build(config).line())

@@ -41,9 +41,12 @@ def resolve_pool_option(ops: str | None, k: int | None, max_length: int) -> list
 
 
 def read_image(path: str):
-    """uint8/uint16 RGB, RGBA or grey array from an image file; a click error names a bad file."""
+    """uint8/uint16 RGB, RGBA or grey array from an image file; a click error names a bad file
+    (a missing one is a usage error, exit 2; an unreadable or oversized one exit 1)."""
     import cv2
     import numpy as np
+
+    from pipelines.sources import SourceError, check_image_size
 
     file = Path(path)
     if not file.is_file():
@@ -51,10 +54,14 @@ def read_image(path: str):
     try:
         data = np.fromfile(file, dtype=np.uint8)
     except OSError as error:
-        raise click.BadParameter(f"{path}: cannot read ({error.strerror})", param_hint="'IMAGE'")
+        raise click.ClickException(f"{path}: cannot read ({error.strerror})") from None
+    try:
+        check_image_size(data.tobytes())  # before OpenCV allocates a bomb's pixels
+    except SourceError as error:
+        raise click.ClickException(f"{path}: {error}") from None
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
-        raise click.BadParameter(f"{path}: not a readable image", param_hint="'IMAGE'")
+        raise click.ClickException(f"{path}: not a readable image")
     if image.ndim == 3 and image.shape[2] == 3:
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     if image.ndim == 3 and image.shape[2] == 4:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from degrade.clioutputs import check_outputs, overwrite_option
 from degrade.commands.common import (check_output_path, encode_image, pool_options, read_image,
                                      resolve_pool_option)
 from pipelines.files import write_bytes_atomically
@@ -26,7 +27,8 @@ def _embedded_default_image():
               help="Minimum chain length (0 admits the identity).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same grid.")
 @click.option("--out", default="preview.png", show_default=True, help="Output image (PNG/JPEG).")
-def preview(image, ops, k, max_length, count, crop, mode, min_length, seed, out):
+@overwrite_option
+def preview(image, ops, k, max_length, count, crop, mode, min_length, seed, out, overwrite):
     """Write a grid of random crops of IMAGE, each beside a PROD-degraded copy with its chain
     written underneath (op names and parameters, in the order applied). Without IMAGE, uses
     scikit-image's bundled astronaut photograph.
@@ -52,7 +54,13 @@ def preview(image, ops, k, max_length, count, crop, mode, min_length, seed, out)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="'--min-length'") from None
     out_path = check_output_path(out)
+    check_outputs([out_path], [image], overwrite)
     picture = read_image(image) if image else _embedded_default_image()
+    if min(picture.shape[:2]) < crop:
+        raise click.BadParameter(f"{crop} is larger than the image ({picture.shape[1]}x"
+                                 f"{picture.shape[0]}); use a crop of at most "
+                                 f"{min(picture.shape[:2])} or a larger image",
+                                 param_hint="'--crop'")
     rgb_uint8 = float_to_uint8(to_float_rgb(picture)[0])
     grid, _ = preview_grid(rgb_uint8, seed, pool, max_length, count, mode, min_length,
                            GridStyle(crop=crop))

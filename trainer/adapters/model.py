@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from degrade.errors import KitError
 from trainer.adapters.layer import SUPPORTED, AdaptedLayer, AdapterSet
 from trainer.adapters.plan import AdapterPlan
 
@@ -27,7 +28,7 @@ DEFAULT_NAME = "default"
 _SET_ATTR = "_colora_adapters"
 
 
-class AdapterError(Exception):
+class AdapterError(KitError):
     """An adapter that cannot be used as asked; the message is one line naming the file, the
     adapter or the option."""
 

@@ -73,12 +73,12 @@ def colora(task, base, faig_path, method, budget, rank, alpha, data, train_count
       trainer colora --task blur --method dora --rank 8 --out runs/dora-blur
       trainer colora --task blur --dry-run --budget 0.05
     """
+    from degrade.errors import ConfigError
     from trainer.adapters import method_config
-    from trainer.finetune import (AdaptError, AdaptRequest, TrainConfig, adapt_to_task,
-                                  option_message, summary_line)
+    from trainer.finetune import AdaptRequest, TrainConfig, adapt_to_task, summary_line
 
     options = {"budget": budget, "rank": rank, "alpha": alpha, "seed": seed}
-    try:
+    try:  # option combinations click cannot check (e.g. --rank for a method without ranks)
         train = TrainConfig(steps=steps, batch=batch, patch=patch, lr=lr, seed=seed,
                             device=pick_device(device), progress=not quiet)
         request = AdaptRequest(
@@ -87,15 +87,15 @@ def colora(task, base, faig_path, method, budget, rank, alpha, data, train_count
             data=str(data) if data else None, test=str(test) if test else None,
             train_count=int(train_count), test_count=test_count, faig_steps=faig_steps,
             faig_images=faig_images, tune_steps=tune_steps, overwrite=overwrite)
-        if dry_run:
-            _print_counts(request, options)
-            return
-        request = _with_config(request, method_config(method, options))
-        summary = adapt_to_task(request)
-    except AdaptError as error:
-        raise click.UsageError(option_message(error)) from None
-    except (ValueError, OSError) as error:
+        config = None if dry_run else method_config(method, options)
+    except ConfigError:
+        raise
+    except ValueError as error:
         raise click.UsageError(f"--{str(error)}" if _names_option(error) else str(error)) from None
+    if dry_run:
+        _print_counts(request, options)
+        return
+    summary = adapt_to_task(_with_config(request, config))
     b, a = summary["before"], summary["after"]
     click.echo(f"test before: PSNR {b['psnr']:.2f} dB, SSIM {b['ssim']:.4f}")
     click.echo(f"test after:  PSNR {a['psnr']:.2f} dB, SSIM {a['ssim']:.4f}")
@@ -115,5 +115,11 @@ def _names_option(error: Exception) -> bool:
 def _print_counts(request, options) -> None:
     from trainer.finetune import method_counts
 
+    from trainer.adapters import get_method, method_names
+
     for method, tuned, total in method_counts(request, options):
         click.echo(f"{method:<8} {tuned / 1e6:>9.3f}M of {total / 1e6:.3f}M ({100 * tuned / total:.2f}%)")
+    skipped = [name for name in method_names() if get_method(name).needs_scores]
+    if request.faig is None and skipped:
+        click.echo(f"(not counted: {', '.join(skipped)}, whose ranks come from FAIG scores; pass "
+                   "--faig FILE from `trainer faig` to count them)")

@@ -7,8 +7,6 @@ DEFAULT_BASE = "runs/pretrain/model.safetensors"
 
 
 def pick_device(device: str | None) -> str:
-    """The --device value, or cuda when available else cpu."""
-    if device:
-        return device
-    from trainer.distributed import default_device
-    return default_device()
+    """The --device value checked (ConfigError naming it), or cuda when available else cpu."""
+    from trainer.distributed import resolve_device
+    return resolve_device(device)

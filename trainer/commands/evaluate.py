@@ -5,25 +5,29 @@ from pathlib import Path
 
 import click
 
+from degrade.clioutputs import check_outputs, overwrite_option
 from trainer.commands.options import quiet_option
 
 
 @click.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, path_type=Path))
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A paired folder (lq/ + gt/, or input/ + target/) or a shard folder.")
 @click.option("--limit", type=int, help="Evaluate at most this many pairs.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("eval.csv"),
-              show_default=True, help="Per-image CSV (with a final mean row).")
-@click.option("--adapter", type=click.Path(path_type=Path),
+              show_default=True, help="Per-image CSV (with a final mean row); an existing one is "
+                                      "kept unless --overwrite.")
+@click.option("--adapter", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A CoLoRA adapter file to attach to the model first.")
 @click.option("--device", help="cpu or cuda [default: cuda when available].")
 @click.option("--amp", type=click.Choice(["bf16", "fp16", "none"]), default="none",
               show_default=True, help="Mixed precision for inference.")
 @click.option("--tile", type=int, help="Restore in tiles of this size (default: whole images).")
 @click.option("--overlap", type=int, default=32, show_default=True, help="Tile overlap.")
+@overwrite_option
 @quiet_option
-def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap, quiet):
+def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap, overwrite,
+             quiet):
     """Score MODEL (a .safetensors file or a run folder) on paired images.
 
     Reports PSNR and SSIM (RGB, 0-255, as restoration papers) per image in a CSV, their means,
@@ -33,27 +37,19 @@ def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap, 
     Example:
       trainer eval runs/pretrain --data val/ --out val.csv
     """
-    from pipelines.pairs import PairError, iter_pairs
-    from pipelines.sources import SourceError
-    from trainer.checkpoint import CheckpointError
-    from trainer.adapters import AdapterError
-    from trainer.distributed import default_device
+    from pipelines.pairs import iter_pairs
+    from trainer.distributed import resolve_device
     from trainer.evaluate import evaluate_pairs, write_report
     from trainer.restore import check_tiling, load_for_inference
 
-    # ValueError: bad tiling and pairs of different sizes
-    errors = (PairError, SourceError, CheckpointError, AdapterError, ValueError)
-    try:
-        check_tiling(tile, overlap)
-        model, _ = load_for_inference(model_path, adapter, device or default_device())
-        device = next(model.parameters()).device
-        pairs = iter_pairs(data, limit=limit)
-        report = evaluate_pairs(model, pairs, device, amp, tile, overlap, progress=not quiet,
-                                total=limit)
-    except errors as error:
-        raise click.UsageError(str(error)) from None
+    check_outputs([out], [model_path, adapter], overwrite)
+    check_tiling(tile, overlap)
+    model, _ = load_for_inference(model_path, adapter, resolve_device(device))
+    device = next(model.parameters()).device
+    pairs = iter_pairs(data, limit=limit)
+    report = evaluate_pairs(model, pairs, device, amp, tile, overlap, progress=not quiet,
+                            total=limit)
     if not report.scores:
-        raise click.UsageError(f"--data {data}: no image pairs found")
+        raise click.ClickException(f"--data {data}: no image pairs found")
     write_report(report, out)
     click.echo(f"{report.summary()} -> {out}")
-

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import click
 
+from degrade.clioutputs import check_outputs, overwrite_option
 from trainer.commands.colora_options import DEFAULT_BASE, pick_device
 from trainer.commands.options import quiet_option
 
@@ -30,9 +31,10 @@ from trainer.commands.options import quiet_option
 @click.option("--device", help="cpu or cuda [default: cuda when available].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/faig"),
               show_default=True, help="Folder for faig.json and faig_blocks.png.")
+@overwrite_option
 @quiet_option
 def faig(base, tasks, targets, steps, tune_steps, images, patch, batch, lr, seed, device, out,
-         quiet):
+         overwrite, quiet):
     """Score how much each block and parameter kind of BASE contributes to a task.
 
     FAIG integrates the loss gradient along the straight path between the base and a target
@@ -48,16 +50,12 @@ def faig(base, tasks, targets, steps, tune_steps, images, patch, batch, lr, seed
 
     from pipelines.files import write_text_atomically
     from trainer.faig import kind_table, plot_block_scores
-    from trainer.finetune import AdaptError, TrainConfig, faig_for_tasks, option_message
+    from trainer.finetune import TrainConfig, faig_for_tasks
 
-    try:
-        tune = TrainConfig(steps=tune_steps, batch=batch, patch=patch, lr=lr, seed=seed,
-                           device=pick_device(device), progress=not quiet)
-        report = faig_for_tasks(base, tasks, targets, tune, steps, images)
-    except AdaptError as error:
-        raise click.UsageError(option_message(error)) from None
-    except ValueError as error:
-        raise click.UsageError(str(error)) from None
+    check_outputs([out / "faig.json", out / "faig_blocks.png"], [base, *targets], overwrite)
+    tune = TrainConfig(steps=tune_steps, batch=batch, patch=patch, lr=lr, seed=seed,
+                       device=pick_device(device), progress=not quiet)
+    report = faig_for_tasks(base, tasks, targets, tune, steps, images)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomically(out / "faig.json", json.dumps(report, indent=1))
     plot_block_scores(report["average"], out / "faig_blocks.png",
@@ -67,5 +65,6 @@ def faig(base, tasks, targets, steps, tune_steps, images, patch, batch, lr, seed
     click.echo(f"average:\n{kind_table(report['average'])}" if len(tasks) > 1
                else kind_table(report["average"]))
     top = max(report["average"]["blocks"], key=lambda b: b["score"], default=None)
-    click.echo(f"faig {', '.join(tasks)}: M={steps}, {images} image(s); top block "
-               f"{top['index'] if top else '-'}; -> {out / 'faig.json'}")
+    named = f"{top['index']} ({top['name']}, {top['part']})" if top else "-"
+    click.echo(f"faig {', '.join(tasks)}: M={steps}, {images} image(s); top block {named}; "
+               f"-> {out / 'faig.json'}")

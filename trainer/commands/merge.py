@@ -7,9 +7,11 @@ from pathlib import Path
 
 import click
 
+from degrade.clioutputs import check_outputs, overwrite_option
+
 
 @click.command()
-@click.argument("base", type=click.Path(path_type=Path))
+@click.argument("base", type=click.Path(exists=True, path_type=Path))
 @click.argument("adapters", nargs=-1, required=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The merged model (or with --as-adapter, adapter) file to write.")
@@ -19,7 +21,7 @@ import click
 @click.option("--rank", type=click.IntRange(1),
               help="With --as-adapter: truncate every weight change to this rank by SVD "
                    "(approximate; prints the relative error).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing --out file.")
+@overwrite_option
 def merge(base, adapters, out, weights, as_adapter, rank, overwrite):
     """Write BASE with weighted ADAPTERS merged in, as an ordinary model file.
 
@@ -36,22 +38,17 @@ def merge(base, adapters, out, weights, as_adapter, rank, overwrite):
       trainer merge runs/pretrain blur.safetensors noise.safetensors --weights 0.6,0.4 \\
           --as-adapter --out mix-adapter.safetensors
     """
-    from trainer.adapters import AdapterError
-    from trainer.checkpoint import CheckpointError, load_model
+    from trainer.adapters.merging import read_sources
+    from trainer.checkpoint import load_model, resolve_model_path
 
     if rank is not None and not as_adapter:
         raise click.UsageError("--rank applies to --as-adapter only")
     paths, values = _weighted(adapters, weights)
-    _check_out(out, [base, *paths], overwrite)
-    try:
-        from trainer.adapters.merging import read_sources
-
-        files = read_sources(paths, values)
-        model, metadata = load_model(base)
-        line = (_write_adapter(model, files, values, rank, out) if as_adapter else
-                _write_model(model, metadata, files, values, out) + f" (base {base})")
-    except (CheckpointError, AdapterError) as error:
-        raise click.UsageError(str(error)) from None
+    check_outputs([out], [resolve_model_path(base), *paths], overwrite)
+    files = read_sources(paths, values)
+    model, metadata = load_model(base)
+    line = (_write_adapter(model, files, values, rank, out) if as_adapter else
+            _write_model(model, metadata, files, values, out) + f" ({base} itself is unchanged)")
     click.echo(line)
 
 
@@ -85,14 +82,6 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _check_out(out: Path, inputs, overwrite: bool) -> None:
-    resolved = out.resolve()
-    if any(Path(p).resolve() == resolved for p in inputs):
-        raise click.UsageError(f"--out {out}: is one of the inputs; write somewhere else")
-    if out.exists() and not overwrite:
-        raise click.UsageError(f"--out {out}: already exists; use --overwrite to replace it")
 
 
 def _write_model(model, metadata, files, weights, out: Path) -> str:

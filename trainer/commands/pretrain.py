@@ -63,11 +63,8 @@ def pretrain(shards, model, steps, batch, patch, lr, loss, val, val_limit, out, 
       trainer pretrain shards/ --model nafnet-tiny --steps 200 --batch 4 --patch 64 --out runs/demo
       torchrun --nproc_per_node 8 -m trainer pretrain shards/      (DDP, batch split per GPU)
     """
-    from pipelines.sources import SourceError
-    from trainer.checkpoint import CheckpointError
     from trainer.distributed import shutdown
-    from trainer.loop import FitError
-    from trainer.pretrain import PretrainConfig, PretrainError, pretrain as run_pretrain
+    from trainer.pretrain import PretrainConfig, pretrain as run_pretrain
 
     try:
         config = PretrainConfig(
@@ -77,9 +74,6 @@ def pretrain(shards, model, steps, batch, patch, lr, loss, val, val_limit, out, 
             compile=compile_model, log_every=log_every, val_every=val_every, ckpt_every=ckpt_every, device=device,
             progress=not quiet)
         result = run_pretrain(config)
-    except (PretrainError, FitError, CheckpointError, SourceError, ValueError) as error:
-        # ValueError: unknown preset, unreadable shard folder, mismatched --val pairs
-        raise click.UsageError(str(error)) from None
     finally:
         shutdown()
     if result is not None:

@@ -5,11 +5,13 @@ from pathlib import Path
 
 import click
 
+from degrade.clioutputs import check_outputs, overwrite_option
+from degrade.errors import ConfigError
 from trainer.commands.options import quiet_option
 
 
 @click.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, path_type=Path))
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder; each result is written as STEM.png.")
@@ -17,17 +19,20 @@ from trainer.commands.options import quiet_option
               help="Tile size for images larger than it (0: always the whole image).")
 @click.option("--overlap", type=int, default=32, show_default=True,
               help="Overlap between tiles, blended with linear ramps.")
-@click.option("--adapter", type=click.Path(path_type=Path),
+@click.option("--adapter", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A CoLoRA adapter file to attach to the model first.")
 @click.option("--device", help="cpu or cuda [default: cuda when available].")
 @click.option("--amp", type=click.Choice(["bf16", "fp16", "none"]), default="none",
               show_default=True, help="Mixed precision for inference.")
+@overwrite_option
 @quiet_option
-def restore(model_path, images, out, tile, overlap, adapter, device, amp, quiet):
+def restore(model_path, images, out, tile, overlap, adapter, device, amp, overwrite, quiet):
     """Restore IMAGES (files, or folders of images) with MODEL (.safetensors or a run folder).
 
     Any size works: images larger than --tile are processed in overlapping tiles whose seams
-    are blended away. Outputs are lossless PNGs named after the inputs.
+    are blended away. Outputs are lossless RGB PNGs named after the inputs (an alpha channel
+    is dropped: the networks restore RGB; `degrade apply` keeps alpha). Existing files,
+    inputs included, are never replaced without --overwrite.
 
     \b
     Example:
@@ -38,26 +43,23 @@ def restore(model_path, images, out, tile, overlap, adapter, device, amp, quiet)
     from pipelines.codecs import encode_png
     from pipelines.sources import SourceError, load_image
     from pipelines.files import write_bytes_atomically
-    from trainer.checkpoint import CheckpointError
-    from trainer.adapters import AdapterError
-    from trainer.distributed import default_device
+    from trainer.distributed import resolve_device
     from trainer.restore import check_tiling, load_for_inference, restore_image
 
     tile = tile or None
-    try:
-        check_tiling(tile, overlap)
-        paths = expand_images(images)
-        model, _ = load_for_inference(model_path, adapter, device or default_device())
-    except (ValueError, CheckpointError, AdapterError) as error:
-        raise click.UsageError(str(error)) from None
+    check_tiling(tile, overlap)
+    paths = expand_images(images)
+    outputs = [out / f"{path.stem}.png" for path in paths]
+    check_outputs(outputs, [*paths, model_path, adapter], overwrite)
+    model, _ = load_for_inference(model_path, adapter, resolve_device(device))
     device = next(model.parameters()).device
-    for path in tqdm(paths, unit="img", desc="restore", disable=quiet):
+    for path, output in zip(tqdm(paths, unit="img", desc="restore", disable=quiet), outputs):
         try:
             image = load_image(path)
-        except SourceError as error:
-            raise click.UsageError(f"{path}: cannot read the image ({error})") from None
+        except SourceError as error:  # its reason does not name the file
+            raise SourceError(f"{path}: {error}") from None
         result = restore_image(model, image, device, tile=tile, overlap=overlap, amp=amp)
-        write_bytes_atomically(out / f"{path.stem}.png", encode_png(result))
+        write_bytes_atomically(output, encode_png(result))
     click.echo(f"restored {len(paths)} image(s) -> {out}")
 
 
@@ -67,14 +69,14 @@ def expand_images(images) -> list[Path]:
     stems = {}
     for path in paths:
         if path.stem in stems:
-            raise ValueError(f"{stems[path.stem]} and {path} would both be written as "
-                             f"{path.stem}.png")
+            raise ConfigError("images", f"{stems[path.stem]} and {path} would both be written "
+                              f"as {path.stem}.png")
         stems[path.stem] = path
     return paths
 
 
 def list_images(images) -> list[Path]:
-    """Files as given and folders' images (sorted); ValueError for a missing path or when no
+    """Files as given and folders' images (sorted); ConfigError for a missing path or when no
     image is found."""
     from pipelines.sources import find_sources
 
@@ -85,7 +87,7 @@ def list_images(images) -> list[Path]:
         elif item.exists():
             paths.append(item)
         else:
-            raise ValueError(f"{item}: no such image or folder")
+            raise ConfigError("images", f"{item}: no such image or folder")
     if not paths:
-        raise ValueError("no images found in the given folders")
+        raise ConfigError("images", "no images found in the given folders")
     return paths

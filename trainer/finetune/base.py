@@ -3,17 +3,27 @@ from __future__ import annotations
 
 import re
 
+from degrade.errors import KitError
+
 DEFAULT_BASE = "runs/pretrain/model.safetensors"
 
 
-class AdaptError(Exception):
-    """Bad input to a request. `field` is the request field at fault; the message names it
-    and any other field in backticks, which commands render as their options
-    (`option_message`)."""
+class AdaptError(KitError):
+    """Bad input to a request. `field` is the request field at fault (None: none in
+    particular); the message names it and any other field in backticks, which the commands'
+    error boundary renders as their options (`option_message` does it by name)."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"`{field}` {message}")
-        self.field = field
+    def __init__(self, field: str | None, message: str):
+        super().__init__(f"`{field}` {message}" if field else message, field=field)
+
+    def __reduce__(self):
+        return (_rebuild, (self.field, str(self)))
+
+
+def _rebuild(field, text):
+    error = AdaptError(None, text)
+    error.field = field
+    return error
 
 
 def option_message(error: AdaptError, prefix: str = "--") -> str:

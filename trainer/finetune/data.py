@@ -1,6 +1,7 @@
 """Training and FAIG batches from (name, lq, gt) uint8 pairs."""
 from __future__ import annotations
 
+import logging
 from typing import Callable, Sequence
 
 import numpy as np
@@ -11,6 +12,7 @@ from degrade.seeding import FINETUNE_BATCH, sample_seed
 from pipelines.batching import image_to_tensor
 
 Pair = tuple[str, np.ndarray, np.ndarray]
+LOG = logging.getLogger("trainer.finetune")
 
 
 def pair_batches(pairs: Sequence[Pair], batch: int, patch: int, seed: int) -> Callable:
@@ -19,6 +21,9 @@ def pair_batches(pairs: Sequence[Pair], batch: int, patch: int, seed: int) -> Ca
     if not pairs:
         raise ValueError("pairs: no training pairs")
     size = min(patch, *(min(lq.shape[:2]) for _, lq, _ in pairs))
+    if size < patch:
+        LOG.warning("note: patch %d is larger than the smallest training pair (%d pixels a "
+                    "side); training on %dx%d crops", patch, size, size, size)
     tensors = [(image_to_tensor(lq), image_to_tensor(gt)) for _, lq, gt in pairs]
 
     def batches(start: int):

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from torch import nn
 
+from degrade.errors import ConfigError, KitError
 from trainer.finetune.base import DEFAULT_BASE, AdaptError, load_base
 from trainer.finetune.data import Pair
 from trainer.finetune.faig_runs import task_faig
 from trainer.finetune.tuning import FinetuneResult, TrainConfig, finetune
 
 ADAPTER_NAME, SUMMARY_NAME, FAIG_NAME = "adapter.safetensors", "summary.json", "faig.json"
+LOG = logging.getLogger("trainer.finetune")
 
 
 @dataclass(frozen=True)
@@ -59,13 +62,17 @@ def task_pairs(request: AdaptRequest) -> tuple[list[Pair], list[Pair]]:
 
 
 def _real_pairs(field: str, path: str, limit: int) -> list[Pair]:
-    from pipelines.sources import SourceError
+    """Up to `limit` pairs from `path`; fewer is said on the log, with the number used."""
     from trainer.tasks import load_pairs
 
     try:
-        return load_pairs(path, limit)
-    except (SourceError, ValueError, OSError) as error:
+        pairs = load_pairs(path, limit)
+    except (KitError, ValueError, OSError) as error:  # KitError: corrupt shards, bad images
         raise AdaptError(field, f"{path}: {error}") from None
+    if len(pairs) < limit:
+        LOG.warning("note: %s holds %d pair(s), fewer than the %d asked for; using %d",
+                    path, len(pairs), limit, len(pairs))
+    return pairs
 
 
 def read_faig_scores(path: str) -> dict[str, float]:
@@ -155,6 +162,8 @@ def adapter_task(request: AdaptRequest) -> dict:
 
     try:
         ops = task_ops(request.task)
+    except ConfigError:  # an unknown task: a usage error naming the option
+        raise
     except ValueError as error:
         raise AdaptError("task", str(error).removeprefix("task: ")) from None
     return task_description(request.task, ops, None if request.data else (0.0, 1.0))

@@ -10,6 +10,7 @@ from typing import Mapping, Sequence
 from torch import nn
 
 from trainer.adapters import AdapterPlan, apply_plan, make_plan, method_config, trainable_parameters
+from trainer.finetune.base import AdaptError
 from trainer.finetune.data import Pair, pair_batches
 
 
@@ -67,7 +68,10 @@ def finetune(model: nn.Module, pairs: Sequence[Pair], method: str, train: TrainC
     from trainer.loop import fit
 
     config = method_config(method) if config is None else config
-    plan = make_plan(model, method, config, scores)
+    try:
+        plan = make_plan(model, method, config, scores)
+    except ValueError as error:  # e.g. FAIG scores of another model
+        raise AdaptError(None, str(error)) from None
     apply_plan(model, plan, config)
     result = fit(model, pair_batches(pairs, train.batch, train.patch, train.seed),
                  loop_config(train), params=trainable_parameters(model), out_dir=out_dir)

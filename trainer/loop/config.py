@@ -6,6 +6,7 @@ from typing import Callable, Iterable
 
 from torch import nn
 
+from degrade.errors import KitError
 from trainer.loop.losses import LOSSES
 
 AMP_MODES = ("bf16", "fp16", "none")
@@ -15,7 +16,7 @@ BatchSource = Callable[[int], Iterable[dict]]
 ValFn = Callable[[nn.Module], dict[str, float]]
 
 
-class FitError(Exception):
+class FitError(KitError):
     """A training run that cannot start or continue (bad resume, exhausted data, ...)."""
 
 

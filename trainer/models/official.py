@@ -17,13 +17,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from degrade.errors import KitError
 from trainer.models.registry import (OfficialLayout, create_model, get_architecture, get_preset,
                                      list_presets)
 
 _WRAPPER_KEYS = ("params", "params_ema", "state_dict", "model")
 
 
-class OfficialWeightsError(ValueError):
+class OfficialWeightsError(KitError, ValueError):
     """An official checkpoint does not fit the model (missing/unexpected keys, shapes)."""
 
 
