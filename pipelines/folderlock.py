@@ -36,8 +36,11 @@ def folder_lock(folder: str | Path, what: str = "run", field: str | None = "out"
     path = folder / LOCK_NAME
     handle = _acquire(path, what, field)
     try:
-        os.ftruncate(handle, 0)
-        os.write(handle, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        try:
+            os.ftruncate(handle, 0)
+            os.write(handle, f"pid {os.getpid()} on {socket.gethostname()}\n".encode())
+        except OSError as error:  # e.g. a full disk: name the file
+            raise OSError(error.errno, error.strerror, str(path)) from None
         yield path
     finally:
         path.unlink(missing_ok=True)
