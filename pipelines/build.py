@@ -222,7 +222,8 @@ def prepare_out_dir(out: Path, wanted: dict, overwrite: bool) -> BuildSummary | 
     if existing is not None and not overwrite:
         raise BuildError(f"{out} already holds a build with different options "
                          f"({describe_difference(existing.get('identity', {}), wanted)}); "
-                         "nothing was changed. Use --overwrite to replace it, or another --out")
+                         "nothing was changed. Overwrite it, or choose another folder",
+                         field="out")
     if existing is not None:
         remove_build_files(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -139,7 +139,7 @@ def load_checked(source: UsableSource) -> np.ndarray:
         data = read_source_bytes(Path(source.path))
         if sha256_bytes(data) != source.sha256:
             raise SourceChangedError(f"source {source.path} changed since the build scanned it; "
-                                     "re-run with --overwrite to rebuild from the current files")
+                                     "overwrite the build to rebuild it from the current files")
         image = decode_image(data, max_pixels=source.height * source.width)
     except SourceError as error:
         raise SourceChangedError(f"source {source.path} became unusable during the build: {error}") from None

@@ -138,7 +138,7 @@ def test_rerun_does_nothing_and_other_options_are_refused(source_folder, tmp_pat
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     again = build_shards(replace(config, workers=2))
     assert again.already_complete and "nothing to do" in again.line()
-    with pytest.raises(BuildError, match=r"different options.*count: 10 -> 11.*--overwrite"):
+    with pytest.raises(BuildError, match=r"different options.*count: 10 -> 11.*Overwrite it"):
         build_shards(replace(config, count=11))
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
     replaced = build_shards(replace(config, count=11, overwrite=True))
@@ -261,7 +261,7 @@ def test_foreign_or_damaged_folders_are_refused_not_overwritten(source_folder, t
     out.mkdir()
     (out / "shard-000000.tar").write_bytes(b"someone else's shard")
     (out / "README.md").write_text("keep me")
-    with pytest.raises(BuildError, match="unknown or damaged build.*--overwrite"):
+    with pytest.raises(BuildError, match="unknown or damaged build.*Overwrite it"):
         build_shards(small_config(source_folder, out))
     assert (out / "shard-000000.tar").read_bytes() == b"someone else's shard"
     build_shards(small_config(source_folder, out, overwrite=True))

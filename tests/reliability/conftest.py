@@ -1,5 +1,6 @@
-"""Fixtures for the reliability tests (issue 17): real subprocesses of both command lines with a
-timeout (a hang fails instead of blocking), small shard folders and model files, and folders
+"""Fixtures for the reliability tests (issue 17): both command lines run in this process, or as
+real subprocesses with a timeout (hangs, kills, locks: a hang fails instead of blocking), small
+shard folders and model files, and folders
 that refuse writes even to root (a read-only tmpfs, else an immutable folder) or are full (a
 tiny tmpfs); a test skips, saying why, where the machine cannot make one.
 """
@@ -17,8 +18,36 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_cli(*args, timeout: float = 120, cwd=None) -> subprocess.CompletedProcess:
-    """`python -m degrade|trainer ARGS` with a timeout: a hang fails the test instead of blocking."""
+def run_cli(*args, timeout: float = 120, cwd=None, real: bool = False):
+    """`degrade|trainer ARGS` -> (returncode, stdout, stderr). In this process through click's
+    runner (an escaping exception's traceback is appended to stderr, as Python would print it),
+    or with real=True as `python -m degrade|trainer ARGS` with a timeout, so a hang fails the
+    test instead of blocking it."""
+    if real:
+        return _run_process(args, timeout, cwd)
+    import traceback
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from degrade.cli import main as degrade_main
+    from trainer.cli import main as trainer_main
+
+    group = {"degrade": degrade_main, "trainer": trainer_main}[args[0]]
+    before = os.getcwd()
+    os.chdir(cwd or before)
+    try:
+        result = CliRunner().invoke(group, [str(a) for a in args[1:]], prog_name=args[0])
+    finally:
+        os.chdir(before)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "Traceback (most recent call last):\n" + "".join(
+            traceback.format_exception(result.exception))
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout, stderr=stderr)
+
+
+def _run_process(args, timeout: float, cwd) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1", COLUMNS="100")
     try:
         return subprocess.run([sys.executable, "-m", *map(str, args)], capture_output=True,

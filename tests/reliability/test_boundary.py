@@ -80,10 +80,10 @@ def test_log_warnings_get_a_line_of_their_own(capsys):
 
 @pytest.mark.parametrize("cli", ["degrade", "trainer"])
 def test_exit_statuses_and_python_m(cli, tmp_path):
-    assert run_cli(cli, "--help").returncode == 0
-    usage = run_cli(cli, "no-such-command")
+    assert run_cli(cli, "--help", real=True).returncode == 0
+    usage = run_cli(cli, "no-such-command", real=True)
     assert usage.returncode == 2 and "No such command" in usage.stderr
-    missing = run_cli(cli, "eval" if cli == "trainer" else "verify", tmp_path / "nope")
+    missing = run_cli(cli, "eval" if cli == "trainer" else "verify", tmp_path / "nope", real=True)
     assert missing.returncode == 2 and "nope" in missing.stderr
 
 

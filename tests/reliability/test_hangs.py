@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.stages import MAX_UNUSABLE_IN_A_ROW, CorruptDataError, Problems, paired_augment
+from pipelines.stages import MAX_UNUSABLE_IN_A_ROW, CorruptDataError, Problems, augment_together
 
 from .conftest import assert_one_line_error, copy_shards, run_cli
 
@@ -15,7 +15,7 @@ TINY = ("--model", "nafnet-tiny", "--steps", "3", "--batch", "2", "--workers", "
 
 def test_all_corrupt_shards_stop(corrupt_shards, tmp_path):
     result = run_cli("trainer", "pretrain", corrupt_shards, *TINY, "--patch", "16",
-                     "--out", tmp_path / "run", timeout=240)
+                     "--out", tmp_path / "run", timeout=240, real=True)
     last = assert_one_line_error(result, 1, "no usable sample among the last", ".tar:")
     assert str(corrupt_shards) in last
     assert result.stderr.count("skipped") <= MAX_UNUSABLE_IN_A_ROW + 5
@@ -23,13 +23,13 @@ def test_all_corrupt_shards_stop(corrupt_shards, tmp_path):
 
 def test_patch_larger_than_every_pair_stops(shards, tmp_path):
     early = run_cli("trainer", "pretrain", shards, *TINY, "--patch", "200", "--out",
-                    tmp_path / "a", timeout=240)
+                    tmp_path / "a", timeout=240, real=True)
     assert_one_line_error(early, 2, "'--patch'", "larger than the 48x48 pairs")
     assert not (tmp_path / "a").exists()
     # without the manifest's crop size, the reader's own guard stops it
     bare = copy_shards(shards, tmp_path / "bare", manifest=lambda m: {"shards": m["shards"]})
     late = run_cli("trainer", "pretrain", bare, *TINY, "--patch", "200", "--out", tmp_path / "b",
-                   timeout=240)
+                   timeout=240, real=True)
     assert_one_line_error(late, 1, "no usable sample", "smaller than the training patch 200")
 
 
@@ -40,6 +40,6 @@ def test_the_guard_counts_unusable_samples_in_a_row():
     big = dict(small, gt=np.zeros((9, 9, 3), np.uint8), lq=np.zeros((9, 9, 3), np.uint8))
     rng = np.random.default_rng(0)
     # two bad, one good, two bad: never three in a row
-    assert len(list(paired_augment([small, small, big, small, small], 8, rng, problems))) == 1
+    assert len(list(augment_together([small, small, big, small, small], 8, rng, problems))) == 1
     with pytest.raises(CorruptDataError, match="among the last 3 read; the last: s.tar:k"):
-        list(paired_augment([small] * 3, 8, rng, problems))
+        list(augment_together([small] * 3, 8, rng, problems))

@@ -76,7 +76,7 @@ def test_second_build_is_refused_while_the_first_runs(tmp_path):
     try:
         wait_for(lambda: (out / LOCK_NAME).exists(), 120, "the first build's lock")
         second = run_cli("degrade", "build-shards", "--count", "8", "--patch", "48", "--out", out,
-                         "--quiet", "--workers", "1")
+                         "--quiet", "--workers", "1", real=True)
         assert_one_line_error(second, 1, "another build is writing here",
                               f"pid {first.pid}")
     finally:
@@ -99,7 +99,7 @@ def test_stale_lock_of_a_killed_process_is_taken_over(tmp_path):
         holder.wait(30)
     assert (out / LOCK_NAME).exists()  # left behind by the killed holder
     result = run_cli("degrade", "build-shards", "--count", "4", "--patch", "48", "--out", out,
-                     "--quiet", "--workers", "1")
+                     "--quiet", "--workers", "1", real=True)
     assert result.returncode == 0, result.stderr
     assert not (out / LOCK_NAME).exists() and (out / "manifest.json").is_file()
 
@@ -108,5 +108,5 @@ def test_a_training_run_folder_is_locked(shards, tmp_path):
     out = tmp_path / "run"
     with folder_lock(out, "training run"):
         result = run_cli("trainer", "pretrain", shards, "--model", "nafnet-tiny", "--steps", "1",
-                         "--batch", "2", "--patch", "16", "--workers", "0", "--out", out)
+                         "--batch", "2", "--patch", "16", "--workers", "0", "--out", out, real=True)
     assert_one_line_error(result, 1, "another training run is writing here", f"pid {os.getpid()}")
