@@ -65,6 +65,9 @@ class ShardEntry:
 # A reader that has rejected this many samples in a row (undecodable, incomplete, smaller than
 # the patch) stops instead of spinning: a dataset that bad needs fixing, not skipping.
 MAX_UNUSABLE_IN_A_ROW = 1000
+# Problems in a row logged one by one; a longer streak is summed up when it ends (or stops the
+# reader), so a bad patch of data cannot bury everything else on the terminal.
+LOGGED_IN_A_ROW = 10
 
 
 @dataclass
@@ -86,16 +89,21 @@ class Problems:
         message = f"{where}: {reason}"
         if self.strict:
             raise CorruptDataError(message)
+        self.unusable_in_a_row += 1
         if self.collected is not None:
             self.collected.append(message)
-        else:
+        elif self.unusable_in_a_row <= LOGGED_IN_A_ROW:
             LOG.warning("skipped %s", message)
-        self.unusable_in_a_row += 1
+        elif self.unusable_in_a_row == LOGGED_IN_A_ROW + 1:
+            LOG.warning("skipped %s (further problems in a row are counted, not shown)", message)
         if self.limit is not None and self.unusable_in_a_row >= self.limit:
             raise CorruptDataError(f"no usable sample among the last {self.unusable_in_a_row} "
                                    f"read; the last: {message}")
 
     def usable(self) -> None:
+        if self.collected is None and self.unusable_in_a_row > LOGGED_IN_A_ROW + 1:
+            LOG.warning("skipped %d more unusable samples in a row before this usable one",
+                        self.unusable_in_a_row - LOGGED_IN_A_ROW - 1)
         self.unusable_in_a_row = 0
 
 
