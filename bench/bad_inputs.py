@@ -65,10 +65,18 @@ def png_declaring(width: int, height: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
 
 
-def mount_tmpfs(folder: Path, options: str) -> bool:
+def special_folder(folder: Path, options: str, full: bool = False) -> Path | None:
+    """A tmpfs mounted at `folder` with `options` (filled up when `full`), or None where this
+    machine lets no one mount."""
     folder.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                          capture_output=True).returncode == 0
+    command = ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)]
+    if subprocess.run(command, capture_output=True).returncode != 0:
+        return None
+    if full:
+        stats = os.statvfs(folder)
+        with open(folder / ".filler", "wb") as handle:
+            os.posix_fallocate(handle.fileno(), 0, stats.f_bavail * stats.f_frsize)
+    return folder
 
 
 def make_workspace(root: Path) -> dict:
@@ -76,7 +84,6 @@ def make_workspace(root: Path) -> dict:
     import cv2
 
     from pipelines.codecs import encode_png
-    from pipelines.shardwriter import write_tar_atomically
     from pipelines.tarindex import tar_members
 
     w = {"root": root}
@@ -85,12 +92,12 @@ def make_workspace(root: Path) -> dict:
     w["shards"] = root / "shards"
     corrupt = root / "corrupt"
     shutil.copytree(w["shards"], corrupt)
-    for tar in corrupt.glob("*.tar"):
-        data = tar.read_bytes()
-        members = [(n, b"garbage" if n.endswith(".png") else data[s:s + z])
-                   for n, s, z in tar_members(memoryview(data))]
-        tar.unlink()
-        write_tar_atomically(tar, members)
+    for tar in corrupt.glob("*.tar"):  # every image zeroed in place: tars intact, PNGs not
+        data = bytearray(tar.read_bytes())
+        for name, start, size in tar_members(memoryview(bytes(data))):
+            if name.endswith(".png"):
+                data[start:start + size] = bytes(size)
+        tar.write_bytes(data)
     w["corrupt"] = corrupt
     escape = root / "escape"
     shutil.copytree(w["shards"], escape)
@@ -125,18 +132,8 @@ def make_workspace(root: Path) -> dict:
     w["junk"].write_bytes(b"not an image")
     w["bomb"] = root / "bomb.png"
     w["bomb"].write_bytes(png_declaring(20000, 20000))
-    w["ro"] = root / "ro" if mount_tmpfs(root / "ro", "ro,size=64k") else None
-    full = root / "full"
-    if mount_tmpfs(full, "size=256k"):
-        with open(full / ".filler", "wb", buffering=0) as handle:
-            try:
-                while True:
-                    handle.write(b"\0" * 4096)
-            except OSError:
-                pass
-        w["full"] = full
-    else:
-        w["full"] = None
+    w["ro"] = special_folder(root / "ro", "ro,size=64k")
+    w["full"] = special_folder(root / "full", "size=256k", full=True)
     return w
 
 

@@ -123,16 +123,13 @@ def model_file(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def adapter_file(tmp_path_factory, model_file) -> Path:
     """A LoRA adapter (rank 2) for `model_file`."""
+    from trainer.adapters import RankConfig, apply_plan, make_plan, save_adapter
     from trainer.checkpoint import load_model
-    from trainer.colora import AdapterConfig, apply_plan, make_plan, model_fingerprint, save_adapter
-    from trainer.models import param_kind
 
     model, _ = load_model(model_file)
-    fingerprint = model_fingerprint(model)
-    plan = make_plan(model, AdapterConfig(method="lora", rank=2), kind_of=param_kind)
-    apply_plan(model, plan)
-    return save_adapter(tmp_path_factory.mktemp("adapter") / "a.safetensors", model, plan,
-                        fingerprint)
+    plan = make_plan(model, "lora", RankConfig(rank=2))
+    apply_plan(model, plan, RankConfig(rank=2))
+    return save_adapter(tmp_path_factory.mktemp("adapter") / "a.safetensors", model)
 
 
 @pytest.fixture(scope="session")

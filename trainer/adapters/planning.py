@@ -26,7 +26,7 @@ def make_plan(model: nn.Module, method: str, config=None,
                          f"config ({spec.config.__name__})")
     if spec.needs_scores:
         if scores is None:
-            raise ValueError(f"method {method} needs FAIG scores (run trainer faig or pass --faig)")
+            raise ValueError(f"method {method} needs FAIG scores (`trainer faig` computes them)")
         if kind_of is None:
             from trainer.models import param_kind as kind_of
     return spec.plan(model, config, scores, kind_of)

@@ -113,9 +113,8 @@ def _names_option(error: Exception) -> bool:
 
 
 def _print_counts(request, options) -> None:
-    from trainer.finetune import method_counts
-
     from trainer.adapters import get_method, method_names
+    from trainer.finetune import method_counts
 
     for method, tuned, total in method_counts(request, options):
         click.echo(f"{method:<8} {tuned / 1e6:>9.3f}M of {total / 1e6:.3f}M ({100 * tuned / total:.2f}%)")
