@@ -239,6 +239,8 @@ def dataset_reference(shards: Path) -> dict:
     from pipelines.files import sha256_file
 
     manifest = Path(shards) / "manifest.json"
+    if not manifest.is_file():  # plain *.tar shards from elsewhere: only their folder's name
+        return {"name": Path(shards).resolve().name, "manifest_sha256": None, "samples": None}
     samples = json.loads(manifest.read_text()).get("totals", {}).get("samples")
     return {"name": Path(shards).resolve().name, "manifest_sha256": sha256_file(manifest),
             "samples": samples}

@@ -318,5 +318,5 @@ def test_a_fixed_small_build_gives_the_recorded_bytes(tmp_path, smooth):
 
 
 def test_a_seed_a_json_reader_would_change_is_refused(source_folder, tmp_path):
-    with pytest.raises(ValueError, match="--seed must be an integer in 0..2\\^53-1"):
+    with pytest.raises(ValueError, match="seed: must be an integer in 0..2\\^53-1"):
         build_shards(small_config(source_folder, tmp_path / "out", seed=2**53))
