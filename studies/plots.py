@@ -5,6 +5,7 @@ results.json). Each chart is written to a temporary name and renamed, so a PNG o
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -139,7 +140,7 @@ def finetuning_chart(scores: Scores, counts: list[int], tuned_percent: dict[str,
     final = [average_curve(scores[m], counts)[-1] for m in methods]
     positions = np.arange(len(methods))
     bars.bar(positions, final, color=[f"C{i}" for i in positions])
-    bars.set_xticks(positions, [f"{labels.get(m, m)}\n{tuned_percent[m]:.1f}% tuned"
+    bars.set_xticks(positions, [f"{textwrap.fill(labels.get(m, m), 12)}\n{tuned_percent[m]:.1f}% tuned"
                                 for m in methods], fontsize=8)
     low = min(final)
     bars.set_ylim(low - max(0.5, 0.2 * (max(final) - low)), max(final) + 0.2)

@@ -317,9 +317,9 @@ SCALE_INTROS = {
              "from converged, so read the agreements and disagreements below as facts about this "
              "small run, not as a test of the paper.",
     "medium": "**Medium scale**: the CPU scale sized (with `bench/calibrate_scale.py`) so that "
-              "its numbers mean something: pre-trained models that restore, fine-tuning runs "
-              "that see their largest training set many times, and test sets large enough to "
-              "state, for each of the paper's claims, the smallest gap this run resolves. The "
+              "its numbers mean something: fine-tuning runs that see their largest training set "
+              "many times, and test sets large enough to state, for each of the paper's claims, "
+              "the smallest gap this run resolves. The "
               "model is still tiny (NAFNet width 8), so read it as evidence about the method "
               "on a small network, not as the paper's numbers.",
     "lite": "**Lite scale**: one GPU, a small NAFNet, a few thousand pre-training steps.",
