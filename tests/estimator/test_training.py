@@ -7,6 +7,7 @@ import shutil
 import pytest
 import torch
 
+from degrade.errors import ConfigError
 from trainer import checkpoint as ckpt
 from trainer.estimator.files import load_estimator
 from trainer.estimator.model import DegradationEstimator
@@ -79,13 +80,14 @@ def test_refuses_to_mix_runs_and_to_resume_other_options(prod_shards, trained):
                         resume=True)
 
 
-@pytest.mark.parametrize("overrides, message", [({"patch": 20}, "multiple of 8"),
-                                                ({"patch": 64}, "smaller than the training patch"),
-                                                ({"steps": 0}, ">= 1")])
-def test_bad_options_are_named(tmp_path, prod_shards, overrides, message):
+@pytest.mark.parametrize("overrides, error, message", [
+    ({"patch": 20}, ConfigError, "patch: 20 must be a multiple of 8"),
+    ({"patch": 64}, EstimatorTrainError, "smaller than the training patch"),
+    ({"steps": 0}, ConfigError, "steps: must be at least 1")])
+def test_bad_options_are_named(tmp_path, prod_shards, overrides, error, message):
     config = EstimatorTrainConfig(str(prod_shards), str(tmp_path / "run"), progress=False,
                                   **overrides)
-    with pytest.raises(EstimatorTrainError, match=message):
+    with pytest.raises(error, match=message):
         train_estimator(config)
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import click
 
+from degrade.lazycli import LazyGroup
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def estimator():
     """A small CNN that tells which degradations an image carries and how strong they are,
     trained on shards with their chain records as labels.
@@ -58,9 +60,7 @@ def train(shards, out, steps, batch, patch, lr, seed, device, workers, threads, 
     """
     import torch
 
-    from trainer.checkpoint import CheckpointError
-    from trainer.estimator.training import (EstimatorTrainConfig, EstimatorTrainError,
-                                            train_estimator)
+    from trainer.estimator.training import EstimatorTrainConfig, train_estimator
 
     if threads:
         torch.set_num_threads(threads)
@@ -69,10 +69,7 @@ def train(shards, out, steps, batch, patch, lr, seed, device, workers, threads, 
     config = EstimatorTrainConfig(str(shards), str(out), steps=steps, batch=batch, patch=patch,
                                   lr=lr, seed=seed, device=device, workers=workers,
                                   ckpt_every=ckpt_every, progress=not quiet)
-    try:
-        result = train_estimator(config, resume=resume)
-    except (EstimatorTrainError, CheckpointError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
+    result = train_estimator(config, resume=resume)  # errors: one line from the boundary
     click.echo(f"trained {result.parameters:,}-parameter estimator for {result.steps} steps "
                f"(last loss {result.last_loss:.4f}) -> {result.model_path}")
 
@@ -98,28 +95,18 @@ def eval_command(estimator_path, data, out, limit, device, overwrite):
       trainer estimator eval runs/estimator --data held-out-shards/
     """
     from pipelines.files import write_text_atomically
-    from trainer.checkpoint import CheckpointError
     from trainer.estimator.evaluation import collect, evaluate, plot_confusion, summary_lines
     from trainer.estimator.files import load_estimator
-    from trainer.estimator.labels import LabelError
 
-    try:
-        model, metadata = load_estimator(estimator_path, device)
-    except CheckpointError as error:
-        raise click.ClickException(str(error)) from None
+    # bad files, shards and records raise KitErrors: the boundary prints their one line
+    model, metadata = load_estimator(estimator_path, device)
     out = out or _default_eval_folder(estimator_path, data)
     targets = [out / "eval.json", out / "confusion.png"]
     if not overwrite and any(p.exists() for p in targets):
         raise click.ClickException(f"{out}: already holds an evaluation; pass --overwrite "
                                    f"or another --out")
-    tile = metadata.get("training", {}).get("patch", 128)
-    try:
-        data_ = collect(model, data, tile, device, limit=limit)
-    except (LabelError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
-    except Exception as error:  # corrupt shards: the reader names the shard and sample
-        raise click.ClickException(f"{data}: {error}") from None
-    report = evaluate(data_)
+    tile = metadata.get("training", {}).get("patch", 64)
+    report = evaluate(collect(model, data, tile, device, limit=limit))
     write_text_atomically(targets[0], json.dumps(report, indent=1) + "\n")
     plot_confusion(report, model.ops, targets[1])
     for line in summary_lines(report):

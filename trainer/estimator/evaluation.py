@@ -69,7 +69,7 @@ def collect(model, shard_dir, tile: int, device: str = "cpu", limit: int | None 
         logits, levels = predict_tiles(model, image_tiles(sample["lq"], tile), device)
         rows.append((*truth, 1.0 / (1.0 + np.exp(-logits)), levels))
     if not rows:
-        raise ValueError(f"{shard_dir}: no samples")
+        raise LabelError(f"{shard_dir}: no samples")
     columns = list(zip(*rows))
     return EvalData(list(model.ops), *(np.stack(c) for c in columns[:3]),
                     np.array(columns[3]), *(np.stack(c) for c in columns[4:]))

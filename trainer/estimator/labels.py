@@ -6,8 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from degrade.errors import KitError
 
-class LabelError(ValueError):
+
+class LabelError(KitError, ValueError):
     """Records that cannot label an estimator: missing, or naming ops outside its list."""
 
 

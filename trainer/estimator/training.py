@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from degrade.errors import ConfigError, KitError
 from degrade.seeding import ESTIMATOR_CROP, sample_seed
 from pipelines.files import remove_stale_temporaries, write_text_atomically
 from trainer import checkpoint as ckpt
@@ -32,7 +33,7 @@ RUN_NAME = "run.json"
 WARMUP_STEPS = 50
 
 
-class EstimatorTrainError(Exception):
+class EstimatorTrainError(KitError):
     """A training run that cannot start or continue: bad data, options or run folder."""
 
 
@@ -54,13 +55,17 @@ class EstimatorTrainConfig:
     progress: bool = True
 
     def check(self) -> None:
-        if self.steps < 1 or self.batch < 1 or self.log_every < 1 or self.ckpt_every < 1:
-            raise EstimatorTrainError("steps, batch, log-every and ckpt-every must be >= 1")
+        """ConfigError naming the first field that cannot work."""
+        for name in ("steps", "batch", "log_every", "ckpt_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(name, f"must be at least 1, got {getattr(self, name)}")
         if self.patch < 16 or self.patch % GRID:
-            raise EstimatorTrainError(f"patch {self.patch} must be a multiple of 8, >= 16 "
-                                      f"(JPEG's block grid)")
-        if self.workers < 0 or self.lr <= 0:
-            raise EstimatorTrainError("workers must be >= 0 and lr > 0")
+            raise ConfigError("patch", f"{self.patch} must be a multiple of 8 (JPEG's block "
+                                       f"grid), at least 16")
+        if self.workers < 0:
+            raise ConfigError("workers", f"must be >= 0, got {self.workers}")
+        if self.lr <= 0:
+            raise ConfigError("lr", f"must be positive, got {self.lr}")
 
     def identity(self) -> dict:
         """The fields a resumed run must share with the original."""
@@ -85,7 +90,7 @@ def aligned_crop(images: torch.Tensor, patch: int, rng: np.random.Generator) -> 
     height, width = images.shape[-2:]
     if height < patch or width < patch:
         raise EstimatorTrainError(f"shard images are {height}x{width}, smaller than the "
-                                  f"training patch {patch}; pass --patch "
+                                  f"training patch {patch}; use a `patch` of at most "
                                   f"{min(height, width) // GRID * GRID}")
     top, left = random_window(rng, (height // GRID, width // GRID), patch // GRID)
     y, x = GRID * top, GRID * left
@@ -122,6 +127,21 @@ def shard_ops(shards: str) -> list[str]:
     return ops
 
 
+def _check_shard_size(config: EstimatorTrainConfig) -> None:
+    """Refuse, before anything is written, shards whose crops are smaller than the patch (the
+    manifest records the build's crop size; 0, whole images, is checked batch by batch)."""
+    import json
+
+    from pipelines.schema import MANIFEST_NAME
+
+    manifest = json.loads((Path(config.shards) / MANIFEST_NAME).read_text(encoding="utf-8"))
+    side = int(manifest.get("config", {}).get("patch") or 0)
+    if 0 < side < config.patch:
+        raise EstimatorTrainError(f"{config.shards}: shard images are {side}x{side}, smaller "
+                                  f"than the training patch {config.patch}; use a `patch` of "
+                                  f"at most {side // GRID * GRID}")
+
+
 def _schedule(step: int, config: EstimatorTrainConfig) -> float:
     """Learning-rate factor: linear warm-up, then cosine to zero at `steps`."""
     if step < WARMUP_STEPS:
@@ -136,8 +156,8 @@ def _prepare_folder(config: EstimatorTrainConfig, resume: bool) -> int:
     run_path = out / RUN_NAME
     if not resume:
         if (out / METRICS_NAME).exists() or run_path.exists():
-            raise EstimatorTrainError(f"{out}: already holds an estimator run; --resume it or "
-                                      f"choose another --out")
+            raise EstimatorTrainError(f"{out}: already holds an estimator run; `resume` it or "
+                                      f"choose another `out`")
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomically(run_path, json.dumps(config.identity(), indent=1) + "\n")
         return 0
@@ -147,7 +167,7 @@ def _prepare_folder(config: EstimatorTrainConfig, resume: bool) -> int:
     changed = sorted(k for k, v in config.identity().items() if saved.get(k) != v)
     if changed:
         raise EstimatorTrainError(f"{out}: the run was started with other {', '.join(changed)}; "
-                                  f"resume with the same options or use a new --out")
+                                  f"resume with the same options or use a new `out`")
     remove_stale_temporaries(out / ckpt.CHECKPOINT_DIR)
     latest = ckpt.latest_checkpoint(out / ckpt.CHECKPOINT_DIR)
     return 0 if latest is None else latest[0]
@@ -184,6 +204,7 @@ def train_estimator(config: EstimatorTrainConfig, resume: bool = False) -> Train
     """Train (or resume) an estimator; writes OUT/model.safetensors at the end."""
     config.check()
     ops = shard_ops(config.shards)
+    _check_shard_size(config)
     start = _prepare_folder(config, resume)
     torch.manual_seed(config.seed)
     model = DegradationEstimator(ops).to(config.device)
