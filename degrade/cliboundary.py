@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 from contextlib import contextmanager
 
 import click
@@ -104,6 +105,16 @@ def error_boundary():
         raise click.ClickException(describe_os_error(error)) from None
 
 
+def _thread_os_errors(args) -> None:
+    """threading.excepthook: a background writer's OSError (TensorBoard's event writer on a
+    full disk) is one warning line; anything else keeps the default report."""
+    if issubclass(args.exc_type, OSError):
+        sys.stderr.write(f"warning: a background writer stopped: "
+                         f"{describe_os_error(args.exc_value)}\n")
+        return
+    threading.__excepthook__(args)
+
+
 def guarded(callback):
     """Run a click command's callback inside error_boundary (idempotent)."""
     if getattr(callback, "__error_boundary__", False):
@@ -112,6 +123,7 @@ def guarded(callback):
     @functools.wraps(callback)
     def run(*args, **kwargs):
         route_log_warnings()
+        threading.excepthook = _thread_os_errors
         with error_boundary():
             return callback(*args, **kwargs)
 

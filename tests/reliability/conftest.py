@@ -58,15 +58,15 @@ def _run_process(args, timeout: float, cwd) -> subprocess.CompletedProcess:
 
 
 def assert_one_line_error(result, exit_code: int, *fragments: str) -> str:
-    """The run failed with `exit_code`, no traceback, and its last stderr line is an `Error:`
-    line holding every fragment; returns that line."""
+    """The run failed with `exit_code`, no traceback, and stderr has one `Error:` line holding
+    every fragment; returns that line."""
     assert result.returncode == exit_code, (result.returncode, result.stderr[-2000:])
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("Error:"), result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr[-2000:]  # beside it: notes and warnings only
     for fragment in fragments:
-        assert fragment in last, (fragment, last)
-    return last
+        assert fragment in errors[0], (fragment, errors[0])
+    return errors[0]
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipelines.files import write_text_atomically
+from pipelines.files import naming, write_text_atomically
 from trainer.loop.config import LoopConfig
 from trainer.loop.losses import LOSS_MEANINGS
 
@@ -25,9 +25,10 @@ class MetricsLog:
         self._truncate_after(resume_step)
         try:
             from torch.utils.tensorboard import SummaryWriter
-            self.tb = SummaryWriter(str(out_dir / "tensorboard"), purge_step=resume_step + 1)
         except ImportError:
-            self.tb = None
+            return
+        with naming(out_dir / "tensorboard"):  # its event file, e.g. on a full disk
+            self.tb = SummaryWriter(str(out_dir / "tensorboard"), purge_step=resume_step + 1)
 
     def _truncate_after(self, step: int) -> None:
         """Drop records written after the checkpoint we resume from (they will be redone)."""
@@ -40,7 +41,7 @@ class MetricsLog:
     def write(self, record: dict[str, Any]) -> None:
         if self.path is None:
             return
-        with open(self.path, "a", encoding="utf-8") as handle:
+        with naming(self.path), open(self.path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
         if self.tb is not None:
             for key, value in record.items():
