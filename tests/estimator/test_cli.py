@@ -51,6 +51,24 @@ def test_estimate_reports_each_image_a_summary_and_skips_unreadable(tmp_path, tr
     assert set(report["summary"]) == {op["op"] for op in report["images"][0]["ops"]}
 
 
+def test_estimate_skips_a_too_small_image_and_refuses_a_missing_path(tmp_path, trained,
+                                                                      photos):
+    cv2.imwrite(str(photos / "tiny.png"), np.zeros((8, 8, 3), np.uint8))
+    result = run("estimate", trained, photos)
+    assert result.exit_code == 0, result.output
+    assert any("tiny.png: skipped (8x8 is smaller than 16x16)" in line
+               for line in result.output.splitlines())
+    assert "2 skipped" in result.output.strip().splitlines()[-1]
+    missing = run("estimate", trained, photos, tmp_path / "gone.png")
+    assert missing.exit_code == 2 and "gone.png: no such image or folder" in missing.output
+    assert "skipped" not in missing.output  # refused before any image is read
+    (photos / "a.png").unlink()
+    (photos / "b.jpg").unlink()
+    unreadable = run("estimate", trained, photos)
+    assert unreadable.exit_code == 1 and "Traceback" not in unreadable.output
+    assert unreadable.output.strip().splitlines()[-1] == "Error: no image could be read"
+
+
 def test_eval_writes_report_and_chart(tmp_path, trained, prod_shards):
     out = tmp_path / "eval"
     result = run("estimator", "eval", trained, "--data", prod_shards, "--out", out)

@@ -84,20 +84,26 @@ def test_second_build_is_refused_while_the_first_runs(tmp_path):
         first.wait(30)
 
 
-def test_stale_lock_of_a_killed_process_is_taken_over(tmp_path):
-    out = tmp_path / "out"
+def leave_a_stale_lock(out: Path, what: str) -> None:
+    """Lock `out` from another process, check the lock holds, then kill that process."""
     holder = start("-c", "import sys, time\nfrom pipelines.folderlock import folder_lock\n"
-                         f"with folder_lock({str(out)!r}, 'build'):\n"
+                         f"with folder_lock({str(out)!r}, {what!r}):\n"
                          "    print('locked', flush=True)\n    time.sleep(600)\n")
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(FolderLockedError, match=f"another build is writing here \\(pid {holder.pid}"):
-            with folder_lock(out, "build"):
+        with pytest.raises(FolderLockedError,
+                           match=f"another {what} is writing here \\(pid {holder.pid}"):
+            with folder_lock(out, what):
                 pass
     finally:
         holder.kill()
         holder.wait(30)
     assert (out / LOCK_NAME).exists()  # left behind by the killed holder
+
+
+def test_stale_lock_of_a_killed_process_is_taken_over(tmp_path):
+    out = tmp_path / "out"
+    leave_a_stale_lock(out, "build")
     result = run_cli("degrade", "build-shards", "--count", "4", "--patch", "48", "--out", out,
                      "--quiet", "--workers", "1", real=True)
     assert result.returncode == 0, result.stderr
@@ -110,3 +116,37 @@ def test_a_training_run_folder_is_locked(shards, tmp_path):
         result = run_cli("trainer", "pretrain", shards, "--model", "nafnet-tiny", "--steps", "1",
                          "--batch", "2", "--patch", "16", "--workers", "0", "--out", out, real=True)
     assert_one_line_error(result, 1, "another training run is writing here", f"pid {os.getpid()}")
+
+
+def training_commands(shards: Path, model_file: Path, out: Path) -> dict[str, tuple]:
+    """The commands that write a training run folder, each a one-step run into `out`."""
+    return {
+        "pretrain": ("trainer", "pretrain", shards, "--model", "nafnet-tiny", "--steps", "1",
+                     "--batch", "2", "--patch", "16", "--workers", "0", "--out", out),
+        "colora": ("trainer", "colora", "--task", "blur", "--base", model_file, "--method",
+                   "lora", "--steps", "1", "--batch", "1", "--patch", "16",
+                   "--test-count", "1", "--device", "cpu", "--out", out),
+        "estimator train": ("trainer", "estimator", "train", shards, "--steps", "1", "--batch",
+                            "2", "--patch", "16", "--device", "cpu", "--out", out),
+    }
+
+
+@pytest.mark.parametrize("name", ["colora", "estimator train"])
+def test_a_locked_run_folder_refuses_a_second_run(name, shards, model_file, tmp_path):
+    out = tmp_path / "run"
+    with folder_lock(out, "training run"):
+        result = run_cli(*training_commands(shards, model_file, out)[name], real=True)
+        assert_one_line_error(result, 1, "--out", "another training run is writing here",
+                              f"pid {os.getpid()}")
+        assert sorted(p.name for p in out.iterdir()) == [LOCK_NAME]  # nothing written
+
+
+@pytest.mark.parametrize("name, product", [("pretrain", "model.safetensors"),
+                                           ("colora", "adapter.safetensors"),
+                                           ("estimator train", "model.safetensors")])
+def test_a_killed_runs_lock_is_taken_over(name, product, shards, model_file, tmp_path):
+    out = tmp_path / "run"
+    leave_a_stale_lock(out, "training run")
+    result = run_cli(*training_commands(shards, model_file, out)[name], timeout=240, real=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (out / product).is_file() and not (out / LOCK_NAME).exists()

@@ -33,7 +33,8 @@ def estimate(estimator_path, images, json_path, threshold, device):
     from pipelines.files import write_text_atomically
     from trainer.commands.restore import list_images
     from trainer.estimator.files import load_estimator
-    from trainer.estimator.inference import estimate_image, folder_summary, found
+    from trainer.estimator.inference import (UnusableImageError, estimate_image, folder_summary,
+                                             found)
 
     model, metadata = load_estimator(estimator_path, device)  # KitErrors: the boundary's line
     paths = list_images(images)
@@ -42,7 +43,7 @@ def estimate(estimator_path, images, json_path, threshold, device):
     for path in paths:
         try:
             estimates = estimate_image(model, load_image(path), tile, device)
-        except (SourceError, ValueError) as error:
+        except (SourceError, UnusableImageError) as error:  # skipped; anything else: the boundary
             skipped.append({"path": str(path), "reason": str(error)})
             click.echo(f"{path}: skipped ({error})", err=True)
             continue

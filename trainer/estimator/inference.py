@@ -12,9 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from degrade.errors import KitError
 from trainer.estimator.model import GRID
 
 MIN_SIDE = 16
+
+
+class UnusableImageError(KitError, ValueError):
+    """An image the estimator cannot read: too small or not RGB (a ValueError too, for callers
+    that caught it as one)."""
 THRESHOLD = 0.5
 DEFAULT_TILE = 128
 
@@ -49,12 +55,12 @@ def tile_starts(length: int, tile: int) -> list[int]:
 
 def image_tiles(image: np.ndarray, tile: int) -> torch.Tensor:
     """uint8 HxWx3 -> float N x 3 x h x w tiles in [0, 1] (see the module docstring).
-    ValueError when the image is smaller than 16x16 or not RGB."""
+    UnusableImageError when the image is smaller than 16x16 or not RGB."""
     if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected an RGB image, got shape {image.shape}")
+        raise UnusableImageError(f"expected an RGB image, got shape {image.shape}")
     height, width = (image.shape[0] // GRID) * GRID, (image.shape[1] // GRID) * GRID
     if height < MIN_SIDE or width < MIN_SIDE:
-        raise ValueError(f"{image.shape[0]}x{image.shape[1]} is smaller than "
+        raise UnusableImageError(f"{image.shape[0]}x{image.shape[1]} is smaller than "
                          f"{MIN_SIDE}x{MIN_SIDE}")
     size_y, size_x = min(tile, height), min(tile, width)
     crops = [image[y:y + size_y, x:x + size_x] for y in tile_starts(height, tile)

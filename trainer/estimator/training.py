@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from degrade.errors import ConfigError, KitError
 from degrade.seeding import ESTIMATOR_CROP, sample_seed
 from pipelines.files import remove_stale_temporaries, write_text_atomically
+from pipelines.folderlock import folder_lock
 from trainer import checkpoint as ckpt
 from trainer.estimator.files import estimator_metadata, save_estimator
 from trainer.estimator.labels import LabelError, batch_labels, pool_of_shards
@@ -205,6 +206,12 @@ def train_estimator(config: EstimatorTrainConfig, resume: bool = False) -> Train
     config.check()
     ops = shard_ops(config.shards)
     _check_shard_size(config)
+    with folder_lock(config.out, "training run"):  # one writer per run folder
+        return _train_in_locked_folder(config, ops, resume)
+
+
+def _train_in_locked_folder(config: EstimatorTrainConfig, ops: list[str],
+                            resume: bool) -> TrainResult:
     start = _prepare_folder(config, resume)
     torch.manual_seed(config.seed)
     model = DegradationEstimator(ops).to(config.device)

@@ -106,15 +106,21 @@ def request_scores(request: AdaptRequest, base: nn.Module, train: Sequence[Pair]
 def adapt_to_task(request: AdaptRequest) -> dict:
     """FAIG (when needed), fine-tuning with the request's method, test scores before and after,
     the adapter file and summary.json in request.out. Returns the summary dict."""
+    from pipelines.folderlock import folder_lock
+
+    config = request.method_config()
+    task = adapter_task(request)
+    with folder_lock(request.out, "training run"):  # one writer per run folder
+        return _adapt_in_locked_folder(request, Path(request.out), config, task)
+
+
+def _adapt_in_locked_folder(request: AdaptRequest, out: Path, config, task: dict) -> dict:
     from pipelines.files import sha256_file
 
-    out = Path(request.out)
     if (out / ADAPTER_NAME).exists() and not request.overwrite:
         raise AdaptError("out", f"{out}: already holds {ADAPTER_NAME}; set `overwrite` or "
                                 f"choose another folder")
     clear_training_log(out, request.overwrite)
-    config = request.method_config()
-    task = adapter_task(request)
     base, metadata, base_path = load_base(request.base)
     base.to(request.train.device)
     train, test = task_pairs(request)
