@@ -27,7 +27,13 @@ def test_config_rebuilds_the_same_architecture():
     again = DegradationEstimator.from_config(model.config)
     assert again.config == model.config
     assert [p.shape for p in again.parameters()] == [p.shape for p in model.parameters()]
-    older = {k: v for k, v in model.config.items() if k != "noise_bins"}  # before the profile
+    assert model.config["curve_bins"] == 8 and model.config["noise_bins"] == 0
+    # before the noise curve: the profile's bins, no curve; before the profile: neither
+    profiled = {k: v for k, v in model.config.items() if k != "curve_bins"} | {"noise_bins": 4}
+    rebuilt = DegradationEstimator.from_config(profiled)
+    assert (rebuilt.noise_bins, rebuilt.curve_bins) == (4, 0)
+    older = {k: v for k, v in profiled.items() if k != "noise_bins"}
+    assert DegradationEstimator.from_config(older).curve_bins == 0
     assert DegradationEstimator.from_config(older).noise_bins == 0
     with pytest.raises(ValueError, match="not an estimator"):
         DegradationEstimator.from_config({"arch": "nafnet"})
@@ -81,3 +87,56 @@ def test_noise_profile_matches_numpy_and_follows_the_noise_law():
         profiles[name] = profile[:12].reshape(4, 3).mean(axis=1)  # per brightness bin
     assert np.ptp(profiles["gaussian"]) < 0.15  # flat
     assert np.all(np.diff(profiles["speckle"]) > 0.1)  # grows with brightness
+
+
+def test_noise_residual_equals_the_immerkaer_mask_and_the_box_mean():
+    from scipy.ndimage import correlate
+
+    from trainer.estimator.model import noise_residual
+
+    image = np.random.default_rng(1).random((2, 3, 20, 28))
+    residual, mean = noise_residual(torch.from_numpy(image))
+    mask = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]]) / 6.0
+    valid = (slice(None), slice(None), slice(1, -1), slice(1, -1))
+    expected = np.abs(correlate(image, mask[None, None], mode="nearest"))[valid]
+    box = correlate(image, np.full((1, 1, 3, 3), 1 / 9), mode="nearest")[valid]
+    np.testing.assert_allclose(residual.numpy(), expected.reshape(2, -1), atol=1e-12)
+    np.testing.assert_allclose(mean.numpy(), box.reshape(2, -1), atol=1e-12)
+
+
+@pytest.mark.parametrize("q", [0.25, 0.5])
+def test_histogram_quantile_is_within_its_step_of_numpy(q):
+    from trainer.estimator.model import LOG2_BUCKETS, LOG2_FLOOR, LOG2_STEP, histogram_quantile
+
+    rng = np.random.default_rng(2)
+    values = rng.uniform(-9.0, -1.0, size=(3, 4000))  # log2 |residual|
+    buckets = ((values - LOG2_FLOOR) / LOG2_STEP).astype(int)
+    histograms = np.stack([np.bincount(row, minlength=LOG2_BUCKETS) for row in buckets])
+    found = histogram_quantile(torch.from_numpy(histograms).double(), q).numpy()
+    np.testing.assert_allclose(found, np.quantile(values, q, axis=1), atol=0.05)
+    empty = histogram_quantile(torch.zeros(1, LOG2_BUCKETS), q)
+    assert empty.item() == LOG2_FLOOR
+
+
+def test_noise_curve_slope_tells_gaussian_poisson_and_speckle_apart():
+    """Per doubling of brightness the curve (log2 of the residual's quantiles) rises by about
+    0 for Gaussian noise, 1/2 for Poisson, 1 for speckle, whatever the strength."""
+    from trainer.estimator.model import CURVE_QUANTILES, noise_curve
+
+    rng = np.random.default_rng(3)
+    ramp = np.repeat(np.linspace(0.0, 1.0, 256)[None, :, None], 64, axis=0) * np.ones(3)
+    noises = {0.0: lambda s: rng.normal(0, s, ramp.shape),
+              0.5: lambda s: rng.normal(0, 1, ramp.shape) * s * np.sqrt(ramp / 0.5),
+              1.0: lambda s: rng.normal(0, 1, ramp.shape) * s * ramp / 0.5}
+    bins, width = 8, len(CURVE_QUANTILES)
+    centres = np.log2((np.arange(bins) + 0.5) / bins)
+    for exponent, noise in noises.items():
+        for sigma in (4 / 255, 16 / 255):
+            x = torch.from_numpy(np.clip(ramp + noise(sigma), 0, 1).transpose(2, 0, 1)[None])
+            curve = noise_curve(x.float(), bins)[0].numpy()
+            log2_quantile = curve[:bins * width].reshape(bins, width)[:, 1] * 3 - 6  # medians
+            inner = slice(2, 7)  # away from clipping at black and white
+            slope = np.polyfit(centres[inner], log2_quantile[inner], 1)[0]
+            assert abs(slope - exponent) < 0.15, (exponent, sigma, slope)
+            shares = curve[bins * width:]
+            np.testing.assert_allclose(shares.sum(), 1.0, rtol=1e-6)

@@ -28,8 +28,8 @@ def estimator():
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("runs/estimator"), show_default=True, help="Run folder.")
 @click.option("--steps", type=int, default=1500, show_default=True, help="Optimiser steps.")
-@click.option("--batch", type=int, default=32, show_default=True, help="Images per step.")
-@click.option("--patch", type=int, default=64, show_default=True,
+@click.option("--batch", type=int, default=16, show_default=True, help="Images per step.")
+@click.option("--patch", type=int, default=128, show_default=True,
               help="Training crop (a multiple of 8, at most the shards' image size); also "
                    "the tile size at inference.")
 @click.option("--lr", type=float, default=5e-3, show_default=True, help="Peak AdamW rate.")
@@ -48,8 +48,8 @@ def train(shards, out, steps, batch, patch, lr, seed, device, workers, threads, 
 
     The estimator covers the shards' op pool: per op, a presence probability and the level
     of its strongest occurrence. Writes OUT/metrics.jsonl, OUT/checkpoints/ and, at the end,
-    OUT/model.safetensors. The default (1500 steps of 32 crops of 64x64) is about 30
-    minutes on one busy CPU core.
+    OUT/model.safetensors. The default (1500 steps of 16 crops of 128x128, the shard
+    size the examples build) is about 30 minutes on one CPU core.
 
     \b
     Examples:

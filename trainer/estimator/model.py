@@ -9,8 +9,11 @@ Two things the naive "conv stack + global pooling" misses are built in:
   every 8 pixels stands out of the content however large the image. This needs the image's
   grid where JPEG put it: inputs start at a multiple of 8 from the encoded image's origin and
   their sides are multiples of 8 (the inference and training crops keep both).
-- Noise types differ in how their strength follows brightness: a "noise profile" (the lower
-  quartile of the high-pass energy of 8x8 blocks, per brightness bin) feeds the head.
+- Noise types differ in how their strength follows brightness (Gaussian: flat; Poisson: sigma
+  like the square root of brightness; speckle: like brightness): a "noise curve" (robust
+  quantiles of a full-resolution noise residual per brightness bin, in log2, see
+  `noise_curve`) feeds the head. Estimators saved before it carry the older "noise profile"
+  (`noise_bins`, block energies) and still load.
 A strided trunk (four stride-2 stages) sees wider structure (blur, rain, haze) and is
 average-pooled. Pooled features are averages or quantiles, so the image size hardly shifts
 them.
@@ -24,8 +27,15 @@ import torch.nn.functional as F
 from torch import nn
 
 GRID = 8
-NOISE_BINS = 4
 NOISE_QUANTILE = 0.25
+CURVE_BINS = 8
+CURVE_QUANTILES = (0.25, 0.5)
+# Immerkaer's noise-estimation mask (1994) [[1,-2,1],[-2,4,-2],[1,-2,1]], divided by 6 so that
+# i.i.d. noise of std s gives a residual of std s; it cancels constant and linear intensity.
+IMMERKAER_SCALE = 6.0
+LOG2_FLOOR = -12.0  # log2 of the smallest residual told apart (8-bit steps are 2^-10.6)
+LOG2_STEP = 0.25  # histogram resolution, interpolated within
+LOG2_BUCKETS = 52  # up to 2^1, above the largest residual (4/3)
 
 
 def _block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -41,13 +51,13 @@ class DegradationEstimator(nn.Module):
 
     def __init__(self, ops: Sequence[str], stem: int = 16, phase: int = 8,
                  trunk: Sequence[int] = (32, 64, 96, 128), hidden: int = 256,
-                 noise_bins: int = NOISE_BINS):
+                 noise_bins: int = 0, curve_bins: int = CURVE_BINS):
         super().__init__()
         self.ops = list(ops)
-        self.noise_bins = noise_bins
+        self.noise_bins, self.curve_bins = noise_bins, curve_bins
         self.config = {"arch": "degradation-estimator", "ops": self.ops, "stem": stem,
                        "phase": phase, "trunk": list(trunk), "hidden": hidden,
-                       "noise_bins": noise_bins}
+                       "noise_bins": noise_bins, "curve_bins": curve_bins}
         self.stem = nn.Sequential(_block(6, stem), _block(stem, stem))
         self.phase = nn.Conv2d(stem, phase, 1)
         stages, channels = [], stem
@@ -55,7 +65,8 @@ class DegradationEstimator(nn.Module):
             stages += [_block(channels, width, stride=2), _block(width, width)]
             channels = width
         self.trunk = nn.Sequential(*stages)
-        features = 2 * stem + phase * GRID * GRID + channels + 4 * noise_bins
+        features = (2 * stem + phase * GRID * GRID + channels + 4 * noise_bins
+                    + curve_features(curve_bins))
         self.head = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(inplace=True),
                                   nn.Linear(hidden, 2 * len(self.ops)))
 
@@ -63,9 +74,9 @@ class DegradationEstimator(nn.Module):
     def from_config(cls, config: dict) -> "DegradationEstimator":
         if config.get("arch") != "degradation-estimator":
             raise ValueError(f"not an estimator config (arch {config.get('arch')!r})")
-        # estimators saved before the noise profile existed have no noise_bins: 0
+        # estimators saved before the noise profile (curve) existed lack noise_bins (curve_bins)
         return cls(config["ops"], config["stem"], config["phase"], config["trunk"],
-                   config["hidden"], config.get("noise_bins", 0))
+                   config["hidden"], config.get("noise_bins", 0), config.get("curve_bins", 0))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         detail = high_pass(x)
@@ -74,6 +85,8 @@ class DegradationEstimator(nn.Module):
                   grid_phase_pool(self.phase(features)), self.trunk(features).mean(dim=(2, 3))]
         if self.noise_bins:
             pooled.append(noise_profile(x, detail, self.noise_bins))
+        if self.curve_bins:
+            pooled.append(noise_curve(x, self.curve_bins))
         pooled = torch.cat(pooled, dim=1)
         logits, levels = self.head(pooled).chunk(2, dim=1)
         return logits, torch.sigmoid(levels)
@@ -112,6 +125,65 @@ def noise_profile(x: torch.Tensor, detail: torch.Tensor, bins: int) -> torch.Ten
         levels.append((torch.log(picked + 1e-5) + 7.0) / 3.0)
         shares.append(count.float() / energy.shape[2])
     return torch.cat(levels + [torch.stack(shares, dim=1)], dim=1)
+
+
+def curve_features(bins: int) -> int:
+    """Width of noise_curve's output: a value per bin and quantile, and each bin's share."""
+    return bins * (len(CURVE_QUANTILES) + 1) if bins else 0
+
+
+def noise_residual(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(|residual|, local brightness), both B x 3(H-2)(W-2): Immerkaer's mask (the outer
+    product of two second differences, applied as two) and the 3x3 mean of each channel, over
+    the valid pixels (no padding: edges invent no structure)."""
+    across = x[..., :, :-2] - 2.0 * x[..., :, 1:-1] + x[..., :, 2:]
+    residual = (across[..., :-2, :] - 2.0 * across[..., 1:-1, :] + across[..., 2:, :])
+    rows = x[..., :, :-2] + x[..., :, 1:-1] + x[..., :, 2:]
+    mean = (rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]) / 9.0
+    batch = x.shape[0]
+    return (residual.abs() / IMMERKAER_SCALE).reshape(batch, -1), mean.reshape(batch, -1)
+
+
+@torch.no_grad()
+def noise_curve(x: torch.Tensor, bins: int = CURVE_BINS) -> torch.Tensor:
+    """B x curve_features(bins): how the noise residual's size follows brightness.
+
+    Each channel's pixels are put in `bins` equal bins of their local brightness; per bin, the
+    lower quartile and the median of |residual| (log2; quantiles ignore the minority of pixels
+    on edges and texture, which only raise the residual), then each bin's share of the pixels.
+    Differences between bins are scale-free: Gaussian noise gives a flat curve, Poisson one
+    rising by 1/2 per doubling of brightness, speckle by 1. Quantiles come from a histogram of
+    log2 |residual| in steps of 1/4, interpolated linearly within the step (linear time on
+    every device; counts are exact, so the result is deterministic). An empty bin takes the
+    quantile over all pixels. The input is data, not weights: no gradient flows through it.
+    """
+    residual, brightness = noise_residual(x)
+    which = (brightness * bins).long().clamp(0, bins - 1)
+    position = (torch.log2(residual + 2.0 ** LOG2_FLOOR) - LOG2_FLOOR) / LOG2_STEP
+    bucket = position.long().clamp(0, LOG2_BUCKETS - 1)
+    counts = torch.zeros(x.shape[0], bins * LOG2_BUCKETS, dtype=x.dtype, device=x.device)
+    counts.scatter_add_(1, which * LOG2_BUCKETS + bucket, torch.ones_like(residual))
+    counts = counts.reshape(x.shape[0], bins, LOG2_BUCKETS)
+    histograms = torch.cat([counts, counts.sum(dim=1, keepdim=True)], dim=1)  # + all pixels
+    values = [histogram_quantile(histograms, q) for q in CURVE_QUANTILES]
+    present = histograms[:, :bins].sum(dim=2) > 0
+    values = [torch.where(present, v[:, :bins], v[:, bins:]) for v in values]
+    curve = torch.stack(values, dim=2).reshape(x.shape[0], -1)
+    shares = histograms[:, :bins].sum(dim=2) / residual.shape[1]
+    return torch.cat([(curve + 6.0) / 3.0, shares], dim=1)
+
+
+def histogram_quantile(histograms: torch.Tensor, q: float) -> torch.Tensor:
+    """... x buckets counts of log2 |residual| -> ... quantile q in log2, interpolated linearly
+    inside its bucket (LOG2_FLOOR for an empty histogram)."""
+    cumulative = histograms.cumsum(dim=-1)
+    target = q * cumulative[..., -1:]
+    index = (cumulative < target).sum(dim=-1, keepdim=True).clamp(max=histograms.shape[-1] - 1)
+    before = torch.where(index > 0, cumulative.gather(-1, (index - 1).clamp(min=0)),
+                         torch.zeros_like(target))
+    inside = histograms.gather(-1, index)
+    fraction = ((target - before) / inside.clamp(min=1.0)).clamp(0.0, 1.0)
+    return (LOG2_FLOOR + LOG2_STEP * (index + fraction))[..., 0]
 
 
 def grid_phase_pool(features: torch.Tensor) -> torch.Tensor:

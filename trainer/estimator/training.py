@@ -43,8 +43,8 @@ class EstimatorTrainConfig:
     shards: str
     out: str
     steps: int = 1500
-    batch: int = 32
-    patch: int = 64
+    batch: int = 16
+    patch: int = 128
     lr: float = 5e-3
     weight_decay: float = 1e-4
     level_weight: float = 2.0
