@@ -79,6 +79,7 @@ def test_eval_writes_report_and_chart(tmp_path, trained, prod_shards):
     assert {"all", "single", "single_above_floor", "by_length", "by_ops_after"} <= set(jpeg)
     assert "noise" in report["families"] and "targets met" in result.output
     assert {"auroc", "mae", "positives"} <= set(report["families"]["noise"]["single"])
+    assert set(report["thresholds"]) == set(report["families"])
     assert (out / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     again = run("estimator", "eval", trained, "--data", prod_shards, "--out", out)
     assert again.exit_code == 1 and "--overwrite" in again.output

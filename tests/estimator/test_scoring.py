@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trainer.estimator.scoring import auroc, family_scores
+from trainer.estimator.scoring import auroc, family_scores, youden_threshold
 
 
 def pairwise_auroc(labels, scores) -> float:
@@ -44,3 +44,45 @@ def test_family_is_present_if_any_member_is_and_scored_by_the_best_member():
     np.testing.assert_array_equal(noise_present, [True, True, False])
     np.testing.assert_allclose(noise_score, [0.9, 0.6, 0.4])
     np.testing.assert_array_equal(noise_visible, [True, False, False])
+
+
+def brute_force_youden(labels, scores):
+    """Every observed score tried as the threshold, the definition written out."""
+    best = None
+    for t in sorted(set(scores), reverse=True):
+        tpr = np.mean([s >= t for s, y in zip(scores, labels) if y])
+        fpr = np.mean([s >= t for s, y in zip(scores, labels) if not y])
+        if best is None or tpr - fpr > best[1] - best[2] + 1e-12:
+            best = (t, tpr, fpr)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_youden_threshold_equals_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.random(150) < 0.4
+    scores = np.round(rng.random(150) + 0.4 * labels, 2)
+    found = youden_threshold(labels, scores)
+    assert (found["threshold"], found["tpr"], found["fpr"]) == pytest.approx(
+        brute_force_youden(labels, scores))
+
+
+def test_youden_threshold_fixed_values():
+    # 0.6 separates perfectly; 0.35 would catch every positive but half the negatives
+    found = youden_threshold([0, 0, 1, 1, 0, 0], [0.1, 0.35, 0.6, 0.9, 0.2, 0.5])
+    assert found == {"threshold": 0.6, "tpr": 1.0, "fpr": 0.0}
+    assert youden_threshold([1, 1], [0.2, 0.3]) is None
+
+
+def test_decision_thresholds_score_each_family_by_its_best_member():
+    from trainer.estimator.evaluation import EvalData, decision_thresholds
+
+    ops = ["gaussian_noise", "poisson_noise", "jpeg"]
+    present = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]], bool)
+    probability = np.array([[0.7, 0.1, 0.2], [0.2, 0.4, 0.1], [0.3, 0.3, 0.9], [0.1, 0.2, 0.8]])
+    data = EvalData(ops, present, present.astype(float), np.zeros((4, 3), int), np.ones(4, int),
+                    probability, probability)
+    chosen = decision_thresholds(data)
+    # noise scores (best member): 0.7, 0.4 present; 0.3, 0.2 absent
+    assert chosen["noise"] == {"threshold": 0.4, "tpr": 1.0, "fpr": 0.0}
+    assert chosen["jpeg"] == {"threshold": 0.9, "tpr": 1.0, "fpr": 0.0}

@@ -18,7 +18,7 @@ import numpy as np
 from trainer.estimator.inference import image_tiles, predict_tiles
 from trainer.estimator.labels import (LabelError, check_pool_covered, labels_from_record,
                                       op_levels, pool_of_shards)
-from trainer.estimator.scoring import family_scores, mean_abs, subset_auroc
+from trainer.estimator.scoring import family_scores, mean_abs, subset_auroc, youden_threshold
 
 TARGETS = {"family_auroc": 0.97, "op_auroc": 0.90, "gaussian_noise_mae": 3.0}
 
@@ -139,6 +139,18 @@ def family_report(data: EvalData) -> dict:
     return out
 
 
+def decision_thresholds(data: EvalData) -> dict:
+    """Per family, over all images (family present anywhere in the chain or not): the
+    probability threshold of its best member that maximises Youden's J, with its rates: a
+    `trainer estimate --threshold` chosen on synthetic data, never on the photos it is used on."""
+    from trainer.tasks import TASKS
+
+    visible = np.ones_like(data.present)
+    return {family: youden_threshold(present, score)
+            for family, (present, score, _) in family_scores(data.ops, TASKS, data.present,
+                                                             data.probability, visible).items()}
+
+
 def _pooled_mae(data: EvalData, columns: list[int], rows: np.ndarray,
                 counted: np.ndarray) -> float | None:
     """Level MAE over every (image in `rows`, member op present and `counted`) of a family, in
@@ -154,6 +166,7 @@ def evaluate(data: EvalData) -> dict:
     families = family_report(data)
     return {"samples": int(len(data.length)), "single_op_samples": int((data.length == 1).sum()),
             "ops": ops, "families": families, "confusion": confusion(data),
+            "thresholds": decision_thresholds(data),
             "targets": targets(ops, families)}
 
 
@@ -235,6 +248,10 @@ def summary_lines(report: dict) -> list[str]:
                      f"{fmt(family['single_above_floor']['auroc']):>7s} "
                      f"{fmt(family['all']['mae'], 2):>8s} "
                      f"{fmt(family['single_above_floor']['mae'], 2):>8s}")
+    for name, chosen in report.get("thresholds", {}).items():
+        if chosen:
+            lines.append(f"family {name}: Youden threshold {chosen['threshold']:.3f} "
+                         f"(true positives {chosen['tpr']:.3f}, false {chosen['fpr']:.3f})")
     met = [k for k, v in report["targets"].items() if v["met"]]
     missed = [k for k, v in report["targets"].items() if v["met"] is False]
     lines.append(f"targets met {len(met)}/{len(report['targets'])}"

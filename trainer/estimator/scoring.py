@@ -40,6 +40,24 @@ def subset_auroc(present: np.ndarray, scores: np.ndarray, positives: np.ndarray,
     return value, int(positives.sum()), int(negatives.sum())
 
 
+def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> dict | None:
+    """The decision threshold t ("found" when score >= t) that maximises Youden's J = true
+    positive rate - false positive rate, the largest such t on a tie, with its two rates.
+    None when there are no positives or no negatives."""
+    labels = np.asarray(labels, dtype=bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    positives, negatives = int(labels.sum()), int((~labels).sum())
+    if positives == 0 or negatives == 0:
+        return None
+    candidates = np.unique(scores)[::-1]  # descending: the first maximum is the largest t
+    order = np.sort(scores[labels]), np.sort(scores[~labels])
+    tpr, fpr = (1.0 - np.searchsorted(side, candidates, side="left") / len(side)
+                for side in order)
+    best = int(np.argmax(tpr - fpr))
+    return {"threshold": float(candidates[best]), "tpr": float(tpr[best]),
+            "fpr": float(fpr[best])}
+
+
 def mean_abs(errors: np.ndarray) -> float | None:
     return float(np.mean(errors)) if len(errors) else None
 
