@@ -1,7 +1,7 @@
 """Estimator inference speed: images per second at 256x256 on one CPU core (torch threads 1).
 
 An image is estimated the way `trainer estimate` does it: 8x8-grid-aligned tiles of the
-training patch (64 by default: 16 tiles for 256x256), logits and levels averaged. Speed does
+training patch (128 by default: 4 tiles for 256x256), logits and levels averaged. Speed does
 not depend on the weights, so without ESTIMATOR a freshly initialised default estimator over
 the PROD pool is timed.
 
@@ -20,6 +20,7 @@ from degrade.registry import CANONICAL_ORDER
 from trainer.estimator.files import load_estimator
 from trainer.estimator.inference import estimate_image
 from trainer.estimator.model import DegradationEstimator, parameter_count
+from trainer.estimator.training import EstimatorTrainConfig
 
 
 def parse_args():
@@ -40,7 +41,8 @@ def main() -> None:
         model, metadata = load_estimator(args.estimator)
         tile = args.tile or metadata.get("training", {}).get("patch", 64)
     else:
-        model, tile = DegradationEstimator(CANONICAL_ORDER).eval(), args.tile or 64
+        model = DegradationEstimator(CANONICAL_ORDER).eval()
+        tile = args.tile or EstimatorTrainConfig.patch  # the training default
     rng = np.random.default_rng(0)
     images = [rng.integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)
               for _ in range(args.images)]
