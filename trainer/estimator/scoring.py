@@ -7,15 +7,22 @@ from collections.abc import Sequence
 import numpy as np
 
 
+def _two_classes(labels, scores):
+    """(labels as bool, scores as float64), or None when either class is empty."""
+    labels = np.asarray(labels, dtype=bool)
+    if labels.all() or not labels.any():
+        return None
+    return labels, np.asarray(scores, dtype=np.float64)
+
+
 def auroc(labels: np.ndarray, scores: np.ndarray) -> float | None:
     """Area under the ROC curve: the probability that a random positive outscores a random
     negative, ties counted half (the Mann-Whitney U statistic over n_pos * n_neg).
     None when there are no positives or no negatives."""
-    labels = np.asarray(labels, dtype=bool)
-    scores = np.asarray(scores, dtype=np.float64)
-    positives, negatives = int(labels.sum()), int((~labels).sum())
-    if positives == 0 or negatives == 0:
+    if (both := _two_classes(labels, scores)) is None:
         return None
+    labels, scores = both
+    positives, negatives = int(labels.sum()), int((~labels).sum())
     return float((_average_ranks(scores)[labels].sum() - positives * (positives + 1) / 2)
                  / (positives * negatives))
 
@@ -44,11 +51,9 @@ def youden_threshold(labels: np.ndarray, scores: np.ndarray) -> dict | None:
     """The decision threshold t ("found" when score >= t) that maximises Youden's J = true
     positive rate - false positive rate, the largest such t on a tie, with its two rates.
     None when there are no positives or no negatives."""
-    labels = np.asarray(labels, dtype=bool)
-    scores = np.asarray(scores, dtype=np.float64)
-    positives, negatives = int(labels.sum()), int((~labels).sum())
-    if positives == 0 or negatives == 0:
+    if (both := _two_classes(labels, scores)) is None:
         return None
+    labels, scores = both
     candidates = np.unique(scores)[::-1]  # descending: the first maximum is the largest t
     order = np.sort(scores[labels]), np.sort(scores[~labels])
     tpr, fpr = (1.0 - np.searchsorted(side, candidates, side="left") / len(side)
