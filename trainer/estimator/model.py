@@ -30,7 +30,7 @@ GRID = 8
 NOISE_QUANTILE = 0.25
 CURVE_BINS = 8
 CURVE_QUANTILES = (0.25, 0.5)
-# Immerkaer's noise-estimation mask (1994) [[1,-2,1],[-2,4,-2],[1,-2,1]], divided by 6 so that
+# Immerkaer's noise-estimation mask [[1,-2,1],[-2,4,-2],[1,-2,1]], divided by 6 so that
 # i.i.d. noise of std s gives a residual of std s; it cancels constant and linear intensity.
 IMMERKAER_SCALE = 6.0
 LOG2_FLOOR = -12.0  # log2 of the smallest residual told apart (8-bit steps are 2^-10.6)
