@@ -18,6 +18,7 @@ COMMANDS = {
     "models": "trainer.commands.models:models",
     "estimator": "trainer.commands.estimator:estimator",
     "estimate": "trainer.commands.estimate:estimate",
+    "tasks": "trainer.commands.tasks:tasks",
 }
 
 

@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-import torch
 from torch import nn
 
 from degrade.errors import ConfigError
-from trainer.adapters.model import AdapterError
 from trainer.adapters.routing import (AdapterTask, Estimate, RouterConfig, RoutingError,
                                       check_tasks, label_estimate, parse_weights, route)
 
@@ -63,20 +61,6 @@ def adapter_files(specs: Sequence[Path | str]) -> list[Path]:
     return paths
 
 
-def read_adapter_set(paths: Sequence[Path]):
-    """The decoded files; AdapterError naming two files trained on different base models."""
-    from trainer.adapters.files import read_adapter
-
-    files = [read_adapter(path) for path in paths]
-    first = files[0]
-    for other in files[1:]:
-        if other.base_fingerprint != first.base_fingerprint:
-            raise AdapterError(f"adapters of different base models: {first.path} (base weights "
-                               f"{first.base_fingerprint[:12]}) and {other.path} (base weights "
-                               f"{other.base_fingerprint[:12]}); compose adapters of one base")
-    return files
-
-
 def adapter_names(files) -> list[str]:
     """Each adapter's task name (its file stem when the task is unnamed or shared)."""
     names = [f.record.task.get("name") or _stem(f.path) for f in files]
@@ -96,14 +80,25 @@ def load_adapter_set(model: nn.Module, specs: Sequence[Path | str]) -> AdapterSe
     their base, checked before it is touched) and activate them all at weight 1."""
     from trainer.adapters import load_adapter, set_adapters
 
+    from trainer.adapters.merging import read_same_base
+
     paths = adapter_files(specs)
-    files = read_adapter_set(paths)
+    files = read_same_base(paths)
     names = adapter_names(files)
     for name, adapter in zip(names, files):
         load_adapter(model, adapter, name)
     set_adapters(model, names)
     tasks = tuple(AdapterTask.from_task(name, f.record.task) for name, f in zip(names, files))
     return AdapterSet(tuple(names), tasks, tuple(paths))
+
+
+def load_composed(model_path, specs: Sequence[Path | str], device="cpu"):
+    """(model with the adapter set loaded, AdapterSet): loaded on the CPU, then moved."""
+    from trainer.checkpoint import load_model
+
+    model, _ = load_model(model_path, device="cpu")
+    adapters = load_adapter_set(model, specs)
+    return model.to(device).eval(), adapters
 
 
 # ---------------------------------------------------------------- weights per image
@@ -163,17 +158,29 @@ class OracleWeights:
         return route(self.tasks, self.estimate(stem), self.config)
 
 
+def check_weight_spec(spec: str, estimator_path=None, labels_path=None) -> None:
+    """ConfigError for auto without an estimator and oracle without labels (before any
+    loading); numbers are checked against the adapter count by weight_source."""
+    spec = spec.strip()
+    if spec == "auto" and estimator_path is None:
+        raise ConfigError("estimator", "automatic weights need a degradation estimator: give "
+                                       "a run folder of `trainer estimator train` (train one "
+                                       "with: trainer estimator train SHARDS --out "
+                                       "runs/estimator)")
+    if spec == "oracle" and labels_path is None:
+        raise ConfigError("labels", "oracle weights need the images' true degradations: give "
+                                    "a labels file (make-mixed writes labels.json)")
+
+
 def weight_source(spec: str, adapters: AdapterSet, estimator_path=None, labels_path=None,
                   config: RouterConfig = RouterConfig(), device: str = "cpu"):
     """The weight source that `spec` (auto, oracle or numbers) names; one-line errors for
     auto without an estimator, oracle without labels and a wrong number of weights."""
     spec = spec.strip()
+    check_weight_spec(spec, estimator_path, labels_path)
     if spec == "auto":
         return estimated_weights(estimator_path, adapters, config, device)
     if spec == "oracle":
-        if labels_path is None:
-            raise ConfigError("labels", "oracle weights need the images' true degradations: "
-                                        "give a labels file (make-mixed writes labels.json)")
         from trainer.mixtures import read_labels
 
         return OracleWeights(read_labels(labels_path), labels_path, adapters.tasks, config)
@@ -184,11 +191,7 @@ def estimated_weights(estimator_path, adapters: AdapterSet, config: RouterConfig
                       device: str = "cpu") -> EstimatedWeights:
     from trainer.estimator.files import load_estimator
 
-    if estimator_path is None:
-        raise ConfigError("estimator", "automatic weights need a degradation estimator: give "
-                                       "a run folder of `trainer estimator train` (train one "
-                                       "with: trainer estimator train SHARDS --out "
-                                       "runs/estimator)")
+    check_weight_spec("auto", estimator_path)
     estimator, metadata = load_estimator(estimator_path, device)
     tile = metadata.get("training", {}).get("patch", 64)
     return EstimatedWeights(estimator, tile, adapters.tasks, config, device)
@@ -220,14 +223,6 @@ def restore_cascade(model: nn.Module, adapters: AdapterSet, order: Sequence[int]
     return image
 
 
-@dataclass(frozen=True)
-class WeightedScore:
-    """One image's scores and the weights that produced them."""
-
-    score: object  # trainer.evaluate.ImageScore
-    weights: tuple[float, ...]
-
-
 def evaluate_weighted(model: nn.Module, adapters: AdapterSet, source, pairs: Iterable,
                       device, amp: str = "none", tile=None, overlap: int = 32,
                       progress: bool = False, total: int | None = None):
@@ -252,16 +247,8 @@ def describe_weights(names: Sequence[str], weights: Sequence[float]) -> str:
     return ", ".join(f"{name} {float(w):.2f}" for name, w in zip(names, weights))
 
 
-def check_mode_inputs(spec: str, estimator_path, labels_path) -> None:
-    """Usage errors found before any loading: an estimator or labels given for a mode that
-    does not read them is not an error (ignored), the missing ones are."""
-    if spec == "auto" and estimator_path is None:
-        estimated_weights(None, AdapterSet((), (), ()), RouterConfig())
-    if spec == "oracle" and labels_path is None:
-        weight_source("oracle", AdapterSet((), (), ()))
-
-
 __all__ = ["AdapterSet", "EstimatedWeights", "ExplicitWeights", "OracleWeights", "RoutingError",
-           "WEIGHT_MODES", "WeightedScore", "adapter_files", "adapter_names",
-           "describe_weights", "evaluate_weighted", "load_adapter_set", "read_adapter_set",
+           "WEIGHT_MODES", "adapter_files", "adapter_names",
+           "check_weight_spec", "describe_weights", "evaluate_weighted", "load_adapter_set",
+           "load_composed",
            "restore_cascade", "restore_weighted", "weight_source"]

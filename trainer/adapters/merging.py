@@ -49,6 +49,11 @@ def read_sources(paths: Sequence, weights: Sequence[float]) -> list[AdapterFile]
     bad = [w for w in weights if not math.isfinite(w)]
     if bad:
         raise AdapterError(f"weights: {bad[0]} is not a finite number")
+    return read_same_base(paths)
+
+
+def read_same_base(paths: Sequence) -> list[AdapterFile]:
+    """The adapter files, AdapterError naming two of them trained on different base models."""
     files = [read_adapter(path) for path in paths]
     for other in files[1:]:
         if other.base_fingerprint != files[0].base_fingerprint:

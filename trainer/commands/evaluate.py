@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from degrade.clioutputs import check_outputs, overwrite_option
+from trainer.commands.composition_options import composition_options
 from trainer.commands.options import quiet_option
 
 
@@ -24,26 +25,38 @@ from trainer.commands.options import quiet_option
               show_default=True, help="Mixed precision for inference.")
 @click.option("--tile", type=int, help="Restore in tiles of this size (default: whole images).")
 @click.option("--overlap", type=int, default=32, show_default=True, help="Tile overlap.")
+@composition_options
 @overwrite_option
 @quiet_option
 def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap, overwrite,
-             quiet):
+             quiet, **composition):
     """Score MODEL (a .safetensors file or a run folder) on paired images.
 
     Reports PSNR and SSIM (RGB, 0-255, as restoration papers) per image in a CSV, their means,
     and the identity baseline (the degraded input scored against the target).
 
     \b
-    Example:
+    With --adapters, each pair is restored by task adapters composed with its own weights
+    (see `trainer restore --help`); the summary adds the mean weight of each adapter.
+
+    \b
+    Examples:
       trainer eval runs/pretrain --data val/ --out val.csv
+      trainer eval runs/pretrain --data mixed/blur+noise-heavy --adapters runs/adapters/ \\
+          --weights oracle --labels mixed/blur+noise-heavy
     """
     from pipelines.pairs import iter_pairs
     from trainer.distributed import resolve_device
     from trainer.evaluate import evaluate_pairs, write_report
     from trainer.restore import check_tiling, load_for_inference
 
-    check_outputs([out], [model_path, adapter], overwrite)
     check_tiling(tile, overlap)
+    if composition["adapter_set"] is not None:
+        from trainer.commands.composition_restore import evaluate_composed
+
+        return evaluate_composed(model_path, data, limit, out, adapter, device, amp, tile,
+                                 overlap, overwrite, quiet, composition)
+    check_outputs([out], [model_path, adapter], overwrite)
     model, _ = load_for_inference(model_path, adapter, resolve_device(device))
     device = next(model.parameters()).device
     pairs = iter_pairs(data, limit=limit)

@@ -7,6 +7,7 @@ import click
 
 from degrade.clioutputs import check_outputs, overwrite_option
 from degrade.errors import ConfigError
+from trainer.commands.composition_options import composition_options
 from trainer.commands.options import quiet_option
 
 
@@ -24,9 +25,14 @@ from trainer.commands.options import quiet_option
 @click.option("--device", help="cpu or cuda [default: cuda when available].")
 @click.option("--amp", type=click.Choice(["bf16", "fp16", "none"]), default="none",
               show_default=True, help="Mixed precision for inference.")
+@composition_options
+@click.option("--explain", "explain_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --adapters: a PNG showing, per image, the input, the output and "
+                   "the weight of each adapter.")
 @overwrite_option
 @quiet_option
-def restore(model_path, images, out, tile, overlap, adapter, device, amp, overwrite, quiet):
+def restore(model_path, images, out, tile, overlap, adapter, device, amp, overwrite, quiet,
+            explain_path, **composition):
     """Restore IMAGES (files, or folders of images) with MODEL (.safetensors or a run folder).
 
     Any size works: images larger than --tile are processed in overlapping tiles whose seams
@@ -35,13 +41,21 @@ def restore(model_path, images, out, tile, overlap, adapter, device, amp, overwr
     inputs included, are never replaced without --overwrite.
 
     \b
-    Example:
+    With --adapters, task adapters are composed per image (W = W0 + sum_k w_k dW_k) with
+    weights from the degradation estimator (--weights auto), the true degradations (oracle)
+    or given numbers; the weights used are printed per image.
+
+    \b
+    Examples:
       trainer restore runs/pretrain photo.jpg scans/ --out restored/
+      trainer restore runs/pretrain photos/ --out restored/ --adapters runs/adapters/ \\
+          --estimator runs/estimator --top-k 2 --explain why.png
+      trainer restore runs/pretrain photos/ --out restored/ \\
+          --adapters noise.safetensors,jpeg.safetensors --weights 0.7,0.3
     """
     from tqdm import tqdm
 
     from pipelines.codecs import encode_png
-    from pipelines.sources import SourceError, load_image
     from pipelines.files import write_bytes_atomically
     from trainer.distributed import resolve_device
     from trainer.restore import check_tiling, load_for_inference, restore_image
@@ -50,17 +64,29 @@ def restore(model_path, images, out, tile, overlap, adapter, device, amp, overwr
     check_tiling(tile, overlap)
     paths = expand_images(images)
     outputs = [out / f"{path.stem}.png" for path in paths]
+    if composition["adapter_set"] is not None or explain_path is not None:
+        from trainer.commands.composition_restore import restore_composed
+
+        return restore_composed(model_path, paths, outputs, out, adapter, tile, overlap,
+                                device, amp, overwrite, quiet, explain_path, composition)
     check_outputs(outputs, [*paths, model_path, adapter], overwrite)
     model, _ = load_for_inference(model_path, adapter, resolve_device(device))
     device = next(model.parameters()).device
     for path, output in zip(tqdm(paths, unit="img", desc="restore", disable=quiet), outputs):
-        try:
-            image = load_image(path)
-        except SourceError as error:  # its reason does not name the file
-            raise SourceError(f"{path}: {error}") from None
+        image = read_image(path)
         result = restore_image(model, image, device, tile=tile, overlap=overlap, amp=amp)
         write_bytes_atomically(output, encode_png(result))
     click.echo(f"restored {len(paths)} image(s) -> {out}")
+
+
+def read_image(path: Path):
+    """The image as uint8 RGB; SourceError naming the file."""
+    from pipelines.sources import SourceError, load_image
+
+    try:
+        return load_image(path)
+    except SourceError as error:  # its reason does not name the file
+        raise SourceError(f"{path}: {error}") from None
 
 
 def expand_images(images) -> list[Path]:
