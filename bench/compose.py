@@ -6,6 +6,7 @@ A thin command line over studies.composition.run_study and studies.composition_r
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -15,9 +16,11 @@ import click
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `studies` lives beside the packages, found from the clone
     sys.path.insert(0, str(REPO))
+from degrade.cliboundary import guarded  # noqa: E402  (KitErrors as one line)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@guarded
 @click.option("--data", "data_dir", type=click.Path(path_type=Path),
               help="Data folder laid out like the shared benchmark folder (bsds500/train and "
                    "sun80: pre-training and adapter crops; cbsd68: the mixed test sets).")
@@ -91,6 +94,13 @@ def main(data_dir, estimator_path, config_name, out, work, report, base_path, de
         device = device or config.device
         if dry_run:
             config = dry_config(config)
+        from studies.datafolder import DataFolderError, check_data_folder
+
+        try:
+            check_data_folder(data_dir, config.val_images + config.test_images)
+        except DataFolderError as error:
+            raise click.UsageError(f"--data: {error}") from None
+        load_at_start = os.getloadavg()[0]
         results = run_study(data_dir, config, work or out / "work", estimator_path, device,
                             base_path)
         results["command"] = " ".join(["python", "bench/compose.py",
@@ -98,7 +108,8 @@ def main(data_dir, estimator_path, config_name, out, work, report, base_path, de
         results["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         from studies.environment import hardware_info
 
-        results["hardware"] = hardware_info(device)
+        results["hardware"] = {**hardware_info(device),
+                               "load_average_1min_at_start": load_at_start}
         results["dry_run"] = dry_run
         out.mkdir(parents=True, exist_ok=True)
         from pipelines.files import write_text_atomically
