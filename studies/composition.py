@@ -55,7 +55,7 @@ class ComposeConfig:
     faig_target_steps: int = 30
     faig_steps: int = 20
     faig_pairs: int = 8
-    val_images: int = 20        # first CBSD68 images by name: router selection
+    val_images: int = 16        # first CBSD68 images by name: router selection
     test_images: int = 48       # the next ones: the reported arms
     eval_crop: int = 128
     seed: int = 0
