@@ -72,6 +72,9 @@ TASK_REDRAW = register_stream("task_redraw", 101, 7, use="a task pair's redraws 
                                                          "left the crop unchanged, one per attempt")
 ESTIMATOR_CROP = register_stream("estimator_crop", 150, use="the grid-aligned crop of the "
                                                            "estimator's training batch `index`")
+MIXED_TEST = register_stream("mixed_test", 300, 32, use="a mixed test image's degradations, one "
+                                                      "per (task families, strength); "
+                                                      "trainer.mixtures.stream_member")
 
 
 def _check_non_negative_int(value, what: str) -> int:

@@ -19,7 +19,6 @@ from typing import Sequence
 import numpy as np
 
 from degrade.errors import ConfigError, KitError
-from degrade.seeding import register_stream
 
 LABELS_NAME = "labels.json"
 LABELS_FORMAT = "colora-kit/mixed-labels"
@@ -35,8 +34,6 @@ MIXTURES: dict[str, tuple[str, ...]] = {
 # engine's samplers reach (docs/composition.md lists them in natural units).
 STRENGTHS: dict[str, tuple[float, float]] = {"light": (0.15, 0.35), "heavy": (0.45, 0.75)}
 MAX_DRAWS = 400
-MIXED_STREAM = register_stream("mixed_test", 300, 2 << len(FAMILY_ORDER),
-                               use="a mixed test image's degradations, one per (families, strength)")
 
 
 class LabelsError(KitError):
@@ -95,8 +92,8 @@ def draw_in_band(op, rng: np.random.Generator, shape, band: tuple[float, float])
 
 
 def stream_member(families: Sequence[str], strength: str) -> int:
-    """The seed stream member of (families, strength): the families as bits of FAMILY_ORDER,
-    times two, plus the strength's index."""
+    """The member of seed stream `mixed_test` for (families, strength): the families as bits
+    of FAMILY_ORDER (4 bits), times two, plus the strength's index (2): 0..31."""
     bits = sum(1 << FAMILY_ORDER.index(family) for family in families)
     return 2 * bits + list(STRENGTHS).index(strength)
 
@@ -149,13 +146,13 @@ def centre_crop(image: np.ndarray, size: int) -> np.ndarray:
 def mixed_set(mixture: str, strength: str, clean: Sequence[tuple[str, np.ndarray]],
               seed: int = 0) -> MixedSet:
     """Every clean image degraded by `mixture` at `strength`; same arguments, same bytes."""
-    from degrade.seeding import sample_seed
+    from degrade.seeding import MIXED_TEST, sample_seed
 
     families, band = mixture_families(mixture), strength_band(strength)
     member = stream_member(families, strength)
     pairs, records = [], {}
     for index, (stem, image) in enumerate(clean):
-        image_seed = sample_seed(seed, index, MIXED_STREAM, member)
+        image_seed = sample_seed(seed, index, MIXED_TEST, member)
         lq, record = degrade_mixture(image, families, band, image_seed)
         pairs.append((stem, lq, image))
         records[stem] = record
