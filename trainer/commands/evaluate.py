@@ -35,7 +35,6 @@ def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap, 
     Reports PSNR and SSIM (RGB, 0-255, as restoration papers) per image in a CSV, their means,
     and the identity baseline (the degraded input scored against the target).
 
-    \b
     With --adapters, each pair is restored by task adapters composed with its own weights
     (see `trainer restore --help`); the summary adds the mean weight of each adapter.
 

@@ -40,7 +40,6 @@ def restore(model_path, images, out, tile, overlap, adapter, device, amp, overwr
     is dropped: the networks restore RGB; `degrade apply` keeps alpha). Existing files,
     inputs included, are never replaced without --overwrite.
 
-    \b
     With --adapters, task adapters are composed per image (W = W0 + sum_k w_k dW_k) with
     weights from the degradation estimator (--weights auto), the true degradations (oracle)
     or given numbers; the weights used are printed per image.
