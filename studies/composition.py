@@ -29,7 +29,6 @@ import torch
 from torch import nn
 
 TASK_FAMILIES = ("blur", "noise", "jpeg", "rain")
-EVAL_BATCH = 8
 
 
 @dataclass(frozen=True)
@@ -206,19 +205,20 @@ def train_full(base: nn.Module, pairs, config: ComposeConfig, device: str) -> nn
 # ---------------------------------------------------------------- scoring
 
 def psnrs_with_weights(model: nn.Module, names, pairs, weights: np.ndarray, device: str) -> list:
-    """PSNR per pair with one weight row per image (the model carries adapters `names`)."""
+    """PSNR per pair with one weight row per image (the model carries adapters `names`);
+    images of one shape run in batches."""
     from pipelines.batching import image_to_tensor, tensor_to_image
+    from studies.finetuning import batches_by_shape
     from trainer.adapters import set_adapters
     from trainer.metrics import psnr
 
-    scores = []
+    scores = [0.0] * len(pairs)
     with torch.no_grad():
-        for first in range(0, len(pairs), EVAL_BATCH):
-            group = pairs[first:first + EVAL_BATCH]
-            set_adapters(model, names, weights[first:first + len(group)])
-            batch = torch.stack([image_to_tensor(lq) for _, lq, _ in group]).to(device)
-            for out, (_, _, gt) in zip(model(batch), group):
-                scores.append(psnr(tensor_to_image(out), gt))
+        for group in batches_by_shape([lq for _, lq, _ in pairs]):
+            set_adapters(model, names, weights[group])
+            batch = torch.stack([image_to_tensor(pairs[i][1]) for i in group]).to(device)
+            for i, out in zip(group, model(batch)):
+                scores[i] = psnr(tensor_to_image(out), pairs[i][2])
     return scores
 
 

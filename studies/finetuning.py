@@ -32,7 +32,7 @@ class RunOutcome:
     seconds: float
 
 
-def _batches_by_shape(images: list[np.ndarray]) -> list[list[int]]:
+def batches_by_shape(images: list[np.ndarray]) -> list[list[int]]:
     """Indices of equal-shaped images, in chunks of at most EVAL_BATCH."""
     groups: dict[tuple, list[int]] = {}
     for index, image in enumerate(images):
@@ -50,7 +50,7 @@ def restore_all(model: nn.Module, images: list[np.ndarray], device: str) -> list
     outputs: list[np.ndarray | None] = [None] * len(images)
     try:
         with torch.no_grad():
-            for group in _batches_by_shape(images):
+            for group in batches_by_shape(images):
                 batch = torch.stack([image_to_tensor(images[i]) for i in group]).to(device)
                 restored = model(batch)
                 for i, out in zip(group, restored):

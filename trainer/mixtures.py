@@ -22,6 +22,7 @@ from degrade.errors import ConfigError, KitError
 
 LABELS_NAME = "labels.json"
 LABELS_FORMAT = "colora-kit/mixed-labels"
+ANY_IMAGE = "*"  # the key of a labels mapping read from a single chain record
 FAMILY_ORDER = ("blur", "rain", "noise", "jpeg")
 MIXTURES: dict[str, tuple[str, ...]] = {
     "noise+jpeg": ("noise", "jpeg"),
@@ -178,8 +179,9 @@ def write_mixed_set(mixed: MixedSet, folder: Path) -> Path:
 
 
 def read_labels(path) -> dict[str, dict]:
-    """{image stem: chain record} from a labels.json of make-mixed (or a plain {stem: record}
-    mapping); a folder means its labels.json. LabelsError naming the file otherwise."""
+    """{image stem: chain record} from a labels.json of make-mixed, a plain {stem: record}
+    mapping, or one chain record (`degrade apply`'s JSON) that labels every image; a folder
+    means its labels.json. LabelsError naming the file otherwise."""
     path = Path(path)
     if path.is_dir():
         path = path / LABELS_NAME
@@ -190,6 +192,8 @@ def read_labels(path) -> dict[str, dict]:
                           f"gt/)") from None
     except (OSError, ValueError) as error:
         raise LabelsError(f"{path}: not a readable labels JSON file ({error})") from None
+    if isinstance(document, dict) and isinstance(document.get("ops"), list):
+        return {ANY_IMAGE: document}  # one chain record (degrade apply's): every image's
     images = document.get("images", document) if isinstance(document, dict) else None
     if not isinstance(images, dict) or not all(isinstance(v, dict) for v in images.values()):
         raise LabelsError(f"{path}: expected {{\"images\": {{stem: chain record}}}}")
@@ -197,6 +201,8 @@ def read_labels(path) -> dict[str, dict]:
 
 
 def record_for(labels: dict[str, dict], stem: str, source) -> dict:
+    if ANY_IMAGE in labels:
+        return labels[ANY_IMAGE]
     if stem not in labels:
         raise LabelsError(f"{source}: no label for image {stem!r}")
     return labels[stem]

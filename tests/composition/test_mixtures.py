@@ -61,6 +61,15 @@ def test_written_set_reads_back(clean, tmp_path):
     assert read_labels(tmp_path / "set") == json.loads(json.dumps(mixed.records))
 
 
+def test_one_chain_record_labels_every_image(tmp_path):
+    from trainer.mixtures import record_for
+
+    record = {"version": 2, "ops": [{"name": "jpeg", "params": {"quality": 50}}]}
+    (tmp_path / "out.json").write_text(json.dumps(record))
+    labels = read_labels(tmp_path / "out.json")
+    assert record_for(labels, "any", "x") == record == record_for(labels, "other", "x")
+
+
 def test_bad_labels_files(tmp_path):
     with pytest.raises(LabelsError, match="no such labels file"):
         read_labels(tmp_path / "missing.json")

@@ -32,7 +32,8 @@ def composition_options(command):
                           "estimator train`)."),
         click.option("--labels", "labels_path", type=click.Path(path_type=Path),
                      help="--weights oracle: a labels.json of `trainer tasks make-mixed` (or "
-                          "its folder): each image's chain record, by file stem."),
+                          "its folder: each image's chain record, by file stem), or one chain "
+                          "record (`degrade apply`'s JSON) for every image."),
         click.option("--similarity", type=click.Choice(SIMILARITIES),
                      default=_DEFAULT.similarity, show_default=True,
                      help="auto/oracle: an adapter's similarity to an image: probability (the "
