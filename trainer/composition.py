@@ -24,7 +24,6 @@ from degrade.errors import ConfigError
 from trainer.adapters.routing import (AdapterTask, Estimate, RouterConfig, RoutingError,
                                       check_tasks, label_estimate, parse_weights, route)
 
-WEIGHT_MODES = ("auto", "oracle")
 ADAPTER_FILE = "adapter.safetensors"
 
 
@@ -248,7 +247,6 @@ def describe_weights(names: Sequence[str], weights: Sequence[float]) -> str:
 
 
 __all__ = ["AdapterSet", "EstimatedWeights", "ExplicitWeights", "OracleWeights", "RoutingError",
-           "WEIGHT_MODES", "adapter_files", "adapter_names",
-           "check_weight_spec", "describe_weights", "evaluate_weighted", "load_adapter_set",
-           "load_composed",
-           "restore_cascade", "restore_weighted", "weight_source"]
+           "adapter_files", "adapter_names", "check_weight_spec", "describe_weights",
+           "evaluate_weighted", "load_adapter_set", "load_composed", "restore_cascade",
+           "restore_weighted", "weight_source"]

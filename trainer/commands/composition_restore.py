@@ -2,7 +2,6 @@
 (kept apart from their plain path so each stays small)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import click
 
@@ -13,7 +12,7 @@ from trainer.commands.composition_options import (check_composition, composition
 EXPLAIN_ROWS = 8  # images shown by --explain (the first ones)
 
 
-def _require_set(composition: dict, explain_path) -> None:
+def _require_set(composition: dict) -> None:
     if composition["adapter_set"] is None:
         raise click.UsageError("--explain shows the weights of composed adapters: give "
                                "--adapters too")
@@ -30,7 +29,7 @@ def restore_composed(model_path, paths, outputs, out, adapter, tile, overlap, de
     from trainer.composition import check_weight_spec, describe_weights, restore_weighted
     from trainer.distributed import resolve_device
 
-    _require_set(composition, explain_path)
+    _require_set(composition)
     check_composition(adapter, composition["adapter_set"])
     check_weight_spec(composition["weights_spec"], composition["estimator_path"],
                       composition["labels_path"])
