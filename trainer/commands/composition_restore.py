@@ -2,7 +2,6 @@
 (kept apart from their plain path so each stays small)."""
 from __future__ import annotations
 
-
 import click
 
 from degrade.clioutputs import check_outputs

@@ -57,8 +57,8 @@ def make_mixed(out, src, mixtures, strengths, crop, seed, overwrite):
     from degrade.clioutputs import check_outputs
     from degrade.errors import ConfigError
     from trainer.commands.restore import list_images
-    from trainer.mixtures import (LABELS_NAME, MIXTURES, clean_crops,
-                                  mixture_families, mixed_set, strength_band, write_mixed_set)
+    from trainer.mixtures import (LABELS_NAME, MIXTURES, clean_crops, mixed_set,
+                                  mixture_families, strength_band, write_mixed_set)
 
     names = list(MIXTURES) if mixtures.strip() == "all" else _split(mixtures, "mixtures")
     for name in names:
