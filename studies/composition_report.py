@@ -183,6 +183,22 @@ def setup_table(results: dict) -> str:
     return _table(["", "setting"], rows)
 
 
+def band_table() -> str:
+    """Each strength's level band in every task op's natural unit."""
+    from degrade.registry import OPS
+    from trainer.mixtures import STRENGTHS
+    from trainer.tasks import TASKS
+
+    rows = []
+    for family, ops in TASKS.items():
+        for name in ops:
+            severity = OPS[name].severity
+            cells = [f"{severity.natural(low):.3g} - {severity.natural(high):.3g}"
+                     for low, high in STRENGTHS.values()]
+            rows.append([family, f"`{name}`", severity.unit, *cells])
+    return _table(["family", "op", "unit", *STRENGTHS], rows)
+
+
 # ---------------------------------------------------------------- charts
 
 def _plt():
@@ -278,6 +294,10 @@ def render(results: dict, figures: dict[str, str], notes: str | None = None) -> 
                                               results["cpu_seconds"].items()) + ".",
         "",
         setup_table(results),
+        "",
+        "Strength bands in natural units (an op's level is linear in its unit):",
+        "",
+        band_table(),
         "",
         "## Targets",
         "",
