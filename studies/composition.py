@@ -142,18 +142,25 @@ def test_sets(cbsd68, config: ComposeConfig):
 
 # ---------------------------------------------------------------- training
 
+def pretrain_scale(config: ComposeConfig, device: str):
+    """The reproduction's ScaleConfig that pre-trains this study's base (its pre-training
+    fields; the fine-tuning ones only have to be valid)."""
+    from studies.scales import ScaleConfig
+
+    return ScaleConfig(name=config.name, device=device, model=config.model,
+                       pretrain_pairs=config.pretrain_pairs, pretrain_patch=config.pretrain_patch,
+                       pretrain_steps=config.pretrain_steps, pretrain_batch=config.pretrain_batch,
+                       pretrain_lr=config.pretrain_lr, faig_pairs=1, train_counts=(1,),
+                       train_crop=config.train_crop, finetune_patch=config.patch,
+                       seed=config.seed)
+
+
 def pretrain_base(sources, config: ComposeConfig, work: Path, device: str) -> Path:
     """PROD shards from the clean sources, then pre-training; the model file's path."""
     from studies.pretraining import build_mode_shards, pretrain_mode
-    from studies.scales import ScaleConfig
     from pipelines.files import write_text_atomically
 
-    scale = ScaleConfig(name=config.name, device=device, model=config.model,
-                        pretrain_pairs=config.pretrain_pairs, pretrain_patch=config.pretrain_patch,
-                        pretrain_steps=config.pretrain_steps, pretrain_batch=config.pretrain_batch,
-                        pretrain_lr=config.pretrain_lr, faig_pairs=1, train_counts=(1,),
-                        train_crop=config.train_crop, finetune_patch=config.patch,
-                        seed=config.seed)
+    scale = pretrain_scale(config, device)
     source_list = write_text_atomically(work / "pretrain-sources.txt",
                                         "".join(f"{Path(p).resolve()}\n" for p in sources))
     build_mode_shards("prod", source_list, work / "shards-prod", scale)

@@ -62,3 +62,49 @@ def test_missing_inputs_are_one_line_usage_errors(compose, estimator, tmp_path):
     assert result.exit_code == 2 and "does not exist" in result.output
     result = CliRunner().invoke(compose, ["--data", str(tmp_path)])
     assert result.exit_code == 2 and "--estimator" in result.output
+
+
+def test_per_image_weights_on_images_of_two_shapes():
+    """Whole CBSD68 images come in two orientations: scored in batches by shape, each with its
+    own weight row, as one image at a time would be."""
+    import numpy as np
+
+    from studies.composition import psnrs_with_weights
+    from trainer.adapters import (apply_plan, make_plan, method_config, set_adapters,
+                                  trainable_parameters)
+    from trainer.metrics import psnr
+    from trainer.models import create_model
+    from trainer.restore import restore_image
+
+    torch.manual_seed(0)
+    model = create_model("nafnet-tiny", enc_blocks=(1,), dec_blocks=(1,), middle_blocks=1)
+    config = method_config("lora", {"rank": 2}, strict=False)
+    apply_plan(model, make_plan(model, "lora", config, None), config, name="a")
+    with torch.no_grad():
+        for param in trainable_parameters(model):
+            param.add_(0.05 * torch.randn(param.shape))
+    model.eval()
+    rng = np.random.default_rng(0)
+    pairs = [(f"i{k}", rng.integers(0, 256, shape, dtype=np.uint8),
+              rng.integers(0, 256, shape, dtype=np.uint8))
+             for k, shape in enumerate([(16, 24, 3), (24, 16, 3), (16, 24, 3)])]
+    weights = np.array([[0.0], [1.0], [0.5]])
+    scores = psnrs_with_weights(model, ["a"], pairs, weights, "cpu")
+    for (_, lq, gt), row, score in zip(pairs, weights, scores):
+        set_adapters(model, ["a"], row)
+        assert score == pytest.approx(psnr(restore_image(model, lq), gt), abs=0.01)
+
+
+@pytest.mark.parametrize("name", ["cpu", "gpu", "test"])
+def test_every_configuration_is_well_formed(name):
+    """What can be checked without running it (the gpu one has no GPU here): its model preset,
+    its pre-training scale, crops that hold a training patch, a split that CBSD68 holds."""
+    from studies.composition import CONFIGS, pretrain_scale
+    from trainer.models import create_model
+
+    config = CONFIGS[name]
+    assert create_model(config.model) is not None
+    assert pretrain_scale(config, config.device).pretrain_steps == config.pretrain_steps
+    assert config.patch <= config.train_crop
+    assert config.val_images + config.test_images <= 68
+    assert config.faig_pairs <= config.train_pairs
