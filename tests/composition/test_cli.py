@@ -28,7 +28,8 @@ def test_restore_prints_the_weights_of_every_image_and_explains(kit, tmp_path):
 def test_eval_with_oracle_weights(kit, tmp_path):
     result = invoke("eval", kit / "base.safetensors", "--data", kit / "mixed", "--adapters",
                     f"{kit / 'adapters' / 'noise.safetensors'},{kit / 'adapters' / 'blur.safetensors'}",
-                    "--weights", "oracle", "--labels", kit / "mixed" / "labels.json", "--out",
+                    "--weights", "oracle", "--labels", kit / "mixed" / "labels.json",
+                    "--similarity", "probability", "--normalise", "sum", "--out",
                     tmp_path / "eval.csv", "--quiet")
     assert result.exit_code == 0, result.output
     assert "oracle weights, mean: noise 0.50, blur 0.50" in result.output

@@ -45,7 +45,8 @@ def test_oracle_weights_per_image_follow_the_labels(kit):
     from trainer.mixtures import read_labels
 
     model, adapters = load_composed(kit / "base.safetensors", [kit / "adapters"])
-    source = weight_source("oracle", adapters, labels_path=kit / "mixed")
+    source = weight_source("oracle", adapters, labels_path=kit / "mixed",
+                           config=RouterConfig("probability", None, "sum"))
     report, used = evaluate_weighted(model, adapters, source, iter_pairs(kit / "mixed"), "cpu")
     assert len(report.scores) == 3
     # blur+noise: blur and noise present, jpeg not -> sum-normalised 0.5 / 0 / 0.5

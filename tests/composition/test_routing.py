@@ -51,7 +51,11 @@ def test_strength_similarity_uses_level_and_range():
 
 def test_nothing_found_gives_the_base_model():
     empty = Estimate({op: 0.0 for op in ESTIMATE.probability}, ESTIMATE.level)
-    np.testing.assert_array_equal(route(TASKS, empty, RouterConfig()), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(route(TASKS, empty, RouterConfig(normalise="sum")),
+                                  [0.0, 0.0, 0.0])
+    # softmax of equal similarities: every adapter alike
+    np.testing.assert_allclose(route(TASKS, empty, RouterConfig(normalise="softmax")),
+                               [1 / 3] * 3)
 
 
 def test_oracle_estimate_from_a_chain_record():

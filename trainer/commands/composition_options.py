@@ -12,7 +12,7 @@ _DEFAULT = RouterConfig()
 
 
 def composition_options(command):
-    """Add --adapters, --weights, --top-k, --estimator, --labels, --similarity, --normalise and
+    """The router's defaults are the settings docs/composition.md measured best. Add --adapters, --weights, --top-k, --estimator, --labels, --similarity, --normalise and
     --temperature to a command (keyword arguments of the same names)."""
     options = [
         click.option("--adapters", "adapter_set", metavar="FILES|FOLDER",
@@ -26,7 +26,8 @@ def composition_options(command):
                           "adapter for every image."),
         click.option("--top-k", type=click.IntRange(min=0), default=_DEFAULT.top_k or 0,
                      show_default=True,
-                     help="auto/oracle: keep the K most similar adapters (0: all)."),
+                     help="auto/oracle: keep the K most similar adapters (0: all; measured "
+                          "best in docs/composition.md)."),
         click.option("--estimator", "estimator_path", type=click.Path(path_type=Path),
                      help="--weights auto: a degradation estimator (run folder of `trainer "
                           "estimator train`)."),
