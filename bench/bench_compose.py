@@ -57,7 +57,7 @@ def load_estimator(args):
 
 def build_rows(args, base, paths, estimator, tile):
     from trainer.adapters import set_adapters
-    from trainer.adapters.routing import AdapterTask, Estimate, route
+    from trainer.routing import AdapterTask, Estimate, route
     from trainer.estimator.inference import estimate_image
     from trainer.tasks import TASKS
 

@@ -238,7 +238,7 @@ def plain_psnrs(model: nn.Module, pairs, device: str) -> list:
 
 
 def cascade_psnrs(model, adapters, pairs, estimates, device: str) -> tuple[list, list]:
-    from trainer.adapters.routing import cascade_order
+    from trainer.routing import cascade_order
     from trainer.composition import restore_cascade
     from trainer.metrics import psnr
 
@@ -251,19 +251,19 @@ def cascade_psnrs(model, adapters, pairs, estimates, device: str) -> tuple[list,
 
 
 def router_weights(adapters, estimates, config) -> np.ndarray:
-    from trainer.adapters.routing import route
+    from trainer.routing import route
 
     return np.stack([route(adapters.tasks, estimate, config) for estimate in estimates])
 
 
 def router_config(similarity: str, normalise: str, temperature: float, top_k: int):
-    from trainer.adapters.routing import RouterConfig
+    from trainer.routing import RouterConfig
 
     return RouterConfig(similarity, top_k or None, normalise, temperature)
 
 
 def set_estimates(estimator, tile: int, mixed, device: str):
-    from trainer.adapters.routing import Estimate
+    from trainer.routing import Estimate
     from trainer.estimator.inference import estimate_image
 
     return [Estimate.from_op_estimates(estimate_image(estimator, lq, tile, device))
@@ -272,7 +272,7 @@ def set_estimates(estimator, tile: int, mixed, device: str):
 
 def oracle_estimates(mixed):
     from degrade.registry import KNOWN_OPS
-    from trainer.adapters.routing import label_estimate
+    from trainer.routing import label_estimate
 
     return [label_estimate(mixed.records[name], list(KNOWN_OPS)) for name, _, _ in mixed.pairs]
 

@@ -6,7 +6,7 @@ loaded under its task name; per image, a weight source gives one weight per adap
 model runs `W0 + sum_k w_k dW_k` (trainer.adapters.set_adapters):
 
     explicit   the same weights for every image
-    auto       the router (trainer.adapters.routing) on the degradation estimator's output
+    auto       the router (trainer.routing) on the degradation estimator's output
     oracle     the router on the true labels (chain records from a labels file, e.g. make-mixed's)
 
 A cascade applies chosen adapters one after another instead (each alone, weight 1).
@@ -21,7 +21,7 @@ import numpy as np
 from torch import nn
 
 from degrade.errors import ConfigError
-from trainer.adapters.routing import (AdapterTask, Estimate, RouterConfig, RoutingError,
+from trainer.routing import (AdapterTask, Estimate, RouterConfig, RoutingError,
                                       check_tasks, label_estimate, parse_weights, route)
 
 ADAPTER_FILE = "adapter.safetensors"

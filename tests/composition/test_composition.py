@@ -6,7 +6,7 @@ import pytest
 from degrade.errors import ConfigError
 from trainer.adapters import AdapterError, read_adapter
 from trainer.adapters.merging import merge_into_model
-from trainer.adapters.routing import RouterConfig, RoutingError, route
+from trainer.routing import RouterConfig, RoutingError, route
 from trainer.checkpoint import load_model
 from trainer.composition import (EstimatedWeights, OracleWeights, adapter_files,
                                  evaluate_weighted, load_composed, restore_weighted,
@@ -62,7 +62,7 @@ def test_oracle_weights_per_image_follow_the_labels(kit):
 def test_estimated_weights_are_the_router_on_the_estimate(kit):
     from trainer.estimator.files import load_estimator
     from trainer.estimator.inference import estimate_image
-    from trainer.adapters.routing import Estimate
+    from trainer.routing import Estimate
 
     model, adapters = load_composed(kit / "base.safetensors", [kit / "adapters"])
     config = RouterConfig(top_k=2)

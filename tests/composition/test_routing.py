@@ -1,11 +1,11 @@
-"""The router against weights computed by hand (trainer.adapters.routing)."""
+"""The router against weights computed by hand (trainer.routing)."""
 import math
 
 import numpy as np
 import pytest
 
 from degrade.errors import ConfigError
-from trainer.adapters.routing import (AdapterTask, Estimate, RouterConfig, RoutingError,
+from trainer.routing import (AdapterTask, Estimate, RouterConfig, RoutingError,
                                       cascade_order, check_tasks, label_estimate,
                                       parse_weights, range_fit, route)
 

@@ -26,7 +26,7 @@ def invoke(*args):
 
 def test_command_modules_import_no_torch():
     code = ("import sys, trainer.cli, trainer.commands.pretrain, trainer.commands.evaluate, "
-            "trainer.commands.restore; assert 'torch' not in sys.modules, 'torch imported'")
+            "trainer.commands.restore, trainer.commands.tasks; assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from trainer.adapters.routing import NORMALISATIONS, SIMILARITIES, RouterConfig
+from trainer.routing import NORMALISATIONS, SIMILARITIES, RouterConfig
 
 _DEFAULT = RouterConfig()
 
