@@ -7,6 +7,7 @@ import click
 
 from degrade.clioutputs import overwrite_option
 from degrade.lazycli import LazyGroup
+from trainer.commands.options import quiet_option
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,7 +39,8 @@ def tasks():
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Same seed and images, same bytes.")
 @overwrite_option
-def make_mixed(out, src, mixtures, strengths, crop, seed, overwrite):
+@quiet_option
+def make_mixed(out, src, mixtures, strengths, crop, seed, overwrite, quiet):
     """Degrade clean images by two or three task families in turn (blur, rain, noise, JPEG in
     that order) at a light or heavy strength, and write paired folders with labels.
 
@@ -54,6 +56,8 @@ def make_mixed(out, src, mixtures, strengths, crop, seed, overwrite):
       trainer eval runs/pretrain --data mixed/noise+jpeg-heavy --adapters runs/adapters/ \\
           --estimator runs/estimator
     """
+    from tqdm import tqdm
+
     from degrade.clioutputs import check_outputs
     from degrade.errors import ConfigError
     from trainer.commands.restore import list_images
@@ -77,7 +81,9 @@ def make_mixed(out, src, mixtures, strengths, crop, seed, overwrite):
                for stem in stems]
     check_outputs([*outputs, *[folder / LABELS_NAME for folder in folders]],
                   list(sources or []), overwrite)
-    for folder, (name, strength) in zip(folders, [(n, s) for n in names for s in levels]):
+    sets = [(n, s) for n in names for s in levels]
+    for folder, (name, strength) in zip(tqdm(folders, unit="set", desc="make-mixed",
+                                             disable=quiet), sets):
         write_mixed_set(mixed_set(name, strength, clean, seed), folder)
     click.echo(f"{len(folders)} mixed set(s) of {len(clean)} image(s) -> {out} "
                f"({', '.join(f.name for f in folders)})")
