@@ -3,7 +3,8 @@
 Every arm uses the same model preset, steps, batch, patch, seed and clean sources (bsds500/train
 and sun80 crops, never an evaluation image); only the chain mode of the shards differs:
 `single` (one op), `fixed` (a random subset in canonical order), `prod` (random order and length
-1..N over K ops). The `random` arm is the freshly initialised model, pre-trained on nothing.
+1..N over K ops). The `random` arm is the freshly initialised model, started at the identity as
+every pre-training is (trainer.models.start_at_identity), and pre-trained on nothing.
 """
 from __future__ import annotations
 
@@ -61,11 +62,14 @@ def pretrain_mode(shards: Path, out: Path, scale: ScaleConfig, device: str):
 
 
 def random_init(scale: ScaleConfig) -> nn.Module:
-    """The scale's preset, freshly initialised from the scale's seed."""
-    from trainer.models import create_model
+    """The scale's preset, freshly initialised from the scale's seed and started at the
+    identity, as `trainer pretrain` starts it."""
+    from trainer.models import create_model, start_at_identity
 
     torch.manual_seed(scale.seed)
-    return create_model(scale.model)
+    model = create_model(scale.model)
+    start_at_identity(model)
+    return model
 
 
 def pretrained_arms(folder: DataFolder, scale: ScaleConfig, work: Path, device: str,

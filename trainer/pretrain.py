@@ -272,7 +272,7 @@ def _finish(config: PretrainConfig, model, result: FitResult, seconds: float) ->
 def pretrain(config: PretrainConfig) -> PretrainResult | None:
     """Run (or resume) one pre-training run; returns the result on rank 0, None elsewhere."""
     from trainer.evaluate import validation_fn
-    from trainer.models import create_model
+    from trainer.models import create_model, start_at_identity
 
     began = time.perf_counter()
     context = distributed.init_from_env(config.device)
@@ -287,6 +287,7 @@ def pretrain(config: PretrainConfig) -> PretrainResult | None:
         distributed.barrier()
         torch.manual_seed(config.seed)
         model = create_model(config.model)
+        start_at_identity(model)  # a resumed run loads its weights over this
         val_fn = validation_fn(val_pairs, context.device, config.amp) if config.val else None
         result = fit(model, batch_source(config, per_rank), loop_config(config, context.is_main),
                      val_fn=val_fn, out_dir=config.out, resume=True,

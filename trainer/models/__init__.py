@@ -11,6 +11,7 @@ below; trainer.models.contract says what the network must provide.
 from trainer.models import nafnet as _nafnet  # noqa: F401  (registers presets)
 from trainer.models import restormer as _restormer  # noqa: F401  (registers presets)
 from trainer.models.contract import ContractError, RestorationModel, check_model_contract
+from trainer.models.identity import start_at_identity
 from trainer.models.introspect import (BlockInfo, PARAM_KINDS, PARTS, count_parameters,
                                        named_param_kinds, param_kind)
 from trainer.models.official import (OfficialWeightsError, load_official_state_dict,
@@ -22,4 +23,4 @@ __all__ = ["BlockInfo", "ContractError", "OfficialLayout", "OfficialWeightsError
            "PARTS", "RestorationModel", "check_model_contract", "count_parameters",
            "create_model", "get_preset", "list_presets", "load_official_state_dict",
            "load_official_weights", "model_from_config", "named_param_kinds", "param_kind",
-           "register_architecture", "register_preset"]
+           "register_architecture", "register_preset", "start_at_identity"]

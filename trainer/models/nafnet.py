@@ -90,6 +90,8 @@ class NAFNet(nn.Module):
     additive skip and NAFBlocks, a 3x3 ending conv and the global residual. Inputs of any size
     are zero-padded bottom/right to a multiple of 2**levels and cropped back."""
 
+    residual_output = "ending"  # zeroed by trainer.models.start_at_identity
+
     def __init__(self, config: NAFNetConfig):
         super().__init__()
         self._config = config

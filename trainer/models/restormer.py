@@ -161,6 +161,7 @@ class Restormer(nn.Module):
     cropped back."""
 
     pad_multiple = 8
+    residual_output = "output"  # zeroed by trainer.models.start_at_identity
 
     def __init__(self, config: RestormerConfig):
         super().__init__()
