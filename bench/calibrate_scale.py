@@ -82,7 +82,7 @@ def measure_pretrain(folder, scale, work: Path, steps: int, log):
 def measure_runs(model, tasks, scale, log):
     """Per method: CPU seconds per fine-tuning step; per task and method: per-image PSNRs; CPU
     seconds per evaluated test image and per FAIG."""
-    from studies.finetuning import faig_for_task, finetune_and_score, score_test_set
+    from studies.finetuning import faig_for_task, finetune_and_score, input_psnrs, score_test_set
     from studies.reproduction import run_seed
 
     count = scale.max_train_count
@@ -106,14 +106,18 @@ def measure_runs(model, tasks, scale, log):
             per_image[method][task.name] = np.asarray(outcome.per_image)
         log(f"{task.name}: " + ", ".join(f"{m} {per_image[m][task.name].mean():.2f} dB"
                                          for m in METHODS)
-            + f" (input {np.mean([r for r in _input(task)]):.2f} dB)")
+            + f" (input {np.mean(input_psnrs(task)):.2f} dB)")
     return ({m: float(np.mean(v)) for m, v in per_step.items()}, per_image,
             float(np.mean(eval_costs)), float(np.mean(faig_costs)))
 
 
-def _input(task):
+def margins_over_input(per_image: dict, tasks) -> dict:
+    """{method: {task: mean PSNR - mean input PSNR}}: whether each run beats the identity."""
     from studies.finetuning import input_psnrs
-    return input_psnrs(task)
+
+    inputs = {t.name: float(np.mean(input_psnrs(t))) for t in tasks}
+    return {m: {t.name: float(per_image[m][t.name].mean()) - inputs[t.name] for t in tasks}
+            for m in per_image}
 
 
 def paired_sd(per_image: dict, a: str, b: str, tasks) -> float:
@@ -130,14 +134,14 @@ def predicted_cpu_seconds(c: Candidate, costs: dict, arms_and_methods: int) -> f
 
 
 CANDIDATES = (
-    Candidate(500, 60, (16, 64), 30, 68),
-    Candidate(600, 80, (16, 64), 30, 68),
-    Candidate(600, 80, (16, 64), 30, 40),
     Candidate(600, 100, (16, 64), 30, 68),
-    Candidate(800, 100, (16, 64), 30, 68),
-    Candidate(1000, 160, (16, 64), 30, 68),
-    Candidate(1000, 160, (16, 32, 64), 30, 68),
-    Candidate(2000, 320, (16, 32, 64, 128), 30, 68),
+    Candidate(1000, 150, (16, 64), 30, 68),
+    Candidate(1500, 150, (16, 64), 30, 68),
+    Candidate(1500, 200, (16, 64), 30, 68),
+    Candidate(2000, 200, (16, 64), 30, 68),
+    Candidate(2000, 250, (16, 64), 30, 68),
+    Candidate(1500, 200, (16, 32, 64), 30, 68),
+    Candidate(3000, 300, (16, 64), 30, 68),
 )
 
 
@@ -177,7 +181,8 @@ def main(data_dir, scale_name, pretrain_steps, finetune_steps, cpu_share, extra_
 
         work.mkdir(parents=True, exist_ok=True)
         write_text_atomically(work / "calibration.json", json.dumps(measured, indent=1) + "\n")
-    print_table(measured["costs"], measured["sds"], cpu_share, extra_arms)
+    print_table(measured["costs"], measured["sds"], cpu_share, extra_arms,
+                measured.get("batch", 8))
 
 
 def measure(data_dir, scale_name, pretrain_steps, finetune_steps, work) -> dict:
@@ -209,17 +214,28 @@ def measure(data_dir, scale_name, pretrain_steps, finetune_steps, work) -> dict:
     sds = {name: paired_sd(per_image, a, b, tasks) for name, (a, b) in pairs.items()}
     click.echo("paired SD per image (pooled over tasks): "
                + ", ".join(f"{k} {v:.3f}" for k, v in sds.items()))
-    return {"costs": costs, "sds": sds}
+    margins = margins_over_input(per_image, tasks)
+    method, task = min(((m, t) for m in margins for t in margins[m]),
+                       key=lambda mt: margins[mt[0]][mt[1]])
+    click.echo(f"smallest margin over the input after {finetune_steps} fine-tuning steps from "
+               f"{pretrain_steps} pre-training steps: {method} on {task} "
+               f"{margins[method][task]:+.2f} dB")
+    return {"costs": costs, "sds": sds, "margins": margins, "batch": scale.finetune_batch,
+            "pretrain_steps": pretrain_steps, "finetune_steps": finetune_steps}
 
 
-def print_table(costs: dict, sds: dict, cpu_share: float, extra_arms: int) -> None:
-    click.echo(f"\n{'pretrain':>8} {'ft steps':>8} {'counts':>16} {'test':>5} "
+def print_table(costs: dict, sds: dict, cpu_share: float, extra_arms: int, batch: int) -> None:
+    """One line per candidate; `epochs`: times a fine-tuning run sees its largest training set
+    (steps x batch patches, one patch per training crop drawn)."""
+    click.echo(f"\n{'pretrain':>8} {'ft steps':>8} {'counts':>16} {'epochs':>6} {'test':>5} "
                f"{'CPU min':>8} {'wall min':>8}  smallest gap resolved at 2 SE")
     for c in CANDIDATES:
         cpu = predicted_cpu_seconds(c, costs, 7 + extra_arms)
+        epochs = c.finetune_steps * batch / max(c.train_counts)
         gaps = ", ".join(f"{k} {2 * v / np.sqrt(c.test_images):.3f}" for k, v in sds.items())
         click.echo(f"{c.pretrain_steps:>8} {c.finetune_steps:>8} {str(c.train_counts):>16} "
-                   f"{c.test_images:>5} {cpu / 60:>8.1f} {cpu / 60 / cpu_share:>8.1f}  {gaps}")
+                   f"{epochs:>6.1f} {c.test_images:>5} {cpu / 60:>8.1f} "
+                   f"{cpu / 60 / cpu_share:>8.1f}  {gaps}")
 
 
 if __name__ == "__main__":

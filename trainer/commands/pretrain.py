@@ -54,7 +54,9 @@ def pretrain(shards, model, steps, batch, patch, lr, loss, val, val_limit, out, 
              val_every, ckpt_every, device, quiet):
     """Pre-train a restoration network on PROD shards (built by `degrade build-shards`).
 
-    With no option this is NAFNet's SIDD width-32 recipe on the paper's preset. The run folder
+    With no option this is NAFNet's SIDD width-32 recipe on the paper's preset. The network
+    starts at the identity (its last layer before the global residual zeroed), so even a short
+    run starts from, not below, its inputs' PSNR. The run folder
     gets model.safetensors, checkpoints/, metrics.jsonl, curves.png and summary.json; a killed
     run continues exactly with the same command plus --resume.
 
