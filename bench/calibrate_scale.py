@@ -135,6 +135,7 @@ def predicted_cpu_seconds(c: Candidate, costs: dict, arms_and_methods: int) -> f
 
 CANDIDATES = (
     Candidate(600, 100, (16, 64), 30, 68),
+    Candidate(600, 200, (16, 64), 30, 68),
     Candidate(1000, 150, (16, 64), 30, 68),
     Candidate(1500, 150, (16, 64), 30, 68),
     Candidate(1500, 200, (16, 64), 30, 68),

@@ -1,7 +1,7 @@
 """What each scale of the reproduction runs: model, steps, data sizes, evaluation subsets.
 
 `smoke` proves the pipeline on a CPU in a few minutes; `medium` is the CPU scale whose numbers mean
-something (about an hour on two cores, sized with bench/calibrate_scale.py); `gpu` fits one H200
+something (about 35 CPU minutes, sized with bench/calibrate_scale.py); `gpu` fits one H200
 run of at most 9 minutes; `lite` is sized for one GPU and about 25 minutes in total; `test` is smaller than smoke and exists only for the
 end-to-end test.
 """
@@ -28,6 +28,7 @@ class ConfoundArm:
 CONFOUND_ARMS: dict[str, ConfoundArm] = {
     # LoRA factors start with B = 0: at Full's learning rate an adapter may simply move too slowly.
     "colora-lr4": ConfoundArm("colora", "CoLoRA lr x4", "CoLoRA = Full", lr_factor=4.0),
+    "colora-lr2": ConfoundArm("colora", "CoLoRA lr x2", "CoLoRA = Full", lr_factor=2.0),
     # Decoder-only tunes several times CoLoRA's budget on a small model: give CoLoRA the same.
     "colora-decoder-budget": ConfoundArm("colora", "CoLoRA at Dec. budget",
                                          "CoLoRA > Decoder-only", budget_of="decoder"),
@@ -95,15 +96,17 @@ SCALES: dict[str, ScaleConfig] = {
         train_counts=(16, 32, 64, 128), train_crop=64, finetune_steps=20, finetune_batch=4,
         finetune_patch=32, polyu_test_count=8, cbsd68_count=8, eval_crop=96,
         faig_target_steps=10, faig_pairs=8, faig_steps=12),
-    # Sized from bench/calibrate_scale.py for this 2-core CPU host, loaded: a run gets about a
-    # third of a core there, so an hour holds about 17 CPU minutes (docs/results.md).
+    # Sized with bench/calibrate_scale.py (about 35 CPU minutes single-threaded, so about 35
+    # minutes on an idle 2-core host and about 75 with two other busy jobs) and short runs of
+    # the hard cells (docs/results/notes.md): motion blur needs lr x steps of about 0.3 or more
+    # to beat its input, 16 PolyU pairs overfit above about 0.45; 1.8e-3 x 200 lies between.
     "medium": ScaleConfig(
         name="medium", device="cpu", model="nafnet-tiny",
         pretrain_pairs=2048, pretrain_patch=48, pretrain_steps=600, pretrain_batch=8,
-        train_counts=(16, 64), train_crop=96, finetune_steps=100, finetune_batch=8,
-        finetune_patch=48, polyu_test_count=30, cbsd68_count=68, eval_crop=96,
-        faig_target_steps=40, faig_pairs=16, faig_steps=30,
-        confound_arms=("colora-lr4", "colora-decoder-budget")),
+        train_counts=(16, 64), train_crop=96, finetune_steps=200, finetune_batch=8,
+        finetune_patch=48, finetune_lr=1.8e-3, polyu_test_count=30, cbsd68_count=68,
+        eval_crop=96, faig_target_steps=40, faig_pairs=16, faig_steps=30,
+        confound_arms=("colora-lr2", "colora-decoder-budget")),
     # One H200 run of at most 9 minutes, start-up included, with a real (width 16) NAFNet. At
     # these sizes a step is bound by per-step overhead, not the GPU: nafnet-small took about
     # 50 ms a step on an H100 (docs/benchmarks.md, 400 steps of 8 in 21.6 s), so the estimate is
