@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from studies.scales import SCALES, get_scale
+from studies.scales import CONFOUND_ARMS, SCALES, get_scale
 
 
 def test_scales_follow_the_issue():
@@ -21,7 +21,10 @@ def test_evidence_scales_see_their_largest_set_ten_times_and_test_on_every_image
     scale = get_scale(name)
     assert scale.finetune_steps * scale.finetune_batch >= 10 * scale.max_train_count
     assert (scale.polyu_test_count, scale.cbsd68_count) == (30, 68)  # all held-out images
-    assert set(scale.confound_arms) == {"colora-lr4", "colora-decoder-budget"}
+    # one arm per confound of the fine-tuning study: a learning-rate arm and an equal budget
+    assert {CONFOUND_ARMS[a].checks for a in scale.confound_arms} == {"CoLoRA = Full",
+                                                                     "CoLoRA > Decoder-only"}
+    assert any(CONFOUND_ARMS[a].lr_factor > 1 for a in scale.confound_arms)
 
 
 def test_gpu_scale_is_a_real_network_on_cuda():
