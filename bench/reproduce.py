@@ -26,7 +26,7 @@ from studies.scales import SCALES  # noqa: E402  (light: no torch)
 @click.option("--scale", "scale_name", type=click.Choice(list(SCALES)), default="smoke",
               show_default=True,
               help="smoke: CPU, a few minutes, tiny model (proves the plumbing). medium: CPU, "
-                   "about an hour on two cores, the scale docs/results.md comes from. gpu: one "
+                   "about 30 minutes on one idle core, the scale docs/results.md comes from. gpu: one "
                    "H200 run of at most 9 minutes, NAFNet width 16. lite: one GPU, about 25 "
                    "minutes. test: a smaller smoke run for the test suite only.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
@@ -64,7 +64,7 @@ def main(data_dir: Path | None, scale_name: str, out: Path | None, work: Path | 
     \b
     Examples:
       python bench/reproduce.py --data ../shared/data --scale smoke
-      python bench/reproduce.py --data ../shared/data --scale medium    # about an hour
+      python bench/reproduce.py --data ../shared/data --scale medium    # about 30 CPU minutes
       python bench/reproduce.py --data shared/data --scale gpu --out $OUT/gpu \\
           --work /tmp/reproduce-gpu --report $OUT/gpu/results-gpu.md
     """
