@@ -32,6 +32,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # studies/ is an application at the repository root
     sys.path.insert(0, str(REPO))
+from studies.scales import SCALES  # noqa: E402  (light: no torch)
 
 METHODS = ("full", "lora", "decoder", "colora")
 
@@ -150,7 +151,7 @@ CANDIDATES = (
 @click.option("--data", "data_dir", type=click.Path(path_type=Path),
               help="The shared data folder (see bench/reproduce.py --help); needed unless "
                    "--table-only.")
-@click.option("--scale", "scale_name", default="smoke", show_default=True,
+@click.option("--scale", "scale_name", type=click.Choice(list(SCALES)), default="smoke", show_default=True,
               help="Base scale: model, batch, patch, crops and lr come from it.")
 @click.option("--pretrain-steps", type=click.IntRange(min=1), default=200, show_default=True,
               help="Steps of the calibration's own PROD pre-training.")
@@ -177,7 +178,12 @@ def main(data_dir, scale_name, pretrain_steps, finetune_steps, cpu_share, extra_
     elif data_dir is None:
         raise click.UsageError("--data is needed to measure (or pass --table-only)")
     else:
-        measured = measure(data_dir, scale_name, pretrain_steps, finetune_steps, work)
+        from studies.datafolder import DataFolderError
+
+        try:
+            measured = measure(data_dir, scale_name, pretrain_steps, finetune_steps, work)
+        except DataFolderError as error:
+            raise click.ClickException(str(error)) from None
         from pipelines.files import write_text_atomically
 
         work.mkdir(parents=True, exist_ok=True)

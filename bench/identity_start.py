@@ -20,12 +20,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # studies/ is an application at the repository root
     sys.path.insert(0, str(REPO))
+from studies.scales import SCALES  # noqa: E402  (light: no torch)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--data", "data_dir", type=click.Path(path_type=Path), required=True,
               help="The shared data folder (see bench/reproduce.py --help).")
-@click.option("--scale", "scale_name", default="medium", show_default=True,
+@click.option("--scale", "scale_name", type=click.Choice(list(SCALES)), default="medium", show_default=True,
               help="Scale whose model, crops and fine-tuning recipe are used.")
 @click.option("--test-images", type=click.IntRange(min=1), default=20, show_default=True,
               help="Test images per task (PolyU: at most 30).")
@@ -39,7 +40,7 @@ def main(data_dir, scale_name, test_images, count, steps, lr):
     """Print input, fresh-model and fine-tuned PSNRs per task, default init vs identity start."""
     import torch
 
-    from studies.datafolder import check_data_folder
+    from studies.datafolder import DataFolderError, check_data_folder
     from studies.downstream import prepare_tasks
     from studies.finetuning import finetune_and_score, input_psnrs, score_test_set
     from studies.pretraining import random_init
@@ -55,7 +56,10 @@ def main(data_dir, scale_name, test_images, count, steps, lr):
                     polyu_test_count=min(test_images, 30), cbsd68_count=test_images,
                     finetune_steps=steps or base.finetune_steps,
                     finetune_lr=lr or base.finetune_lr)
-    tasks = prepare_tasks(check_data_folder(data_dir, scale.cbsd68_count), scale)
+    try:
+        tasks = prepare_tasks(check_data_folder(data_dir, scale.cbsd68_count), scale)
+    except DataFolderError as error:
+        raise click.ClickException(str(error)) from None
     started = random_init(scale)  # the identity start, as pre-training and the studies use
     torch.manual_seed(scale.seed)
     default = create_model(scale.model)
