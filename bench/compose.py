@@ -39,6 +39,10 @@ from degrade.cliboundary import guarded  # noqa: E402  (KitErrors as one line)
                    "docs/composition-CONFIG.md otherwise].")
 @click.option("--base", "base_path", type=click.Path(exists=True, path_type=Path),
               help="Reuse this pre-trained base instead of pre-training one.")
+@click.option("--reuse", is_flag=True,
+              help="Take the base, adapters and fine-tuned models an earlier run of this "
+                   "configuration left in WORK instead of training them again (e.g. to score "
+                   "another --estimator); the report lists what was reused.")
 @click.option("--device", default=None, help="torch device [default: the config's].")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="torch CPU threads (tiny models run best single-threaded).")
@@ -48,8 +52,8 @@ from degrade.cliboundary import guarded  # noqa: E402  (KitErrors as one line)
               help="Check a configuration with every step count cut to 1-2 and 2 images a split.")
 @click.option("--report-only", is_flag=True,
               help="Run nothing: write the report again from OUT/results.json.")
-def main(data_dir, estimator_path, config_name, out, work, report, base_path, device, threads,
-         notes, dry_run, report_only):
+def main(data_dir, estimator_path, config_name, out, work, report, base_path, reuse, device,
+         threads, notes, dry_run, report_only):
     """Train task adapters, compose them per image on mixed degradations, write a report.
 
     \b
@@ -102,7 +106,7 @@ def main(data_dir, estimator_path, config_name, out, work, report, base_path, de
             raise click.UsageError(f"--data: {error}") from None
         load_at_start = os.getloadavg()[0]
         results = run_study(data_dir, config, work or out / "work", estimator_path, device,
-                            base_path)
+                            base_path, reuse)
         results["command"] = " ".join(["python", "bench/compose.py",
                                        *map(shlex.quote, sys.argv[1:])])
         results["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -342,8 +342,10 @@ def score_set(mixed, models: dict, adapters, estimator, tile: int, chosen: dict,
 # ---------------------------------------------------------------- the whole study
 
 def run_study(data_root: Path, config: ComposeConfig, work: Path, estimator_path: Path,
-              device: str, base_path: Path | None = None) -> dict:
-    """Train, compose and score; the results dict bench/compose.py writes as results.json."""
+              device: str, base_path: Path | None = None, reuse: bool = False) -> dict:
+    """Train, compose and score; the results dict bench/compose.py writes as results.json.
+    reuse: take the base, adapters and fine-tuned models an earlier run of the same
+    configuration left in `work` instead of training them again (listed in "reused")."""
     from studies.datafolder import check_data_folder
     from trainer.checkpoint import load_model
     from trainer.composition import load_adapter_set
@@ -360,7 +362,17 @@ def run_study(data_root: Path, config: ComposeConfig, work: Path, estimator_path
 
     folder = check_data_folder(data_root, config.val_images + config.test_images)
     work.mkdir(parents=True, exist_ok=True)
+    reused: list[str] = []
+
+    def kept(path: Path) -> bool:
+        if reuse and path.is_file():
+            reused.append(path.name if path.parent == work else f"{path.parent.name}/{path.name}")
+            return True
+        return False
+
     clock = time.process_time()
+    if base_path is None and kept(work / "pretrain-prod" / "model.safetensors"):
+        base_path = work / "pretrain-prod" / "model.safetensors"
     if base_path is None:
         log_line(f"pre-training {config.model}, {config.pretrain_steps} steps")
         base_path = pretrain_base(folder.clean_sources, config, work, device)
@@ -373,6 +385,8 @@ def run_study(data_root: Path, config: ComposeConfig, work: Path, estimator_path
     adapter_dir = work / "adapters"
     adapter_dir.mkdir(exist_ok=True)
     for family in TASK_FAMILIES:
+        if kept(adapter_dir / f"{family}.safetensors"):
+            continue
         log_line(f"task adapter {family}")
         pairs = task_training_pairs(family, crops, config.seed + 1)
         train_adapter(base, family, TASKS[family], pairs, config, device,
@@ -382,11 +396,13 @@ def run_study(data_root: Path, config: ComposeConfig, work: Path, estimator_path
     for mixture in MIXTURES:
         log_line(f"upper bounds on {mixture}")
         pairs = mixture_training_pairs(mixture, crops, config.seed)
-        path = train_adapter(base, mixture, (), pairs, config, device,
-                             work / f"mix-{mixture}.safetensors")
+        path = work / f"mix-{mixture}.safetensors"
+        if not kept(path):
+            train_adapter(base, mixture, (), pairs, config, device, path)
         models["colora-mix"][mixture] = _with_adapter(base, path)
         clock = lap("colora on mixtures", clock)
-        models["full-mix"][mixture] = train_full(base, pairs, config, device)
+        models["full-mix"][mixture] = _full_model(base, pairs, config, device,
+                                                  work / f"full-{mixture}.safetensors", kept)
         clock = lap("full fine-tuning on mixtures", clock)
     composed = copy.deepcopy(base)
     adapters = load_adapter_set(composed, [adapter_dir])
@@ -406,10 +422,23 @@ def run_study(data_root: Path, config: ComposeConfig, work: Path, estimator_path
     lap("test arms", clock)
     return {"config": asdict(config), "adapters": list(adapters.names),
             "adapter_tasks": [asdict(t) for t in adapters.tasks],
-            "estimator": str(estimator_path), "base": str(base_path),
+            "estimator": str(estimator_path), "base": str(base_path), "reused": reused,
             "router_selection": selection, "sets": results_sets,
             "cpu_seconds": timings, "wall_seconds": time.perf_counter() - began,
             "process_cpu_seconds": time.process_time() - cpu_began}
+
+
+def _full_model(base: nn.Module, pairs, config: ComposeConfig, device: str, path: Path,
+                kept) -> nn.Module:
+    """The fully fine-tuned model on a mixture: the one saved at `path` when reused, else
+    trained and saved there."""
+    from trainer.checkpoint import load_model, save_model
+
+    if kept(path):
+        return load_model(path, device)[0].eval()
+    model = train_full(base, pairs, config, device)
+    save_model(path, model, {"steps": config.adapter_steps})
+    return model
 
 
 def _with_adapter(base: nn.Module, path: Path) -> nn.Module:

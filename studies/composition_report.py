@@ -261,6 +261,15 @@ def _save(figure, plt, path: Path) -> Path:
 
 # ---------------------------------------------------------------- the report
 
+def reused_note(results: dict) -> list[str]:
+    reused = results.get("reused") or []
+    if not reused:
+        return []
+    return [f"Reused from an earlier run of this configuration in the same work folder (same "
+            f"code, seed and data; not trained again, so their CPU time is not counted): "
+            f"{', '.join(f'`{name}`' for name in reused)}."]
+
+
 def render(results: dict, figures: dict[str, str], notes: str | None = None) -> str:
     hw = results.get("hardware", {})
     cpu = results.get("process_cpu_seconds")
@@ -292,6 +301,8 @@ def render(results: dict, figures: dict[str, str], notes: str | None = None) -> 
         "",
         "CPU seconds per part: " + ", ".join(f"{k} {v:.0f}" for k, v in
                                               results["cpu_seconds"].items()) + ".",
+        "",
+        *reused_note(results),
         "",
         setup_table(results),
         "",

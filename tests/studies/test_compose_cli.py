@@ -54,6 +54,17 @@ def test_test_configuration_end_to_end(compose, data_folder, estimator, tmp_path
                                          "--report", str(report)])
     assert again.exit_code == 0, again.output
     assert report.read_text() == text
+    # --reuse: nothing trained again, the same models, so the same scores
+    rerun = tmp_path / "rerun"
+    result = CliRunner().invoke(compose, ["--data", str(data_folder), "--estimator",
+                                          str(estimator), "--config", "test", "--out",
+                                          str(rerun), "--work", str(out / "work"), "--reuse",
+                                          "--report", str(tmp_path / "rerun.md")])
+    assert result.exit_code == 0, result.output
+    second = json.loads((rerun / "results.json").read_text())
+    assert "model.safetensors" in second["reused"][0] and len(second["reused"]) == 1 + 4 + 2 * 5
+    assert second["sets"] == results["sets"]
+    assert "Reused from an earlier run" in (tmp_path / "rerun.md").read_text()
 
 
 def test_missing_inputs_are_one_line_usage_errors(compose, estimator, tmp_path):
