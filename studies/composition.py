@@ -61,7 +61,7 @@ class ComposeConfig:
 
 
 CONFIGS: dict[str, ComposeConfig] = {
-    # About 20 CPU minutes of one idle core (measured per-part costs in docs/composition.md).
+    # 16.9 CPU minutes of one core measured (per-part costs in docs/composition.md).
     "cpu": ComposeConfig(name="cpu", device="cpu"),
     # One H200 run of at most 9 minutes: a width-16 NAFNet, whole CBSD68 images, more steps.
     # Steps cost ~50 ms there (per-step overhead bound, docs/benchmarks.md): 1500 pre-training
