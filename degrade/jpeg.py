@@ -42,8 +42,15 @@ def _validate_jpeg(params: Params) -> None:
 
 # Level 1 - quality / 100 stretched over the sampled range's lower end: quality 100 -> 0,
 # 30 -> 1. Above quality 90 the artefacts are imperceptible on 8-bit photographs.
+def params_at_quality(quality: float, rng: np.random.Generator) -> Params:
+    """A JPEG round trip at `quality` (an integer in [1, 100]; sampled range [30, 95])."""
+    if float(quality) != round(float(quality)) or not 1 <= quality <= 100:
+        raise ValueError(f"jpeg: quality {quality:g} must be an integer in [1, 100]")
+    return {"quality": int(round(float(quality)))}
+
+
 SEVERITY = Severity("quality", lambda p: float(p["quality"]), 100.0, float(QUALITY_RANGE[0]),
-                    90.0)
+                    90.0, params_at_quality, "quality", integral=True)
 
 JPEG = Op("jpeg", lambda rgb, p: jpeg_rgb(rgb, **p), _sample_jpeg, _validate_jpeg, SEVERITY, params=(
     Param("quality", "integer", "libjpeg quality factor of the encode", "libjpeg quality (1-100)",

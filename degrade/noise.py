@@ -230,8 +230,16 @@ def speckle_sigma(sigma: float) -> float:
     return MID_GREY * float(sigma) * 255.0
 
 
+def gaussian_params_at(sigma: float, rng: np.random.Generator) -> Params:
+    """Colour Gaussian noise of exactly `sigma` (0-255; any sigma > 0, the sampled range is
+    [1, 30]), its seed drawn from `rng`."""
+    if not 0.0 < float(sigma) <= 255.0:
+        raise ValueError(f"gaussian_noise: sigma {sigma:g} must be in (0, 255]")
+    return {"sigma": float(sigma), "grey": False, "seed": draw_seed(rng)}
+
+
 GAUSSIAN_SEVERITY = Severity(NOISE_UNIT, lambda p: float(p["sigma"]), 0.0,
-                             GAUSSIAN_SIGMA_RANGE[1], NOISE_FLOOR)
+                             GAUSSIAN_SIGMA_RANGE[1], NOISE_FLOOR, gaussian_params_at, "sigma")
 POISSON_SEVERITY = Severity(NOISE_UNIT, lambda p: poisson_sigma(p["scale"]), 0.0,
                             poisson_sigma(POISSON_SCALE_RANGE[1]), NOISE_FLOOR)
 SPECKLE_SEVERITY = Severity(NOISE_UNIT, lambda p: speckle_sigma(p["sigma"]), 0.0,

@@ -62,6 +62,12 @@ class Severity:
         `zero`/`full` span the sampled range, so the level is monotone in the damage done.
     floor: the visibility floor in natural units: below it (above it, for JPEG quality) the op
         changes an 8-bit image imperceptibly.
+    params_at: (natural value, numpy Generator) -> params of exactly that strength, the others
+        drawn (a noise seed...); ValueError for a value the op cannot take. None: the op's
+        strength is not one number that can be set (level-conditioned adapters need it).
+        Values beyond the sampled range are allowed where the op's formula is.
+    symbol: the unit's short name a user may append to a value (`25sigma`, `30quality`).
+    integral: the natural value is an integer (JPEG quality): `snap` rounds to it.
     """
 
     unit: str
@@ -69,6 +75,9 @@ class Severity:
     zero: float
     full: float
     floor: float
+    params_at: Callable[[float, np.random.Generator], Params] | None = None
+    symbol: str = ""
+    integral: bool = False
 
     def level(self, params: Params) -> float:
         return self.level_of(self.measure(params))
@@ -76,6 +85,15 @@ class Severity:
     def level_of(self, natural: float) -> float:
         """The level of a natural-unit value (clipped to [0, 1])."""
         return float(np.clip((natural - self.zero) / (self.full - self.zero), 0.0, 1.0))
+
+    def snap(self, natural: float) -> float:
+        """The nearest natural value the op can be set to."""
+        return float(round(float(natural))) if self.integral else float(natural)
+
+    def linear_level(self, natural: float) -> float:
+        """The level of a natural-unit value on the same linear scale, not clipped: values
+        beyond the sampled range get levels below 0 or above 1."""
+        return float((float(natural) - self.zero) / (self.full - self.zero))
 
     def natural(self, level: float) -> float:
         """The natural-unit value of a level in [0, 1]: the inverse of `level_of` on its range."""

@@ -70,6 +70,10 @@ STUDY_RUN = register_stream("study_run", 50, 50, use="the seed of every study ru
                                                      "(task, pair count), one per task")
 TASK_REDRAW = register_stream("task_redraw", 101, 7, use="a task pair's redraws when a draw "
                                                          "left the crop unchanged, one per attempt")
+LEVEL_DEGRADE = register_stream("level_degrade", 160, use="the degradations of level-adapter "
+                                                         "training batch `index` at set levels")
+LEVEL_TEST = register_stream("level_test", 161, use="test pair `index`'s degradation at a set "
+                                                    "level (level adapters, sweeps, studies)")
 ESTIMATOR_CROP = register_stream("estimator_crop", 150, use="the grid-aligned crop of the "
                                                            "estimator's training batch `index`")
 MIXED_TEST = register_stream("mixed_test", 300, 32, use="a mixed test image's degradations, one "
