@@ -134,7 +134,7 @@ def test_dry_run_counts_every_method(run):
     without = invoke("colora", "--task", "blur", "--base", root / "base.safetensors", "--dry-run",
                      "--budget", "0.05")
     lines = without.output.splitlines()
-    assert [line.split()[0] for line in lines[:-1]] == ["decoder", "lora", "dora", "full"]
+    assert [line.split()[0] for line in lines[:-1]] == ["decoder", "lora", "dora", "full", "levels-full"]
     assert lines[-1].startswith("(not counted: colora") and "--faig" in lines[-1]
     option = invoke("colora", "--task", "blur", "--base", root / "base.safetensors", "--method",
                     "colora", "--rank", "3", "--out", root / "r")

@@ -3,8 +3,9 @@ budget met (CoLoRA), per-image weights work on the real architectures."""
 import pytest
 import torch
 
-from trainer.adapters import (BudgetConfig, adapted_layers, apply_plan, make_plan,
-                              merge_and_unload, method_config, method_names, set_adapters)
+from trainer.adapters import (BudgetConfig, adapted_layers, apply_plan, get_method, make_plan,
+                              merge_and_unload, method_config, method_names, set_adapters,
+                              set_level)
 from trainer.models import create_model, list_presets
 
 SMALL = [name for name in list_presets() if "tiny" in name or "small" in name]
@@ -31,6 +32,8 @@ def test_method_on_preset(preset, method):
         expected = model(x)
     config = method_config(method, {"budget": 0.07}, strict=False)
     apply_plan(model, make_plan(model, method, config, _scores(model)), config)
+    if get_method(method).levels:  # level methods run at a level c (both terms then count)
+        set_level(model, 0.7)
     with torch.no_grad():
         assert torch.allclose(model(x), expected, atol=1e-5)
         for layer in adapted_layers(model).values():

@@ -23,6 +23,7 @@ from torch import nn
 from trainer.adapters.model import (DEFAULT_NAME, AdapterError, AdapterRecord, adapted_layers,
                                     adapter_records, add_adapter, model_fingerprint,
                                     set_adapters)
+from trainer.adapters.levels import LEVEL_PREFIX, is_levelled, level_slot
 from trainer.adapters.plan import AdapterPlan
 
 FORMAT = "colora-adapter"
@@ -72,6 +73,9 @@ def adapter_tensors(model: nn.Module, name: str) -> dict[str, torch.Tensor]:
         if name in layer.tuned:
             for leaf, value in layer.tuned[name].items():
                 tensors[f"{TUNED_PREFIX}/{layer_name}.{leaf}"] = value
+    if name in adapter_records(model) and is_levelled(adapter_records(model)[name]):
+        level_term = adapter_tensors(model, level_slot(name))
+        tensors.update({f"{LEVEL_PREFIX}/{key}": value for key, value in level_term.items()})
     return {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
 
 

@@ -90,23 +90,33 @@ class LowRank(nn.Module):
 
 
 class AdapterSet:
-    """What a model carries: adapter records by name, the active names and their weights
+    """What a model carries: adapter records by name, the active slot names and their weights
     (float32, shape (n,) for the batch or (B, n) per image). Shared by all adapted layers of
-    one model; trainer.adapters.model manages it."""
+    one model; trainer.adapters.model manages it.
+
+    Layers run *slots*: an adapter is one slot, a level-conditioned one two (its constant term
+    at weight w and its level term at w * c, trainer.adapters.levels); `chosen` keeps the names
+    and weights the user set, `levels` each level adapter's c (a number or one per image)."""
 
     def __init__(self):
         self.records: dict = {}
         self.active: tuple[str, ...] = ()
         self.weights = torch.ones(0)
         self.shared: tuple[float, ...] = ()  # the batch weights as Python floats
+        self.chosen: tuple[tuple[str, ...], torch.Tensor] = ((), torch.ones(0))
+        self.levels: dict[str, torch.Tensor] = {}
+        self.missing_levels: tuple[str, ...] = ()
+        self.level_hook = None
         self._by_device: dict = {}
 
     @property
     def per_image(self) -> bool:
         return self.weights.dim() == 2
 
-    def activate(self, names: Sequence[str], weights: torch.Tensor) -> None:
+    def activate(self, names: Sequence[str], weights: torch.Tensor, chosen=None) -> None:
+        """Run slots `names` with `weights`; chosen: the user's (names, weights) when they differ."""
         self.active, self.weights = tuple(names), weights
+        self.chosen = chosen if chosen is not None else (self.active, weights)
         self.shared = () if weights.dim() == 2 else tuple(float(w) for w in weights)
         self._by_device = {}
 
@@ -229,6 +239,8 @@ class AdaptedLayer(nn.Module):
         if x.shape[0] != rows.shape[0]:
             raise ValueError(f"per-image weights: {rows.shape[0]} rows, but a layer sees a "
                              f"batch of {x.shape[0]}")
+        if bool((rows == rows[:1]).all()):  # one composition serves all (a group's images)
+            return self._run(self.composed(names, rows[0].tolist()), x)
         params = self._per_image_parameters(names, rows)
         base = self.base_layer
         bias = params.get("bias", base.bias)

@@ -22,6 +22,7 @@ from torch import nn
 
 from degrade.errors import KitError
 from trainer.adapters.layer import SUPPORTED, AdaptedLayer, AdapterSet
+from trainer.adapters.levels import LEVEL_PREFIX, expand, level_slot, require_levels
 from trainer.adapters.plan import AdapterPlan
 
 DEFAULT_NAME = "default"
@@ -69,28 +70,45 @@ def add_adapter(model: nn.Module, record: AdapterRecord, trainable: bool = False
     `source`)."""
     from trainer.adapters.registry import get_method
 
-    if not record.name or "." in record.name:
+    if not record.name or "." in record.name or "@" in record.name:
         raise AdapterError(f"{source or 'adapter'}: adapter name {record.name!r} must be "
-                           f"non-empty and without '.'")
+                           f"non-empty and without '.' or '@'")
     adapters = _adapter_set(model, create=True)
     if record.name in adapters.records:
         raise AdapterError(f"{source or 'adapter'}: an adapter named {record.name!r} is already "
                            f"loaded; pass another name")
-    slots = _build_slots(model, record, get_method(record.method).variant)
+    method = get_method(record.method)
+    terms = {record.name: _build_slots(model, record, method.variant)}
+    if method.levels:  # the level term: a second slot, its own initial factors
+        terms[level_slot(record.name)] = _build_slots(model, record, method.variant, 1)
     if values is not None:
-        _fill_slots(slots, values, source)
-    for layer_name, (factors, tuned) in slots.items():
-        _wrap(model, layer_name, adapters).add(record.name, factors, tuned)
-    for slot in _slot_parameters(slots):
-        slot.requires_grad_(trainable)
+        for slot_name, slots in terms.items():
+            _fill_slots(slots, _term_values(values, slot_name != record.name), source)
+    for slot_name, slots in terms.items():
+        for layer_name, (factors, tuned) in slots.items():
+            _wrap(model, layer_name, adapters).add(slot_name, factors, tuned)
+        for slot in _slot_parameters(slots):
+            slot.requires_grad_(trainable)
     adapters.records[record.name] = record
+    if method.levels and not adapters.level_hook:
+        adapters.level_hook = model.register_forward_pre_hook(require_levels)
 
 
-def _build_slots(model: nn.Module, record: AdapterRecord, variant) -> dict:
-    """{module name: (variant or None, {parameter: value})} for the record's plan, unattached."""
+def _term_values(values: Mapping[str, torch.Tensor], level_term: bool) -> dict:
+    """A file's tensors of one term: level/<key> for the level term, the rest otherwise."""
+    prefix = LEVEL_PREFIX + "/"
+    if level_term:
+        return {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
+    return {k: v for k, v in values.items() if not k.startswith(prefix)}
+
+
+def _build_slots(model: nn.Module, record: AdapterRecord, variant, term: int = 0) -> dict:
+    """{module name: (variant or None, {parameter: value})} for the record's plan, unattached;
+    term: which term of a multi-term adapter (its own initial factors)."""
     modules = _modules_by_plain_name(model)
     slots: dict[str, list] = {}
-    generator = torch.Generator().manual_seed(int(getattr(record.config, "seed", 0)))
+    seed = int(getattr(record.config, "seed", 0))
+    generator = torch.Generator().manual_seed(seed if term == 0 else seed + 7919 * term)
     alpha = getattr(record.config, "alpha", None)
     for name, rank in record.plan.lora_ranks.items():
         module = _base_module(modules, name, f"plan adapts layer {name!r}")
@@ -151,7 +169,19 @@ def set_adapters(model: nn.Module, names: str | Sequence[str], weights=None) -> 
                                f"{', '.join(adapters.records) or 'none'})")
     if len(set(names)) != len(names):
         raise AdapterError(f"adapters: {', '.join(names)} names one adapter twice")
-    adapters.activate(names, _weight_tensor(weights, names))
+    _activate(adapters, names, _weight_tensor(weights, names))
+
+
+def _activate(adapters: AdapterSet, names: Sequence[str], weights: torch.Tensor) -> None:
+    slots, slot_weights, missing = expand(adapters, names, weights)
+    adapters.activate(slots, slot_weights, (tuple(names), weights))
+    adapters.missing_levels = missing
+
+
+def reactivate(model: nn.Module) -> None:
+    """Recompute the slots of the chosen adapters (after a level changed)."""
+    adapters = _adapter_set(model)
+    _activate(adapters, *adapters.chosen)
 
 
 def _weight_tensor(weights, names: list[str]) -> torch.Tensor:
@@ -178,13 +208,13 @@ def _describe(values: np.ndarray) -> str:
 def active_adapters(model: nn.Module) -> tuple[str, ...]:
     """Names of the adapters that run, in order (empty for a plain model)."""
     adapters = getattr(model, _SET_ATTR, None)
-    return adapters.active if adapters else ()
+    return adapters.chosen[0] if adapters else ()
 
 
 def adapter_weights(model: nn.Module) -> torch.Tensor | None:
     """The active weights: (n,) for the batch or (B, n) per image; None for a plain model."""
     adapters = getattr(model, _SET_ATTR, None)
-    return adapters.weights.clone() if adapters else None
+    return adapters.chosen[1].clone() if adapters else None
 
 
 def adapter_records(model: nn.Module) -> dict[str, AdapterRecord]:
@@ -203,14 +233,16 @@ def delete_adapter(model: nn.Module, name: str) -> None:
         raise AdapterError(f"adapter {name!r} is not loaded (loaded: {', '.join(adapters.records)})")
     for real, layer in _deepest_first(model):
         layer.remove(name)
+        layer.remove(level_slot(name))
         if not layer.adapter_names():
             _set_module(model, real, layer.base_layer)
     del adapters.records[name]
-    if name in adapters.active:
-        keep = [i for i, n in enumerate(adapters.active) if n != name]
-        adapters.activate([adapters.active[i] for i in keep], adapters.weights[..., keep])
+    adapters.levels.pop(name, None)
+    names, weights = adapters.chosen
+    keep = [i for i, n in enumerate(names) if n != name]
+    _activate(adapters, [names[i] for i in keep], weights[..., keep])
     if not adapters.records:
-        delattr(model, _SET_ATTR)
+        _forget_adapters(model)
 
 
 def merge_and_unload(model: nn.Module) -> nn.Module:
@@ -220,7 +252,7 @@ def merge_and_unload(model: nn.Module) -> nn.Module:
         layer.merge()
         _set_module(model, real, layer.base_layer)
     if hasattr(model, _SET_ATTR):
-        delattr(model, _SET_ATTR)
+        _forget_adapters(model)
     model.requires_grad_(True)
     return model
 
@@ -266,6 +298,13 @@ def _adapter_set(model: nn.Module, create: bool = False) -> AdapterSet:
         adapters = AdapterSet()
         object.__setattr__(model, _SET_ATTR, adapters)
     return adapters
+
+
+def _forget_adapters(model: nn.Module) -> None:
+    adapters = getattr(model, _SET_ATTR)
+    if adapters.level_hook is not None:
+        adapters.level_hook.remove()
+    delattr(model, _SET_ATTR)
 
 
 def _modules_by_plain_name(model: nn.Module) -> dict[str, tuple[str, nn.Module]]:

@@ -24,10 +24,13 @@ METHOD_MODULES: dict[str, str] = {
     "dora": "trainer.adapters.methods.dora",
     "codora": "trainer.adapters.methods.dora",
     "full": "trainer.adapters.methods.builtin",
+    "levels": "trainer.adapters.methods.levels",
+    "levels-full": "trainer.adapters.methods.levels",
 }
 # Methods that describe files made otherwise (`trainer merge --as-adapter`), never trained.
 FILE_ONLY_MODULES: dict[str, str] = {"composed": "trainer.adapters.methods.builtin"}
 TUNED_PREFIX = "tuned"  # tensors tuned in full, stored under tuned/<parameter name>
+LEVEL_PREFIX = "level"  # a level adapter's level term: level/<prefix>/<name>
 _METHODS: dict[str, "Method"] = {}
 
 
@@ -38,6 +41,8 @@ class Method:
     plan: (model, config, scores, kind_of) -> AdapterPlan; scores are FAIG contributions
         (parameter name -> score), required when needs_scores.
     variant: the layer variant class of its low-rank layers (trainer.adapters.layer), or None.
+    levels: level-conditioned (trainer.adapters.levels): every tensor it changes has a
+        constant term and a level term scaled by the degradation level c.
     """
 
     name: str
@@ -47,12 +52,14 @@ class Method:
     variant: type | None
     needs_scores: bool = False
     summary: str = ""
+    levels: bool = False
 
     @property
     def prefixes(self) -> tuple[str, ...]:
-        """Tensor name prefixes of this method's adapter files (prefix/<module or parameter>)."""
+        """Tensor name prefixes of this method's adapter files (prefix/<module or parameter>;
+        a level term's tensors are level/<prefix>/<name>)."""
         factors = tuple(self.variant.factor_names) if self.variant is not None else ()
-        return factors + (TUNED_PREFIX,)
+        return factors + (TUNED_PREFIX,) + ((LEVEL_PREFIX,) if self.levels else ())
 
 
 def register_method(method: Method) -> Method:
