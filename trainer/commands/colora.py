@@ -7,6 +7,7 @@ import click
 
 from trainer.adapters.registry import method_names
 from trainer.commands.colora_options import DEFAULT_BASE, pick_device
+from trainer.commands.level_options import training_level_options
 from trainer.commands.options import quiet_option
 
 TRAIN_COUNTS = ("16", "32", "64", "128")
@@ -21,7 +22,8 @@ TRAIN_COUNTS = ("16", "32", "64", "128")
               help="A faig.json from `trainer faig` [default: compute FAIG first].")
 @click.option("--method", type=click.Choice(method_names()), default="colora", show_default=True,
               help="What to tune: colora/codora size ranks and bias/norm tuning by FAIG; "
-                   "lora/dora use one rank; decoder and full tune tensors in full.")
+                   "lora/dora use one rank; decoder and full tune tensors in full; levels/"
+                   "levels-full learn a degradation level c (with --levels or --level-range).")
 @click.option("--budget", type=click.FloatRange(0, 1, min_open=True),
               help="Share of the model's parameters to tune (low-rank methods) [default: 0.07].")
 @click.option("--rank", type=click.IntRange(1),
@@ -53,10 +55,11 @@ TRAIN_COUNTS = ("16", "32", "64", "128")
 @click.option("--overwrite", is_flag=True, help="Replace an existing adapter in --out.")
 @click.option("--dry-run", is_flag=True,
               help="Only print the tuned parameter counts of every method; train nothing.")
+@training_level_options
 @quiet_option
 def colora(task, base, faig_path, method, budget, rank, alpha, data, train_count, test, test_count,
            steps, batch, patch, lr, faig_steps, faig_images, tune_steps, seed, device, out,
-           overwrite, dry_run, quiet):
+           overwrite, dry_run, levels, level_range, level_labels, quiet):
     """Adapt the pre-trained model to one task, tuning about 7% of its parameters.
 
     CoLoRA ranks each layer by its FAIG contribution and gives it a LoRA rank (0 allowed) so that
@@ -72,10 +75,14 @@ def colora(task, base, faig_path, method, budget, rank, alpha, data, train_count
       trainer colora --task rain --data rain/train --test rain/test --train-count 64
       trainer colora --task blur --method dora --rank 8 --out runs/dora-blur
       trainer colora --task blur --dry-run --budget 0.05
+      trainer colora --task noise --method levels --levels 15,35,55,75
+      trainer colora --task jpeg --method levels --level-range 10:80
+      trainer colora --task noise --method levels --data real/ --level-labels sigmas.csv
     """
     from degrade.errors import ConfigError
     from trainer.adapters import method_config
     from trainer.finetune import AdaptRequest, TrainConfig, adapt_to_task, summary_line
+    from trainer.finetune.levels import per_level_lines
 
     options = {"budget": budget, "rank": rank, "alpha": alpha, "seed": seed}
     try:  # option combinations click cannot check (e.g. --rank for a method without ranks)
@@ -86,7 +93,9 @@ def colora(task, base, faig_path, method, budget, rank, alpha, data, train_count
             method=method, train=train, faig=str(faig_path) if faig_path else None,
             data=str(data) if data else None, test=str(test) if test else None,
             train_count=int(train_count), test_count=test_count, faig_steps=faig_steps,
-            faig_images=faig_images, tune_steps=tune_steps, overwrite=overwrite)
+            faig_images=faig_images, tune_steps=tune_steps, overwrite=overwrite,
+            levels=levels, level_range=level_range,
+            level_labels=str(level_labels) if level_labels else None)
         config = None if dry_run else method_config(method, options)
     except ConfigError:
         raise
@@ -96,6 +105,8 @@ def colora(task, base, faig_path, method, budget, rank, alpha, data, train_count
         _print_counts(request, options)
         return
     summary = adapt_to_task(_with_config(request, config))
+    for line in per_level_lines(summary):
+        click.echo(line)
     b, a = summary["before"], summary["after"]
     click.echo(f"test before: PSNR {b['psnr']:.2f} dB, SSIM {b['ssim']:.4f}")
     click.echo(f"test after:  PSNR {a['psnr']:.2f} dB, SSIM {a['ssim']:.4f}")

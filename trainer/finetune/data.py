@@ -15,11 +15,15 @@ Pair = tuple[str, np.ndarray, np.ndarray]
 LOG = logging.getLogger("trainer.finetune")
 
 
-def pair_batches(pairs: Sequence[Pair], batch: int, patch: int, seed: int) -> Callable:
+def pair_batches(pairs: Sequence[Pair], batch: int, patch: int, seed: int,
+                 levels: Sequence[float] | None = None) -> Callable:
     """A trainer.loop BatchSource: batch number b holds `batch` aligned random crops (and
-    flips) drawn from (seed, b) alone, so a run is the same whatever resumes it."""
+    flips) drawn from (seed, b) alone, so a run is the same whatever resumes it. levels: one
+    level c per pair, given with each batch as "level" (level adapters)."""
     if not pairs:
         raise ValueError("pairs: no training pairs")
+    if levels is not None and len(levels) != len(pairs):
+        raise ValueError(f"levels: {len(levels)} given for {len(pairs)} pairs")
     size = min(patch, *(min(lq.shape[:2]) for _, lq, _ in pairs))
     if size < patch:
         LOG.warning("note: patch %d is larger than the smallest training pair (%d pixels a "
@@ -30,11 +34,20 @@ def pair_batches(pairs: Sequence[Pair], batch: int, patch: int, seed: int) -> Ca
         number = start
         while True:
             rng = np.random.default_rng(sample_seed(seed, number, FINETUNE_BATCH))
-            crops = [_random_crop(*tensors[int(rng.integers(len(tensors)))], size, rng)
+            chosen = []
+            crops = [_random_crop(*tensors[_choose(rng, len(tensors), chosen)], size, rng)
                      for _ in range(batch)]
-            yield {"lq": torch.stack([c[0] for c in crops]), "gt": torch.stack([c[1] for c in crops])}
+            item = {"lq": torch.stack([c[0] for c in crops]), "gt": torch.stack([c[1] for c in crops])}
+            if levels is not None:
+                item["level"] = torch.tensor([levels[i] for i in chosen], dtype=torch.float32)
+            yield item
             number += 1
     return batches
+
+
+def _choose(rng: np.random.Generator, count: int, chosen: list[int]) -> int:
+    chosen.append(int(rng.integers(count)))
+    return chosen[-1]
 
 
 def _random_crop(lq: torch.Tensor, gt: torch.Tensor, size: int, rng: np.random.Generator):

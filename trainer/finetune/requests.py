@@ -43,6 +43,9 @@ class AdaptRequest:
     faig_images: int = 16
     tune_steps: int = 200
     overwrite: bool = False
+    levels: str | None = None  # natural values, e.g. "15,35,55,75" (trainer.finetune.levels)
+    level_range: str | None = None  # "LOW:HIGH", sampled per image
+    level_labels: str | None = None  # CSV name,level for the pairs of `data`
 
     def method_config(self):
         from trainer.adapters import method_config
@@ -107,7 +110,10 @@ def adapt_to_task(request: AdaptRequest) -> dict:
     """FAIG (when needed), fine-tuning with the request's method, test scores before and after,
     the adapter file and summary.json in request.out. Returns the summary dict."""
     from pipelines.folderlock import folder_lock
+    from trainer.finetune.levels import adapt_with_levels, wants_levels
 
+    if wants_levels(request):
+        return adapt_with_levels(request)
     config = request.method_config()
     task = adapter_task(request)
     with folder_lock(request.out, "training run"):  # one writer per run folder

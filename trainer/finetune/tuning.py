@@ -61,10 +61,14 @@ class FinetuneResult:
 
 def finetune(model: nn.Module, pairs: Sequence[Pair], method: str, train: TrainConfig,
              config=None, scores: Mapping[str, float] | None = None,
-             out_dir=None) -> FinetuneResult:
+             out_dir=None, batches=None) -> FinetuneResult:
     """Adapt `model` in place with `method` (config: its config, default its defaults) and
     train only what the method tunes. scores: FAIG contributions, for methods that need them.
-    out_dir: where the loop writes metrics.jsonl (and TensorBoard events), as pre-training does."""
+    out_dir: where the loop writes metrics.jsonl (and TensorBoard events), as pre-training does.
+    batches: a BatchSource to use instead of crops of `pairs`; its batches' "level" (c per
+    image) conditions a level-conditioned method and is ignored by the others (a blind
+    adapter trained on the same levels)."""
+    from trainer.adapters import get_method, set_level
     from trainer.loop import fit
 
     config = method_config(method) if config is None else config
@@ -73,6 +77,14 @@ def finetune(model: nn.Module, pairs: Sequence[Pair], method: str, train: TrainC
     except ValueError as error:  # e.g. FAIG scores of another model
         raise AdaptError(None, str(error)) from None
     apply_plan(model, plan, config)
-    result = fit(model, pair_batches(pairs, train.batch, train.patch, train.seed),
-                 loop_config(train), params=trainable_parameters(model), out_dir=out_dir)
+    if batches is None:
+        batches = pair_batches(pairs, train.batch, train.patch, train.seed)
+    condition = None
+    if get_method(method).levels:
+        def condition(batch):
+            if "level" not in batch:
+                raise AdaptError(None, f"method {method} needs a level per training image")
+            set_level(model, batch["level"])
+    result = fit(model, batches, loop_config(train), params=trainable_parameters(model),
+                 out_dir=out_dir, condition=condition)
     return FinetuneResult(model.eval(), plan, result)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from torch import nn
 
@@ -58,7 +58,8 @@ def _due(step: int, every: int, last: int) -> bool:
 def fit(model: nn.Module, batches: BatchSource, config: LoopConfig, *,
         params: Sequence[nn.Parameter] | None = None, val_fn: ValFn | None = None,
         out_dir: str | Path | None = None, resume: bool = False,
-        metadata: dict[str, Any] | None = None) -> FitResult:
+        metadata: dict[str, Any] | None = None,
+        condition: Callable[[dict], None] | None = None) -> FitResult:
     """Train `model` for `config.steps` optimizer steps in total.
 
     batches: `batches(start)` returns an iterator of {"lq", "gt"} float Bx3xHxW batches
@@ -72,6 +73,8 @@ def fit(model: nn.Module, batches: BatchSource, config: LoopConfig, *,
     out_dir: where metrics.jsonl, checkpoints/ and best weights go (None: nothing written).
     resume: continue from the newest checkpoint in out_dir/checkpoints (from 0 if none).
     metadata: extra keys for the weight files' metadata (e.g. {"preset": name}).
+    condition: called with each batch before its update, to set what the batch's other keys
+        ask of the model (a level adapter's per-image levels).
     """
     out_dir = Path(out_dir) if out_dir is not None else None
     check_fresh(out_dir, resume)
@@ -90,6 +93,8 @@ def fit(model: nn.Module, batches: BatchSource, config: LoopConfig, *,
     try:
         while progress.step < config.steps:
             batch = _next_batch(iterator, progress.step)
+            if condition is not None:
+                condition(batch)
             loss = training.step(batch["lq"], batch["gt"])
             progress.step += 1
             pending = loss if pending is None else pending + loss  # no host sync per step
