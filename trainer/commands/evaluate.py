@@ -7,6 +7,8 @@ import click
 
 from degrade.clioutputs import check_outputs, overwrite_option
 from trainer.commands.composition_options import composition_options
+from trainer.commands.level_options import (check_level_use, inference_level_options,
+                                            level_choice_for)
 from trainer.commands.options import quiet_option
 
 
@@ -25,11 +27,12 @@ from trainer.commands.options import quiet_option
               show_default=True, help="Mixed precision for inference.")
 @click.option("--tile", type=int, help="Restore in tiles of this size (default: whole images).")
 @click.option("--overlap", type=int, default=32, show_default=True, help="Tile overlap.")
+@inference_level_options
 @composition_options
 @overwrite_option
 @quiet_option
 def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap, overwrite,
-             quiet, **composition):
+             quiet, level, extrapolate, **composition):
     """Score MODEL (a .safetensors file or a run folder) on paired images.
 
     Reports PSNR and SSIM (RGB, 0-255, as restoration papers) per image in a CSV, their means,
@@ -43,13 +46,16 @@ def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap, 
       trainer eval runs/pretrain --data val/ --out val.csv
       trainer eval runs/pretrain --data mixed/blur+noise-heavy --adapters runs/adapters/ \\
           --weights oracle --labels mixed/blur+noise-heavy
+      trainer eval runs/pretrain --data noisy25/ --adapter noise-levels.safetensors --level 25
     """
     from pipelines.pairs import iter_pairs
     from trainer.distributed import resolve_device
     from trainer.evaluate import evaluate_pairs, write_report
+    from trainer.levelling import conditioned, describe_levels
     from trainer.restore import check_tiling, load_for_inference
 
     check_tiling(tile, overlap)
+    check_level_use(level, composition["adapter_set"])
     if composition["adapter_set"] is not None:
         from trainer.commands.composition_restore import evaluate_composed
 
@@ -59,9 +65,15 @@ def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap, 
     model, _ = load_for_inference(model_path, adapter, resolve_device(device))
     device = next(model.parameters()).device
     pairs = iter_pairs(data, limit=limit)
+    choice = level_choice_for(model, level, adapter, extrapolate,
+                              composition["estimator_path"], device)
+    used = []
+    if choice is not None:
+        pairs = conditioned(pairs, model, choice, used)
     report = evaluate_pairs(model, pairs, device, amp, tile, overlap, progress=not quiet,
                             total=limit)
     if not report.scores:
         raise click.ClickException(f"--data {data}: no image pairs found")
     write_report(report, out)
-    click.echo(f"{report.summary()} -> {out}")
+    at = f"{describe_levels(choice, used)}: " if choice is not None else ""
+    click.echo(f"{at}{report.summary()} -> {out}")

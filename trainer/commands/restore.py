@@ -8,6 +8,8 @@ import click
 from degrade.clioutputs import check_outputs, overwrite_option
 from degrade.errors import ConfigError
 from trainer.commands.composition_options import composition_options
+from trainer.commands.level_options import (check_level_use, inference_level_options,
+                                            level_choice_for)
 from trainer.commands.options import quiet_option
 
 
@@ -25,6 +27,7 @@ from trainer.commands.options import quiet_option
 @click.option("--device", help="cpu or cuda [default: cuda when available].")
 @click.option("--amp", type=click.Choice(["bf16", "fp16", "none"]), default="none",
               show_default=True, help="Mixed precision for inference.")
+@inference_level_options
 @composition_options
 @click.option("--explain", "explain_path", type=click.Path(dir_okay=False, path_type=Path),
               help="With --adapters: a PNG showing, per image, the input, the output and "
@@ -32,7 +35,7 @@ from trainer.commands.options import quiet_option
 @overwrite_option
 @quiet_option
 def restore(model_path, images, out, tile, overlap, adapter, device, amp, overwrite, quiet,
-            explain_path, **composition):
+            explain_path, level, extrapolate, **composition):
     """Restore IMAGES (files, or folders of images) with MODEL (.safetensors or a run folder).
 
     Any size works: images larger than --tile are processed in overlapping tiles whose seams
@@ -51,18 +54,22 @@ def restore(model_path, images, out, tile, overlap, adapter, device, amp, overwr
           --estimator runs/estimator --top-k 2 --explain why.png
       trainer restore runs/pretrain photos/ --out restored/ \\
           --adapters noise.safetensors,jpeg.safetensors --weights 0.7,0.3
+      trainer restore runs/pretrain noisy.png --adapter noise-levels.safetensors --level 25 --out r/
+      trainer restore runs/pretrain noisy/ --adapter noise-levels.safetensors --level auto --out r/
     """
     from tqdm import tqdm
 
     from pipelines.codecs import encode_png
     from pipelines.files import write_bytes_atomically
     from trainer.distributed import resolve_device
+    from trainer.levelling import condition_on, describe_levels
     from trainer.restore import check_tiling, load_for_inference, restore_image
 
     tile = tile or None
     check_tiling(tile, overlap)
     paths = expand_images(images)
     outputs = [out / f"{path.stem}.png" for path in paths]
+    check_level_use(level, composition["adapter_set"])
     if composition["adapter_set"] is not None or explain_path is not None:
         from trainer.commands.composition_restore import restore_composed
 
@@ -71,11 +78,17 @@ def restore(model_path, images, out, tile, overlap, adapter, device, amp, overwr
     check_outputs(outputs, [*paths, model_path, adapter], overwrite)
     model, _ = load_for_inference(model_path, adapter, resolve_device(device))
     device = next(model.parameters()).device
+    choice = level_choice_for(model, level, adapter, extrapolate,
+                              composition["estimator_path"], device)
+    used = []
     for path, output in zip(tqdm(paths, unit="img", desc="restore", disable=quiet), outputs):
         image = read_image(path)
+        if choice is not None:
+            used.append(condition_on(model, choice, image))
         result = restore_image(model, image, device, tile=tile, overlap=overlap, amp=amp)
         write_bytes_atomically(output, encode_png(result))
-    click.echo(f"restored {len(paths)} image(s) -> {out}")
+    at = f" at {describe_levels(choice, used)}" if choice is not None else ""
+    click.echo(f"restored {len(paths)} image(s){at} -> {out}")
 
 
 def read_image(path: Path):

@@ -1,0 +1,66 @@
+"""The level options of `trainer colora` (training on levels) and of `trainer restore`,
+`trainer eval` and `trainer sweep` (a level adapter's c), defined once (light: no torch)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from trainer.levelling_defaults import AUTO, DEFAULT_ESTIMATOR  # noqa: F401 (sweep's too)
+
+
+def training_level_options(command):
+    """--levels, --level-range, --level-labels."""
+    for option in reversed([
+        click.option("--levels", "levels", metavar="V1,V2,...",
+                     help="Train on these levels of the task's op, in its natural units (noise: "
+                          "sigma on 0-255; jpeg: quality): every image of a batch is degraded "
+                          "at each of them (batch x levels images a step). With --method "
+                          "levels/levels-full the adapter learns c; with another method it is "
+                          "one blind adapter for all of them. E.g. 15,35,55,75."),
+        click.option("--level-range", metavar="LOW:HIGH",
+                     help="Train on levels drawn uniformly from LOW..HIGH, one per image "
+                          "(natural units, e.g. 5:75)."),
+        click.option("--level-labels", type=click.Path(dir_okay=False, path_type=Path),
+                     help="CSV of `name,level` rows giving the level (natural units) of every "
+                          "pair in --data (and --test): real pairs for a level adapter."),
+    ]):
+        command = option(command)
+    return command
+
+
+def inference_level_options(command):
+    """--level, --extrapolate, --estimator."""
+    for option in reversed([
+        click.option("--level", metavar="VALUE|auto",
+                     help=f"The degradation level for a level adapter (--method levels), in "
+                          f"its op's natural units (noise sigma 0-255: 25 or 25sigma; jpeg "
+                          f"quality: 30), or `{AUTO}`: the degradation estimator's level of "
+                          f"each image."),
+        click.option("--extrapolate", is_flag=True,
+                     help="Allow a --level outside the adapter's trained range (a warning "
+                          "instead of an error; `auto` estimates are then not clipped to it)."),
+        click.option("--estimator", type=click.Path(path_type=Path),
+                     default=Path(DEFAULT_ESTIMATOR), show_default=True,
+                     help="The estimator run folder or file `--level auto` uses."),
+    ]):
+        command = option(command)
+    return command
+
+
+def level_choice_for(model, level, adapter, extrapolate, estimator, device):
+    """The LevelChoice for the options, None without --level; a level adapter without --level
+    is refused (ConfigError naming the option)."""
+    from degrade.errors import ConfigError
+    from trainer.adapters import adapter_records, get_method
+    from trainer.levelling import level_choice
+
+    levelled = [r for r in adapter_records(model).values() if get_method(r.method).levels]
+    if level is None:
+        if levelled:
+            raise ConfigError("level", f"{adapter} is a level adapter: give --level (a value "
+                                       f"in natural units, or {AUTO})")
+        return None
+    if adapter is None:
+        raise ConfigError("level", "needs a level adapter (--adapter)")
+    return level_choice(model, level, adapter, extrapolate, estimator, str(device))
