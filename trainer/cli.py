@@ -11,6 +11,7 @@ COMMANDS = {
     "pretrain": "trainer.commands.pretrain:pretrain",
     "eval": "trainer.commands.evaluate:evaluate",
     "restore": "trainer.commands.restore:restore",
+    "sweep": "trainer.commands.sweep:sweep",
     "faig": "trainer.commands.faig:faig",
     "colora": "trainer.commands.colora:colora",
     "merge": "trainer.commands.merge:merge",
@@ -56,5 +57,6 @@ def main():
       trainer pretrain shards/              PROD pre-training (NAFNet, paper preset)
       trainer colora --task blur            FAIG, then CoLoRA fine-tuning on one task
       trainer eval runs/pretrain --data DIR PSNR/SSIM against the identity baseline
+      trainer sweep MODEL IMG --adapter A   a level adapter's outputs over its levels (HTML)
       trainer estimate runs/estimator DIR   which degradations each image carries
     """
