@@ -1,0 +1,368 @@
+"""The level-adapter study: one level-conditioned adapter against dedicated per-level adapters,
+a blind adapter, the paper's full form and the base model, over a sweep of degradation levels on
+CBSD68 (trainer.adapters.levels; the hyper-network paper's protocol at small scale).
+
+Per task (noise sigma, JPEG quality): a PROD pre-trained base (cached in the work folder),
+FAIG on pairs at the trained levels, then
+  dedicated   one CoLoRA adapter per trained level (trained on that level only)
+  blind       one CoLoRA adapter trained on all trained levels, without c
+  levels      our level adapter (FAIG ranks, both terms in the budget), true c
+  levels-full the paper's W0 + c W1 on every parameter, true c
+  levels-est  the levels adapter with c from the degradation estimator (as `--level auto`)
+  base        the pre-trained model alone
+The level arms and blind see every crop of a batch at each trained level (the paper's recipe);
+they take as many training images in total as the dedicated adapters together. Every arm is
+scored on the same degraded CBSD68 crops (paired per-image PSNRs).
+"""
+from __future__ import annotations
+
+import copy
+import resource
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from studies.datafolder import DataFolderError, _require_images
+
+# torch is imported where used: bench/levels.py --help and --plan stay light.
+ARMS = ("base", "blind", "levels", "levels-full", "levels-est")
+ARM_LABELS = {"base": "base model", "blind": "blind CoLoRA", "levels": "levels (true c)",
+              "levels-full": "levels-full (true c)", "levels-est": "levels (estimated c)",
+              "dedicated": "dedicated CoLoRA", "input": "input"}
+
+
+@dataclass(frozen=True)
+class LevelTask:
+    """A task of the study: its op, the trained levels and the sweep (natural units)."""
+
+    name: str
+    op: str
+    trained: tuple[float, ...]
+    sweep: tuple[float, ...]
+
+
+TASKS = (
+    LevelTask("noise", "gaussian_noise", (15, 35, 55, 75), tuple(range(5, 80, 5))),
+    LevelTask("jpeg", "jpeg", (10, 30, 50, 80), tuple(range(10, 100, 10))),
+)
+
+
+@dataclass(frozen=True)
+class LevelStudyConfig:
+    """Every size of one run. Dedicated adapters take `dedicated_steps` of `dedicated_batch`
+    crops at one level; blind and the level arms `level_steps` of `level_crops` crops, each at
+    every trained level (level_steps * level_crops = dedicated_steps * dedicated_batch: the
+    same images per level)."""
+
+    name: str
+    device: str
+    model: str
+    pretrain_pairs: int
+    pretrain_patch: int
+    pretrain_steps: int
+    pretrain_batch: int
+    train_crops: int
+    train_crop: int
+    patch: int
+    dedicated_steps: int
+    dedicated_batch: int
+    level_steps: int
+    level_crops: int
+    eval_count: int
+    eval_crop: int
+    faig_target_steps: int
+    faig_pairs: int
+    faig_steps: int
+    pretrain_lr: float = 1e-3
+    lr: float = 5e-4
+    budget: float = 0.07
+    timing_size: int = 256
+    seed: int = 0
+
+
+CONFIGS = {
+    # ~25 CPU minutes on one core of an idle 2-core host (bench/levels.py --plan prints the
+    # estimate); the effect sizes resolve with 24 images (docs/levels.md).
+    "cpu": LevelStudyConfig(
+        name="cpu", device="cpu", model="nafnet-tiny", pretrain_pairs=2048, pretrain_patch=48,
+        pretrain_steps=800, pretrain_batch=8, train_crops=64, train_crop=96, patch=48,
+        dedicated_steps=300, dedicated_batch=4, level_steps=600, level_crops=2,
+        eval_count=24, eval_crop=128, faig_target_steps=40, faig_pairs=16, faig_steps=20),
+    # One H200 run of at most 9 minutes: a width-16 NAFNet, more steps, all 68 CBSD68 images
+    # whole-ish (256 crops). Not run on a GPU in this session.
+    "cuda": LevelStudyConfig(
+        name="cuda", device="cuda", model="nafnet-small", pretrain_pairs=4096,
+        pretrain_patch=64, pretrain_steps=1500, pretrain_batch=16, train_crops=128,
+        train_crop=128, patch=64, dedicated_steps=300, dedicated_batch=16, level_steps=600,
+        level_crops=8, eval_count=68, eval_crop=256, faig_target_steps=50, faig_pairs=16,
+        faig_steps=25),
+    # The end-to-end test's: seconds.
+    "test": LevelStudyConfig(
+        name="test", device="cpu", model="nafnet-tiny", pretrain_pairs=16, pretrain_patch=32,
+        pretrain_steps=2, pretrain_batch=2, train_crops=4, train_crop=40, patch=24,
+        dedicated_steps=2, dedicated_batch=2, level_steps=2, level_crops=1, eval_count=2,
+        eval_crop=32, faig_target_steps=1, faig_pairs=2, faig_steps=2, timing_size=32),
+}
+
+
+# ---------------------------------------------------------------- data
+
+@dataclass(frozen=True)
+class StudyData:
+    clean_sources: tuple[Path, ...]
+    evaluation: tuple[Path, ...]
+
+
+def check_study_data(root) -> StudyData:
+    """bsds500/train + sun80 (clean sources) and cbsd68 (evaluation); DataFolderError naming
+    what is missing."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataFolderError(f"data folder {root} does not exist (expected bsds500/, sun80/ "
+                              f"and cbsd68/ inside)")
+    sources = _require_images(root, "bsds500/train", 1) + _require_images(root, "sun80", 1)
+    return StudyData(tuple(sources), tuple(_require_images(root, "cbsd68", 1)))
+
+
+def clean_crops(paths, count: int, size: int, seed: int) -> list[np.ndarray]:
+    """`count` clean crops from distinct sources (cycling), from (seed, index) alone."""
+    from degrade.seeding import STUDY_CLEAN_CROP, sample_seed
+    from pipelines.sources import load_image
+    from trainer.tasks import random_crop
+
+    order = np.random.default_rng(sample_seed(seed, 0, STUDY_CLEAN_CROP)).permutation(len(paths))
+    return [random_crop(load_image(paths[int(order[i % len(order)])]), size,
+                        np.random.default_rng(sample_seed(seed, i, STUDY_CLEAN_CROP)))
+            for i in range(count)]
+
+
+def evaluation_images(paths, count: int, crop: int) -> list[tuple[str, np.ndarray]]:
+    from pipelines.sources import load_image
+    from studies.downstream import centre_crop
+
+    return [(p.stem, centre_crop(load_image(p), crop)) for p in list(paths)[:count]]
+
+
+def degraded_sets(task: LevelTask, images, seed: int) -> dict[float, list[np.ndarray]]:
+    """Every evaluation image degraded at every sweep level; image i's draws from (seed, i)."""
+    from trainer.finetune.level_data import synthesise_level_pairs
+
+    gts = [gt for _, gt in images]
+    return {v: [lq for _, lq, _ in synthesise_level_pairs(gts, task.op, v, seed)]
+            for v in task.sweep}
+
+
+# ---------------------------------------------------------------- models
+
+def pretrained_base(data: StudyData, config: LevelStudyConfig, work: Path, log) -> nn.Module:
+    """The PROD pre-trained base, reused from `work` when a run with the same sizes made it."""
+    import json
+
+    from studies.pretraining import build_mode_shards, pretrain_mode, write_source_list
+    from studies.scales import ScaleConfig
+    from trainer.checkpoint import load_model
+
+    folder = work / "base"
+    key = {k: v for k, v in asdict(config).items() if k.startswith("pretrain") or k in
+           ("model", "seed")}
+    stamp = folder / "study-key.json"
+    model_path = folder / "run" / "model.safetensors"
+    if model_path.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == key:
+        log(f"base: reusing {model_path}")
+        return load_model(model_path)[0]
+    scale = ScaleConfig(name=config.name, device=config.device, model=config.model,
+                        pretrain_pairs=config.pretrain_pairs, pretrain_patch=config.pretrain_patch,
+                        pretrain_steps=config.pretrain_steps, pretrain_batch=config.pretrain_batch,
+                        pretrain_lr=config.pretrain_lr, train_counts=(1,), faig_pairs=1,
+                        seed=config.seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = write_source_list(_AsFolder(data.clean_sources), folder / "sources.txt")
+    log(f"base: building {config.pretrain_pairs} PROD pairs, pre-training "
+        f"{config.pretrain_steps} steps")
+    build_mode_shards("prod", sources, folder / "shards", scale)
+    pretrain_mode(folder / "shards", folder / "run", scale, config.device)
+    stamp.write_text(json.dumps(key))
+    return load_model(model_path)[0]
+
+
+@dataclass(frozen=True)
+class _AsFolder:
+    clean_sources: tuple
+
+
+def faig_scores(base: nn.Module, task: LevelTask, crops, config: LevelStudyConfig) -> dict:
+    """FAIG contributions of the task at its trained levels (pairs interleaved by level)."""
+    from trainer.faig import faig_report, scores_from_report
+    from trainer.finetune import TrainConfig, task_faig
+    from trainer.finetune.level_data import synthesise_level_pairs
+
+    per_level = [synthesise_level_pairs(crops, task.op, v, config.seed) for v in task.trained]
+    pairs = [p for group in zip(*per_level) for p in group][:config.faig_pairs]
+    tune = TrainConfig(steps=config.faig_target_steps, batch=4, patch=config.patch,
+                       lr=config.lr, device=config.device, seed=config.seed, progress=False)
+    per_task = task_faig(base, {task.name: pairs}, None, tune, config.faig_steps,
+                         config.faig_pairs)
+    return scores_from_report(faig_report(base, per_task, config.faig_steps))
+
+
+def train_arm(base: nn.Module, method: str, task: LevelTask, values, crops, scores,
+              config: LevelStudyConfig, steps: int, crops_per_step: int):
+    """(adapted model, plan, CPU seconds) of one arm trained on `values` of the task's op."""
+    from trainer.adapters import method_config
+    from trainer.finetune import TrainConfig, finetune
+    from trainer.finetune.level_data import LevelSpec, level_batches
+
+    spec = LevelSpec(task.op, tuple(float(v) for v in values))
+    train = TrainConfig(steps=steps, batch=crops_per_step, patch=config.patch, lr=config.lr,
+                        device=config.device, seed=config.seed, progress=False)
+    batches = level_batches(crops, spec, crops_per_step, config.patch, config.seed)
+    cpu = time.process_time()
+    result = finetune(copy.deepcopy(base), [], method, train,
+                      method_config(method, {"budget": config.budget, "seed": config.seed},
+                                    strict=False), scores, batches=batches)
+    return result.model.eval(), result.plan, time.process_time() - cpu
+
+
+# ---------------------------------------------------------------- scoring
+
+def restore_psnrs(model: nn.Module, lqs, gts, device: str, levels=None) -> list[float]:
+    """Per-image PSNR of the model's outputs; levels: c per image for a level adapter."""
+    from trainer.adapters import set_level
+    from trainer.metrics import psnr
+    from trainer.restore import restore_image
+
+    scores = []
+    for i, (lq, gt) in enumerate(zip(lqs, gts)):
+        if levels is not None:
+            set_level(model, levels[i])
+        scores.append(psnr(restore_image(model, lq, device), gt))
+    return scores
+
+
+def score_task(task: LevelTask, models: dict, dedicated: dict, scale, estimator, sets, gts,
+               device: str) -> dict:
+    """{arm: {level: [per-image PSNR]}}, the estimated levels, and the input's PSNRs."""
+    from trainer.levelling import estimate_natural
+    from trainer.metrics import psnr
+
+    out = {arm: {} for arm in (*ARMS, "dedicated", "input")}
+    estimated = {}
+    for value, lqs in sets.items():
+        key = f"{value:g}"
+        true_c = [scale.level(value)] * len(lqs)
+        out["input"][key] = [psnr(lq, gt) for lq, gt in zip(lqs, gts)]
+        out["base"][key] = restore_psnrs(models["base"], lqs, gts, device)
+        out["blind"][key] = restore_psnrs(models["blind"], lqs, gts, device)
+        out["levels"][key] = restore_psnrs(models["levels"], lqs, gts, device, true_c)
+        out["levels-full"][key] = restore_psnrs(models["levels-full"], lqs, gts, device, true_c)
+        naturals = [estimate_natural(estimator, scale, lq, False, device) for lq in lqs]
+        estimated[key] = naturals
+        out["levels-est"][key] = restore_psnrs(models["levels"], lqs, gts, device,
+                                               [scale.level(v) for v in naturals])
+        if value in dedicated:
+            out["dedicated"][key] = restore_psnrs(dedicated[value], lqs, gts, device)
+    return {"psnr": out, "estimated": estimated}
+
+
+def inference_cost(models: dict, size: int, device: str, repeats: int = 3) -> dict:
+    """Median forward seconds of one size x size image and of a batch of 4 with a c per image,
+    for the plain CoLoRA (a dedicated adapter), levels and levels-full; and the ratios."""
+    import torch
+
+    from trainer.adapters import set_level
+
+    x1 = torch.rand(1, 3, size, size, device=device)
+    x4 = torch.rand(4, 3, size, size, device=device)
+    per_image_c = torch.tensor([0.3, 0.6, 0.9, 1.2])
+
+    def timed(model, x, level=None):
+        with torch.no_grad():
+            if level is not None:
+                set_level(model, level)
+            model(x)
+            times = []
+            for _ in range(repeats):
+                began = time.perf_counter()
+                model(x)
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                times.append(time.perf_counter() - began)
+        return float(np.median(times))
+
+    colora = models["dedicated"]
+    rows = {"colora": {"one": timed(colora, x1), "batch4": timed(colora, x4)}}
+    for arm in ("levels", "levels-full"):
+        rows[arm] = {"one": timed(models[arm], x1, 0.5),
+                     "batch4": timed(models[arm], x4, per_image_c)}
+    for arm in ("levels", "levels-full"):
+        rows[arm]["ratio_one"] = rows[arm]["one"] / rows["colora"]["one"]
+        rows[arm]["ratio_batch4"] = rows[arm]["batch4"] / rows["colora"]["batch4"]
+    return rows
+
+
+# ---------------------------------------------------------------- the run
+
+def cpu_time() -> float:
+    """CPU seconds of this process and its finished children (shard-building workers)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def run_task(task: LevelTask, base: nn.Module, crops, images, estimator,
+             config: LevelStudyConfig, log) -> dict:
+    from trainer.adapters import LevelScale
+
+    began, cpu = time.perf_counter(), cpu_time()
+    scale = LevelScale.for_op(task.op, task.trained)
+    log(f"{task.name}: FAIG at {task.trained}")
+    scores = faig_scores(base, task, crops, config)
+    dedicated, plans, cpu_seconds = {}, {}, {}
+    for value in task.trained:
+        log(f"{task.name}: dedicated CoLoRA at {value:g}")
+        dedicated[value], plans["dedicated"], cpu_seconds[f"dedicated-{value:g}"] = train_arm(
+            base, "colora", task, (value,), crops, scores, config, config.dedicated_steps,
+            config.dedicated_batch)
+    models = {"base": base.eval()}
+    for arm, method in (("blind", "colora"), ("levels", "levels"),
+                        ("levels-full", "levels-full")):
+        log(f"{task.name}: {arm}")
+        models[arm], plans[arm], cpu_seconds[arm] = train_arm(
+            base, method, task, task.trained, crops, scores, config, config.level_steps,
+            config.level_crops)
+    log(f"{task.name}: scoring {len(task.sweep)} levels x {len(images)} images")
+    gts = [gt for _, gt in images]
+    sets = degraded_sets(task, images, config.seed + 1)
+    scored = score_task(task, models, dedicated, scale, estimator, sets, gts, config.device)
+    models["dedicated"] = dedicated[task.trained[0]]
+    cost = inference_cost(models, config.timing_size, config.device)
+    return {"task": asdict(task), "scale": scale.to_dict(), **scored,
+            "tuned": {arm: plan.tuned_count for arm, plan in plans.items()},
+            "model_params": plans["levels"].model_params, "train_cpu_seconds": cpu_seconds,
+            "inference": cost, "wall_seconds": time.perf_counter() - began,
+            "cpu_seconds": cpu_time() - cpu}
+
+
+def run_study(data_root, config: LevelStudyConfig, work: Path, estimator_path,
+              log=print, tasks=TASKS) -> dict:
+    """The whole study; returns the results document (bench/levels.py writes it and the
+    report)."""
+    from studies.environment import hardware_info
+    from trainer.estimator.files import load_estimator
+
+    began, cpu = time.perf_counter(), cpu_time()
+    data = check_study_data(data_root)
+    estimator, _ = load_estimator(estimator_path, config.device)
+    base = pretrained_base(data, config, Path(work), log).to(config.device)
+    crops = clean_crops(data.clean_sources, config.train_crops, config.train_crop, config.seed)
+    images = evaluation_images(data.evaluation, config.eval_count, config.eval_crop)
+    results = {"config": asdict(config), "estimator": str(estimator_path),
+               "images": [name for name, _ in images], "tasks": {}}
+    for task in tasks:
+        results["tasks"][task.name] = run_task(task, base, crops, images, estimator, config,
+                                               log)
+    results["hardware"] = hardware_info(config.device)
+    results["wall_seconds"] = time.perf_counter() - began
+    results["cpu_seconds"] = cpu_time() - cpu
+    return results
