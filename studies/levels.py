@@ -81,6 +81,12 @@ class LevelStudyConfig:
     timing_size: int = 256
     seed: int = 0
 
+    def __post_init__(self):
+        per_level = (self.level_steps * self.level_crops, self.dedicated_steps * self.dedicated_batch)
+        if per_level[0] != per_level[1]:
+            raise ValueError(f"config {self.name}: the level arms see {per_level[0]} images per "
+                             f"level, a dedicated adapter {per_level[1]}; make them equal")
+
 
 CONFIGS = {
     # ~25 CPU minutes on one core of an idle 2-core host (bench/levels.py --plan prints the
@@ -90,19 +96,22 @@ CONFIGS = {
         pretrain_steps=800, pretrain_batch=8, train_crops=64, train_crop=96, patch=48,
         dedicated_steps=300, dedicated_batch=4, level_steps=600, level_crops=2,
         eval_count=24, eval_crop=128, faig_target_steps=40, faig_pairs=16, faig_steps=20),
-    # One H200 run of at most 9 minutes: a width-16 NAFNet, more steps, all 68 CBSD68 images
-    # whole-ish (256 crops). Not run on a GPU in this session.
+    # One H200 run of at most 9 minutes, start-up included: nafnet-small steps are bound by
+    # per-step overhead (~50 ms, docs/benchmarks.md), so 1000 pre-training steps (~1 min), per
+    # task 800 dedicated + 400 blind + 400 levels (~2x a CoLoRA step) + 400 levels-full (~3x)
+    # steps (~2.7 min), 48 CBSD68 crops of 256 px at 33 arm-levels (~1 min) and start-up, data
+    # and FAIG (~1.5 min): about 8 minutes. Not run on a GPU in this session.
     "cuda": LevelStudyConfig(
         name="cuda", device="cuda", model="nafnet-small", pretrain_pairs=4096,
-        pretrain_patch=64, pretrain_steps=1500, pretrain_batch=16, train_crops=128,
-        train_crop=128, patch=64, dedicated_steps=300, dedicated_batch=16, level_steps=600,
-        level_crops=8, eval_count=68, eval_crop=256, faig_target_steps=50, faig_pairs=16,
+        pretrain_patch=64, pretrain_steps=1000, pretrain_batch=16, train_crops=128,
+        train_crop=128, patch=64, dedicated_steps=200, dedicated_batch=16, level_steps=400,
+        level_crops=8, eval_count=48, eval_crop=256, faig_target_steps=50, faig_pairs=16,
         faig_steps=25),
     # The end-to-end test's: seconds.
     "test": LevelStudyConfig(
         name="test", device="cpu", model="nafnet-tiny", pretrain_pairs=16, pretrain_patch=32,
         pretrain_steps=2, pretrain_batch=2, train_crops=4, train_crop=40, patch=24,
-        dedicated_steps=2, dedicated_batch=2, level_steps=2, level_crops=1, eval_count=2,
+        dedicated_steps=2, dedicated_batch=2, level_steps=4, level_crops=1, eval_count=2,
         eval_crop=32, faig_target_steps=1, faig_pairs=2, faig_steps=2, timing_size=32),
 }
 

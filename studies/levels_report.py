@@ -202,13 +202,32 @@ def render(results: dict, command: str, figure: str) -> str:
     for name, task in results["tasks"].items():
         lines += [f"## {name}: mean PSNR (dB) per level, {len(results['images'])} CBSD68 crops",
                   "", level_table(task), ""]
-    lines += ["## Tuned parameters", "", parameter_table(results), "",
+    lines += USAGE + ["## Tuned parameters", "", parameter_table(results), "",
               "## Inference cost", "",
               "Median forward time on this machine. With one c for the batch a level adapter's "
               "weights are composed once per c and cached, so it costs what a merged model "
               "does; a c per image runs the grouped per-image path.", "",
               inference_table(results), "", "## Setup", "", setup_table(results), ""]
     return "\n".join(lines)
+
+
+USAGE = [
+    "## Using a level adapter", "",
+    "```bash",
+    "trainer colora --task noise --method levels --levels 15,35,55,75    # the paper's recipe",
+    "trainer colora --task jpeg --method levels --level-range 10:80      # c drawn per image",
+    "trainer colora --task noise --method levels --data real/ --level-labels sigmas.csv",
+    "trainer restore runs/pretrain noisy.png --adapter A --level 25 --out r/     # sigma 25",
+    "trainer restore runs/pretrain noisy/ --adapter A --level auto --out r/      # estimator",
+    "trainer eval runs/pretrain --data pairs/ --adapter A --level 30",
+    "trainer sweep runs/pretrain noisy.png --adapter A --levels 15:75:5 --out sweep.html",
+    "```", "",
+    "Levels are in the op's natural units (noise sigma on 0-255, JPEG quality; `25sigma`, "
+    "`30quality` also work). A level outside the trained range is refused unless "
+    "`--extrapolate`; `--level auto` keeps the estimate inside it. The GPU configuration "
+    "(`--config cuda`, sized for one 9-minute H200 run) writes docs/levels-cuda.md once run.",
+    "",
+]
 
 
 # ---------------------------------------------------------------- chart

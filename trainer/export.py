@@ -67,10 +67,12 @@ def export_peft(adapter_path: str | Path, out: str | Path, base: str | Path | No
 def _base_and_adapted(adapter_path, base):
     """(the base model, a second copy with the adapter attached, the adapter's info)."""
     from trainer.adapters import AdapterError, load_adapter, read_adapter
+    from trainer.adapters.levels import refuse_levelled
     from trainer.checkpoint import CheckpointError, load_model, resolve_model_path
 
     try:
         adapter = read_adapter(adapter_path)
+        refuse_levelled(adapter.record, adapter_path, "a PEFT export")
         info = dict(adapter.record.info)
         if base is None and not info.get("base_path"):
             raise ExportError(f"{adapter_path}: names no base model; pass --base")

@@ -157,3 +157,13 @@ def test_values_with_units_and_bad_values():
     with pytest.raises(ConfigError, match="at least two different levels"):
         parse_values("15", "gaussian_noise")
     assert np.allclose(parse_values("15,35", "gaussian_noise"), [15, 35])
+
+
+def test_merge_and_export_refuse_level_adapters(toy, depth_scores, tmp_path):
+    from trainer.adapters.merging import read_sources
+
+    model = level_copy(toy, "levels", depth_scores)
+    path = save_adapter(tmp_path / "l.safetensors", model,
+                        info={INFO_KEY: LevelScale.for_op("jpeg", [10, 80]).to_dict()})
+    with pytest.raises(AdapterError, match="weights depend on the level c; merging or composing does not"):
+        read_sources([path], [1.0])

@@ -153,7 +153,7 @@ BAD = {
                    "--base", "{base}", "--out", "{tmp}/c"], 2, "LOW must be below HIGH"),
     "labels line": (["colora", "--task", "noise", "--method", "levels-full", "--data", "{pairs}",
                      "--level-labels", "{badlabels}", "--base", "{base}", "--out", "{tmp}/c"],
-                    1, "line 3: 'x': 'x' is not a number"),
+                    1, "line 3: 'x' is not a number (give sigma at mid-grey (0-255)"),
     "unlabelled": (["colora", "--task", "noise", "--method", "levels-full", "--data", "{pairs}",
                     "--level-labels", "{fewlabels}", "--base", "{base}", "--out", "{tmp}/c"],
                    1, "no level for pair 'p1'"),

@@ -117,8 +117,7 @@ def parse_value(text: str, op: str, option: str = "level") -> float:
     severity = level_severity(op)
     match = _VALUE.match(str(text))
     if not match:
-        raise ConfigError(option, f"{text!r} is not a number (give {severity.symbol} in "
-                                  f"{severity.unit}, e.g. 25)")
+        raise ConfigError(option, f"{text!r} is not a number (give {severity.unit}, e.g. 25)")
     number, unit = float(match.group(1)), match.group(2)
     if unit and unit.lower() != severity.symbol.lower():
         raise ConfigError(option, f"{text!r}: unknown unit {unit!r}; {op} levels are "
@@ -176,6 +175,15 @@ def check_in_range(scale: LevelScale, natural: float, extrapolate: bool, source:
         raise ConfigError(option, message + " (pass --extrapolate to use it anyway)")
     if warn is not None:
         warn("warning: " + message + "; extrapolating")
+
+
+def refuse_levelled(record, source, what: str) -> None:
+    """A level adapter's weights depend on c: operations on one fixed adapter (merging,
+    exporting) refuse it in one line."""
+    if is_levelled(record):
+        from trainer.adapters.model import AdapterError
+        raise AdapterError(f"{source}: a {record.method} adapter's weights depend on the level "
+                           f"c; {what} does not take level adapters (restore with --level)")
 
 
 def adapter_scale(record, source: str = "adapter") -> LevelScale:

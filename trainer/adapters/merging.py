@@ -22,6 +22,7 @@ from trainer.adapters.allocation import rank_cap
 from trainer.adapters.configs import ComposedConfig
 from trainer.adapters.files import AdapterFile, load_adapter, read_adapter, task_description
 from trainer.adapters.layer import SUPPORTED, AdaptedLayer, LowRank, weight_matrix_shape
+from trainer.adapters.levels import refuse_levelled
 from trainer.adapters.model import (AdapterError, adapted_layers, merge_and_unload,
                                     model_fingerprint, set_adapters)
 from trainer.adapters.plan import LOW_RANK, TUNED, AdapterPlan, LayerPlan
@@ -55,6 +56,8 @@ def read_sources(paths: Sequence, weights: Sequence[float]) -> list[AdapterFile]
 def read_same_base(paths: Sequence) -> list[AdapterFile]:
     """The adapter files, AdapterError naming two of them trained on different base models."""
     files = [read_adapter(path) for path in paths]
+    for adapter in files:
+        refuse_levelled(adapter.record, adapter.path, "merging or composing")
     for other in files[1:]:
         if other.base_fingerprint != files[0].base_fingerprint:
             raise AdapterError(f"{other.path}: trained on a different base model than "

@@ -8,7 +8,6 @@ real pairs take their levels from a labels file. Scores before and after are per
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Sequence
 
@@ -19,8 +18,8 @@ from trainer.adapters.levels import (INFO_KEY, LevelScale, level_severity, parse
 from trainer.finetune.base import AdaptError, load_base
 from trainer.finetune.level_data import (LevelSpec, level_batches, pair_levels,
                                          read_level_labels, snapped, synthesise_level_pairs)
-from trainer.finetune.requests import (ADAPTER_NAME, SUMMARY_NAME, AdaptRequest, _adapter_info,
-                                       _evaluate, _real_pairs, clear_training_log,
+from trainer.finetune.requests import (ADAPTER_NAME, AdaptRequest, _adapter_info, _evaluate,
+                                       _real_pairs, _write_outputs, clear_training_log,
                                        request_scores)
 
 SCORED_LEVELS = 4  # levels a continuous range is scored at
@@ -193,29 +192,13 @@ def _mean(per_level: dict) -> dict:
 
 def _write(out: Path, result, request: AdaptRequest, data: LevelData, info: dict, report,
            before: dict, after: dict, base_path) -> dict:
-    from pipelines.files import write_text_atomically
-    from trainer.adapters import save_adapter, task_description
-    from trainer.finetune.requests import FAIG_NAME
-    from trainer.loop import LOSS_MEANINGS
+    from trainer.adapters import task_description
 
-    out.mkdir(parents=True, exist_ok=True)
-    if report is not None:
-        write_text_atomically(out / FAIG_NAME, json.dumps(report, indent=1))
     severity = level_severity(data.op)
     span = sorted((severity.level_of(data.scale.low), severity.level_of(data.scale.high)))
     task = task_description(request.task, (data.op,), span)
-    adapter_path = save_adapter(out / ADAPTER_NAME, result.model, task=task, info=info)
-    summary = {**info, "task": request.task, "method": request.method,
-               "loss_meaning": LOSS_MEANINGS[request.train.loss],
-               "adapter_config": request.method_config().to_dict(),
-               "tuned": result.plan.counts_by_role(),
-               "tuned_count": result.plan.tuned_count, "model_params": result.plan.model_params,
-               "adapter_bytes": adapter_path.stat().st_size,
-               "model_bytes": base_path.stat().st_size, "before": _mean(before),
-               "after": _mean(after), "per_level": {"before": before, "after": after},
-               "plan": result.plan.to_dict()}
-    write_text_atomically(out / SUMMARY_NAME, json.dumps(summary, indent=1))
-    return summary
+    return _write_outputs(out, result, request, task, info, report, _mean(before), _mean(after),
+                          base_path, {"per_level": {"before": before, "after": after}})
 
 
 def per_level_lines(summary: dict) -> list[str]:

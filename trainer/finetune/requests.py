@@ -182,7 +182,9 @@ def adapter_task(request: AdaptRequest) -> dict:
 
 
 def _write_outputs(out: Path, result: FinetuneResult, request: AdaptRequest, task: dict,
-                   info: dict, report, before: dict, after: dict, base_path) -> dict:
+                   info: dict, report, before: dict, after: dict, base_path,
+                   extra: dict | None = None) -> dict:
+    """The adapter file, faig.json (when computed) and summary.json (plus `extra` keys)."""
     from pipelines.files import write_text_atomically
     from trainer.adapters import save_adapter
     from trainer.loop import LOSS_MEANINGS
@@ -199,7 +201,7 @@ def _write_outputs(out: Path, result: FinetuneResult, request: AdaptRequest, tas
                "tuned_count": result.plan.tuned_count, "model_params": result.plan.model_params,
                "adapter_bytes": adapter_path.stat().st_size,
                "model_bytes": base_path.stat().st_size, "before": before, "after": after,
-               "plan": result.plan.to_dict()}
+               "plan": result.plan.to_dict(), **(extra or {})}
     write_text_atomically(out / SUMMARY_NAME, json.dumps(summary, indent=1))
     return summary
 

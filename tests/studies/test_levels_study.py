@@ -1,0 +1,90 @@
+"""The level study end to end at its test size on a generated data folder, its report (targets
+with paired SEs), and its configurations."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from studies.levels import CONFIGS, TASKS, LevelStudyConfig, LevelTask, run_study
+from studies.levels_report import at_least, paired, render, target_rows, within, write_report
+
+
+@pytest.fixture(scope="module")
+def results(data_folder, tmp_path_factory):
+    import torch
+
+    from trainer.estimator.files import save_estimator
+    from trainer.estimator.model import DegradationEstimator
+
+    work = tmp_path_factory.mktemp("levels-study")
+    torch.manual_seed(0)
+    save_estimator(work / "estimator.safetensors", DegradationEstimator(["gaussian_noise", "jpeg"]))
+    tasks = (LevelTask("noise", "gaussian_noise", (15, 35), (5, 15, 25, 35)),
+             LevelTask("jpeg", "jpeg", (30, 60), (30, 60, 90)))
+    config = dataclasses.replace(CONFIGS["test"], timing_size=16)
+    return run_study(data_folder, config, work, work / "estimator.safetensors",
+                     log=lambda _: None, tasks=tasks), work
+
+
+def test_every_arm_is_scored_per_image_at_every_level(results):
+    document, _ = results
+    noise = document["tasks"]["noise"]
+    for arm in ("input", "base", "blind", "levels", "levels-full", "levels-est"):
+        assert list(noise["psnr"][arm]) == ["5", "15", "25", "35"], arm
+        assert all(len(v) == 2 for v in noise["psnr"][arm].values())
+    assert list(noise["psnr"]["dedicated"]) == ["15", "35"]
+    assert noise["tuned"]["levels-full"] == 2 * noise["model_params"]
+    assert noise["psnr"]["input"]["5"][0] > noise["psnr"]["input"]["35"][0]
+    cost = noise["inference"]
+    assert cost["levels"]["ratio_one"] > 0 and cost["levels-full"]["ratio_batch4"] > 0
+    estimates = noise["estimated"]["5"]
+    assert all(15 <= value <= 35 for value in estimates)  # clipped to the trained range
+
+
+def test_report_renders_targets_tables_and_chart(results, tmp_path):
+    document, _ = results
+    document = {**document, "hardware": {**document["hardware"], "load_average_1min_at_start": 1.0}}
+    report = write_report(document, tmp_path / "levels.md", "python bench/levels.py --config test")
+    text = report.read_text()
+    assert "python bench/levels.py --config test" in text
+    assert "levels within 0.15 dB of the dedicated adapters" in text
+    assert "estimated c within 0.2 dB" in text and "| 5 (extrapolated) |" in text
+    assert (tmp_path / "levels" / "levels-psnr.png").stat().st_size > 5000
+    assert text == render(document, "python bench/levels.py --config test", "levels/levels-psnr.png")
+
+
+def test_verdicts_need_two_standard_errors():
+    assert paired([[1.0, 2.0]], [[0.0, 0.0]]) == pytest.approx((1.5, 0.5, 2))
+    assert at_least(0.5, 0.1, 0.0) == "met" and at_least(-0.5, 0.1, 0.0) == "missed"
+    assert at_least(-0.05, 0.1, 0.0).startswith("not resolved")
+    assert within(0.05, 0.05, 0.2) == "met" and within(0.5, 0.1, 0.2) == "missed"
+    assert within(0.15, 0.1, 0.2).startswith("not resolved")
+
+
+def test_target_rows_read_the_right_arms():
+    scale = {"zero": 0.0, "full": 30.0, "symbol": "sigma"}
+    task = {"task": {"trained": [15], "sweep": [15, 45]}, "scale": scale,
+            "tuned": {"levels": 10, "levels-full": 20},
+            "psnr": {"levels": {"15": [30.0, 31.0], "45": [25.0, 25.2]},
+                     "dedicated": {"15": [30.1, 31.1]},
+                     "blind": {"15": [29.0, 30.0], "45": [25.5, 25.9]},
+                     "levels-full": {"15": [30.0, 31.0], "45": [25.0, 25.0]},
+                     "levels-est": {"15": [30.0, 31.0], "45": [24.0, 24.2]}}}
+    rows = {row[0].split(": ", 1)[1][:30]: row for row in target_rows("noise", task)}
+    dedicated = rows["levels within 0.15 dB of the d"]
+    assert "-0.100" in dedicated[1]
+    blind = rows["levels at or above the blind ad"]
+    assert blind[2] == "missed" and "below at 1" in blind[1]
+    assert rows["the same, only levels the estim"][1].startswith("estimated - true = +0.000")
+
+
+def test_configurations_give_every_level_arm_the_dedicated_images():
+    for config in CONFIGS.values():
+        assert config.level_steps * config.level_crops == config.dedicated_steps * config.dedicated_batch
+    with pytest.raises(ValueError, match="make them equal"):
+        dataclasses.replace(CONFIGS["test"], level_steps=3)
+    from trainer.models import list_presets
+    assert {c.model for c in CONFIGS.values()} <= set(list_presets())
+    assert CONFIGS["cuda"].device == "cuda" and isinstance(CONFIGS["cuda"], LevelStudyConfig)
+    assert [t.sweep for t in TASKS] == [tuple(range(5, 80, 5)), tuple(range(10, 100, 10))]
