@@ -28,8 +28,8 @@ def idle_estimate(config) -> float:
     steps = config.pretrain_steps * IDLE_COSTS["pretrain_step"]
     for task in TASKS:
         k = len(task.trained)
-        images = config.level_steps * config.level_crops * k
-        steps += k * config.dedicated_steps * config.dedicated_batch * IDLE_COSTS["finetune_image"]
+        images = config.level_steps * config.level_crops * k  # per arm; per dedicated adapter
+        steps += k * images * IDLE_COSTS["finetune_image"]
         steps += images * IDLE_COSTS["finetune_image"] * sum(METHOD_COST.values())
         steps += (5 * len(task.sweep) + k) * config.eval_count * IDLE_COSTS["eval_image"] * (
             config.eval_crop / 128) ** 2
@@ -60,7 +60,13 @@ def idle_estimate(config) -> float:
 @click.option("--plan", is_flag=True, help="Print the configuration and its idle-machine "
                                            "estimate; run nothing.")
 @click.option("--report-only", is_flag=True, help="Write the report again from OUT/results.json.")
-def main(data_dir, config_name, out, work, report, estimator, threads, plan, report_only):
+@click.option("--rerun-dedicated", is_flag=True,
+              help="Train and score only the dedicated adapters again (the configuration's "
+                   "schedule) into OUT/results.json, keeping the other arms; then the report.")
+@click.option("--notes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A Markdown reading written after the run, placed after the targets.")
+def main(data_dir, config_name, out, work, report, estimator, threads, plan, report_only,
+         rerun_dedicated, notes):
     """Run the level-adapter study and write results.json and the report.
 
     \b
@@ -87,21 +93,23 @@ def main(data_dir, config_name, out, work, report, estimator, threads, plan, rep
     else:
         if data_dir is None:
             raise click.UsageError("--data is required (the folder with bsds500/, sun80/, cbsd68/)")
-        results = _run(data_dir, config, out, work or out / "work", estimator, threads)
+        previous = json.loads(results_path.read_text()) if rerun_dedicated else None
+        results = _run(data_dir, config, out, work or out / "work", estimator, threads, previous)
         from pipelines.files import write_text_atomically
         write_text_atomically(results_path, json.dumps(results, indent=1))
-    write_report(results, report, results.get("command", command))
+    write_report(results, report, results.get("command", command),
+                 notes.read_text(encoding="utf-8") if notes else "")
     click.echo(f"report -> {report} (results: {results_path})")
 
 
-def _run(data_dir, config, out, work, estimator, threads) -> dict:
+def _run(data_dir, config, out, work, estimator, threads, previous=None) -> dict:
     import os
     import time
 
     import torch
 
     from studies.datafolder import DataFolderError
-    from studies.levels import run_study
+    from studies.levels import rerun_dedicated, run_study
     from trainer.checkpoint import CheckpointError
 
     torch.set_num_threads(threads)
@@ -112,6 +120,12 @@ def _run(data_dir, config, out, work, estimator, threads) -> dict:
         click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True)
 
     try:
+        if previous is not None:
+            results = rerun_dedicated(previous, data_dir, config, work, log)
+            results["rerun"]["command"] = ("python bench/levels.py "
+                                           + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+            results["rerun"]["load_average_1min"] = (load, os.getloadavg()[0])
+            return results
         results = run_study(data_dir, config, work, estimator, log)
     except (DataFolderError, CheckpointError) as error:
         raise click.ClickException(str(error)) from None

@@ -11,7 +11,8 @@ FAIG on pairs at the trained levels, then
   levels-est  the levels adapter with c from the degradation estimator (as `--level auto`)
   base        the pre-trained model alone
 The level arms and blind see every crop of a batch at each trained level (the paper's recipe);
-they take as many training images in total as the dedicated adapters together. Every arm is
+each dedicated adapter is trained with the same schedule (steps, images per step) at its one
+level, as the paper trains its dedicated networks with the hyper-network's recipe. Every arm is
 scored on the same degraded CBSD68 crops (paired per-image PSNRs).
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import copy
 import resource
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,10 +52,9 @@ TASKS = (
 
 @dataclass(frozen=True)
 class LevelStudyConfig:
-    """Every size of one run. Dedicated adapters take `dedicated_steps` of `dedicated_batch`
-    crops at one level; blind and the level arms `level_steps` of `level_crops` crops, each at
-    every trained level (level_steps * level_crops = dedicated_steps * dedicated_batch: the
-    same images per level)."""
+    """Every size of one run. Blind and the level arms take `level_steps` steps of
+    `level_crops` crops, each at every trained level (k levels: level_crops x k images a step);
+    each dedicated adapter takes the same steps of level_crops x k crops at its one level."""
 
     name: str
     device: str
@@ -66,8 +66,6 @@ class LevelStudyConfig:
     train_crops: int
     train_crop: int
     patch: int
-    dedicated_steps: int
-    dedicated_batch: int
     level_steps: int
     level_crops: int
     eval_count: int
@@ -81,12 +79,6 @@ class LevelStudyConfig:
     timing_size: int = 256
     seed: int = 0
 
-    def __post_init__(self):
-        per_level = (self.level_steps * self.level_crops, self.dedicated_steps * self.dedicated_batch)
-        if per_level[0] != per_level[1]:
-            raise ValueError(f"config {self.name}: the level arms see {per_level[0]} images per "
-                             f"level, a dedicated adapter {per_level[1]}; make them equal")
-
 
 CONFIGS = {
     # ~25 CPU minutes on one core of an idle 2-core host (bench/levels.py --plan prints the
@@ -94,24 +86,23 @@ CONFIGS = {
     "cpu": LevelStudyConfig(
         name="cpu", device="cpu", model="nafnet-tiny", pretrain_pairs=2048, pretrain_patch=48,
         pretrain_steps=800, pretrain_batch=8, train_crops=64, train_crop=96, patch=48,
-        dedicated_steps=300, dedicated_batch=4, level_steps=600, level_crops=2,
+        level_steps=600, level_crops=2,
         eval_count=24, eval_crop=128, faig_target_steps=40, faig_pairs=16, faig_steps=20),
     # One H200 run of at most 9 minutes, start-up included: nafnet-small steps are bound by
     # per-step overhead (~50 ms, docs/benchmarks.md), so 1000 pre-training steps (~1 min), per
-    # task 800 dedicated + 400 blind + 400 levels (~2x a CoLoRA step) + 400 levels-full (~3x)
-    # steps (~2.7 min), 48 CBSD68 crops of 256 px at 33 arm-levels (~1 min) and start-up, data
-    # and FAIG (~1.5 min): about 8 minutes. Not run on a GPU in this session.
+    # task 4 x 300 dedicated + 300 blind + 300 levels (~2x a CoLoRA step) + 300 levels-full
+    # (~3x) steps (~2.5 min), 48 CBSD68 crops of 256 px at 33 arm-levels (~1 min) and
+    # start-up, data and FAIG (~1.5 min): about 8.5 minutes. Not run on a GPU in this session.
     "cuda": LevelStudyConfig(
         name="cuda", device="cuda", model="nafnet-small", pretrain_pairs=4096,
         pretrain_patch=64, pretrain_steps=1000, pretrain_batch=16, train_crops=128,
-        train_crop=128, patch=64, dedicated_steps=200, dedicated_batch=16, level_steps=400,
-        level_crops=8, eval_count=48, eval_crop=256, faig_target_steps=50, faig_pairs=16,
+        train_crop=128, patch=64, level_steps=300, level_crops=4, eval_count=48, eval_crop=256, faig_target_steps=50, faig_pairs=16,
         faig_steps=25),
     # The end-to-end test's: seconds.
     "test": LevelStudyConfig(
         name="test", device="cpu", model="nafnet-tiny", pretrain_pairs=16, pretrain_patch=32,
         pretrain_steps=2, pretrain_batch=2, train_crops=4, train_crop=40, patch=24,
-        dedicated_steps=2, dedicated_batch=2, level_steps=4, level_crops=1, eval_count=2,
+        level_steps=2, level_crops=1, eval_count=2,
         eval_crop=32, faig_target_steps=1, faig_pairs=2, faig_steps=2, timing_size=32),
 }
 
@@ -319,20 +310,28 @@ def cpu_time() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def run_task(task: LevelTask, base: nn.Module, crops, images, estimator,
-             config: LevelStudyConfig, log) -> dict:
+def train_dedicated(base, task: LevelTask, crops, scores, config: LevelStudyConfig, log):
+    """One CoLoRA adapter per trained level, with the level arms' schedule."""
+    dedicated, cpu_seconds, plan = {}, {}, None
+    for value in task.trained:
+        log(f"{task.name}: dedicated CoLoRA at {value:g}")
+        dedicated[value], plan, cpu_seconds[f"dedicated-{value:g}"] = train_arm(
+            base, "colora", task, (value,), crops, scores, config, config.level_steps,
+            config.level_crops * len(task.trained))
+    return dedicated, plan, cpu_seconds
+
+
+def run_task(task: LevelTask, base, crops, images, estimator, config: LevelStudyConfig,
+             log) -> dict:
     from trainer.adapters import LevelScale
 
     began, cpu = time.perf_counter(), cpu_time()
     scale = LevelScale.for_op(task.op, task.trained)
     log(f"{task.name}: FAIG at {task.trained}")
     scores = faig_scores(base, task, crops, config)
-    dedicated, plans, cpu_seconds = {}, {}, {}
-    for value in task.trained:
-        log(f"{task.name}: dedicated CoLoRA at {value:g}")
-        dedicated[value], plans["dedicated"], cpu_seconds[f"dedicated-{value:g}"] = train_arm(
-            base, "colora", task, (value,), crops, scores, config, config.dedicated_steps,
-            config.dedicated_batch)
+    dedicated, plans = {}, {}
+    dedicated, plans["dedicated"], cpu_seconds = train_dedicated(base, task, crops, scores,
+                                                                 config, log)
     models = {"base": base.eval()}
     for arm, method in (("blind", "colora"), ("levels", "levels"),
                         ("levels-full", "levels-full")):
@@ -351,6 +350,35 @@ def run_task(task: LevelTask, base: nn.Module, crops, images, estimator,
             "model_params": plans["levels"].model_params, "train_cpu_seconds": cpu_seconds,
             "inference": cost, "wall_seconds": time.perf_counter() - began,
             "cpu_seconds": cpu_time() - cpu}
+
+
+def rerun_dedicated(results: dict, data_root, config: LevelStudyConfig, work: Path,
+                    log=print, tasks=TASKS) -> dict:
+    """`results` with the dedicated arms trained and scored again (the other arms, whose
+    evaluation images and degradations are the same by seed, are kept): for a run whose
+    dedicated schedule changed. The rerun's time is recorded beside the original's."""
+    began, cpu = time.perf_counter(), cpu_time()
+    data = check_study_data(data_root)
+    base = pretrained_base(data, config, Path(work), log).to(config.device)
+    crops = clean_crops(data.clean_sources, config.train_crops, config.train_crop, config.seed)
+    images = evaluation_images(data.evaluation, config.eval_count, config.eval_crop)
+    if [name for name, _ in images] != results["images"]:
+        raise ValueError("rerun: the evaluation images differ from the results'")
+    gts = [gt for _, gt in images]
+    for task in tasks:
+        entry = results["tasks"][task.name]
+        scores = faig_scores(base, task, crops, config)
+        dedicated, plan, seconds = train_dedicated(base, task, crops, scores, config, log)
+        sets = degraded_sets(replace(task, sweep=task.trained), images, config.seed + 1)
+        entry["psnr"]["dedicated"] = {f"{v:g}": restore_psnrs(dedicated[v], sets[v], gts,
+                                                              config.device)
+                                      for v in task.trained}
+        entry["tuned"]["dedicated"] = plan.tuned_count
+        entry["train_cpu_seconds"].update(seconds)
+    results["config"] = asdict(config)
+    results["rerun"] = {"arms": ["dedicated"], "wall_seconds": time.perf_counter() - began,
+                        "cpu_seconds": cpu_time() - cpu}
+    return results
 
 
 def run_study(data_root, config: LevelStudyConfig, work: Path, estimator_path,

@@ -156,12 +156,22 @@ def inference_table(results: dict) -> str:
 def setup_table(results: dict) -> str:
     config = results["config"]
     keys = ("model", "pretrain_steps", "pretrain_batch", "pretrain_patch", "train_crops",
-            "patch", "dedicated_steps", "dedicated_batch", "level_steps", "level_crops",
+            "patch", "level_steps", "level_crops",
             "eval_count", "eval_crop", "budget", "faig_steps", "seed")
-    return _table(["setting", "value"], [[k, str(config[k])] for k in keys])
+    return _table(["setting", "value"], [[k, str(config[k])] for k in keys if k in config])
 
 
-def render(results: dict, command: str, figure: str) -> str:
+def _rerun_note(results: dict) -> str:
+    rerun = results.get("rerun")
+    if not rerun:
+        return ""
+    return (f" The dedicated arms were then trained and scored again with this schedule "
+            f"(`{rerun.get('command', '--rerun-dedicated')}`): "
+            f"{rerun['wall_seconds'] / 60:.1f} min, {rerun['cpu_seconds'] / 60:.1f} CPU min; "
+            f"the other arms are the first run's.")
+
+
+def render(results: dict, command: str, figure: str, notes: str = "") -> str:
     hw = results["hardware"]
     config = results["config"]
     lines = [
@@ -174,8 +184,8 @@ def render(results: dict, command: str, figure: str) -> str:
         "and `levels-full` (W0 + c W1 on every parameter) with the true c; `levels` with c from "
         "the degradation estimator (as `--level auto`, clipped to the trained range); the "
         "pre-trained base alone. Blind and the level arms see every crop of a batch at each "
-        "trained level (the paper's recipe) and as many training images per level as each "
-        "dedicated adapter. Every arm is scored on the same degraded CBSD68 centre crops, so "
+        "trained level (the paper's recipe); each dedicated adapter is trained with the same "
+        "schedule (steps and images per step) at its one level. Every arm is scored on the same degraded CBSD68 centre crops, so "
         "gaps are paired per image; a target is *met* or *missed* only when the gap clears it "
         "by two standard errors.",
         "",
@@ -188,7 +198,7 @@ def render(results: dict, command: str, figure: str) -> str:
         + (f" ({hw['gpu']})" if hw.get("gpu") else "") + f". Wall time "
         f"{results['wall_seconds'] / 60:.1f} min, {results['cpu_seconds'] / 60:.1f} CPU min "
         f"(1-minute load average {hw.get('load_average_1min_at_start', float('nan')):.1f} at "
-        f"the start, {hw['load_average_1min']:.1f} at the end).",
+        f"the start, {hw['load_average_1min']:.1f} at the end)." + _rerun_note(results),
         "",
         "## Targets",
         "",
@@ -199,6 +209,8 @@ def render(results: dict, command: str, figure: str) -> str:
         f"![PSNR against the level]({figure})",
         "",
     ]
+    if notes.strip():
+        lines += ["## Reading", "", notes.strip(), ""]
     for name, task in results["tasks"].items():
         lines += [f"## {name}: mean PSNR (dB) per level, {len(results['images'])} CBSD68 crops",
                   "", level_table(task), ""]
@@ -264,10 +276,11 @@ def chart(results: dict, path: Path) -> Path:
     return path
 
 
-def write_report(results: dict, report: Path, command: str) -> Path:
-    """The report and its chart (beside it, in a folder named after it)."""
+def write_report(results: dict, report: Path, command: str, notes: str = "") -> Path:
+    """The report and its chart (beside it, in a folder named after it); notes: a reading
+    written after the run, placed after the targets."""
     folder = report.parent / report.stem
     folder.mkdir(parents=True, exist_ok=True)
     chart(results, folder / FIGURE)
-    write_text_atomically(report, render(results, command, f"{report.stem}/{FIGURE}"))
+    write_text_atomically(report, render(results, command, f"{report.stem}/{FIGURE}", notes))
     return report

@@ -79,12 +79,27 @@ def test_target_rows_read_the_right_arms():
     assert rows["the same, only levels the estim"][1].startswith("estimated - true = +0.000")
 
 
-def test_configurations_give_every_level_arm_the_dedicated_images():
-    for config in CONFIGS.values():
-        assert config.level_steps * config.level_crops == config.dedicated_steps * config.dedicated_batch
-    with pytest.raises(ValueError, match="make them equal"):
-        dataclasses.replace(CONFIGS["test"], level_steps=3)
+def test_configurations_are_well_formed():
     from trainer.models import list_presets
     assert {c.model for c in CONFIGS.values()} <= set(list_presets())
     assert CONFIGS["cuda"].device == "cuda" and isinstance(CONFIGS["cuda"], LevelStudyConfig)
     assert [t.sweep for t in TASKS] == [tuple(range(5, 80, 5)), tuple(range(10, 100, 10))]
+    assert all(set(t.trained) <= set(t.sweep) for t in TASKS)
+
+
+def test_rerun_replaces_only_the_dedicated_arms(results, data_folder):
+    import copy
+
+    from studies.levels import rerun_dedicated
+
+    document, work = results
+    before = copy.deepcopy(document)
+    tasks = tuple(LevelTask(name, t["task"]["op"], tuple(t["task"]["trained"]),
+                            tuple(t["task"]["sweep"])) for name, t in before["tasks"].items())
+    config = dataclasses.replace(CONFIGS["test"], level_steps=3)
+    again = rerun_dedicated(copy.deepcopy(before), data_folder, config, work, lambda _: None, tasks)
+    for name, task in again["tasks"].items():
+        assert task["psnr"]["levels"] == before["tasks"][name]["psnr"]["levels"]
+        assert list(task["psnr"]["dedicated"]) == list(before["tasks"][name]["psnr"]["dedicated"])
+    assert again["config"]["level_steps"] == 3 and again["rerun"]["arms"] == ["dedicated"]
+    assert "trained and scored again" in render(again, "cmd", "f.png")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from trainer.levelling_defaults import AUTO, DEFAULT_ESTIMATOR  # noqa: F401 (sweep's too)
+from trainer.levelling_defaults import AUTO, DEFAULT_ESTIMATOR
 
 
 def training_level_options(command):
@@ -30,8 +30,9 @@ def training_level_options(command):
 
 
 def inference_level_options(command):
-    """--level, --extrapolate, --estimator."""
-    for option in reversed([
+    """--level, --extrapolate and, unless the command has one already (composition's, with the
+    same name and destination), --estimator."""
+    options = [
         click.option("--level", metavar="VALUE|auto",
                      help=f"The degradation level for a level adapter (--method levels), in "
                           f"its op's natural units (noise sigma 0-255: 25 or 25sigma; jpeg "
@@ -40,15 +41,19 @@ def inference_level_options(command):
         click.option("--extrapolate", is_flag=True,
                      help="Allow a --level outside the adapter's trained range (a warning "
                           "instead of an error; `auto` estimates are then not clipped to it)."),
-        click.option("--estimator", type=click.Path(path_type=Path),
-                     default=Path(DEFAULT_ESTIMATOR), show_default=True,
-                     help="The estimator run folder or file `--level auto` uses."),
-    ]):
+    ]
+    present = {opt for param in getattr(command, "__click_params__", []) for opt in param.opts}
+    if "--estimator" not in present:
+        options.append(click.option(
+            "--estimator", "estimator_path", type=click.Path(path_type=Path),
+            help=f"A degradation estimator (run folder or file); --level {AUTO} reads its "
+                 f"level of the adapter's op [default: {DEFAULT_ESTIMATOR}]."))
+    for option in reversed(options):
         command = option(command)
     return command
 
 
-def level_choice_for(model, level, adapter, extrapolate, estimator, device):
+def level_choice_for(model, level, adapter, extrapolate, estimator_path, device):
     """The LevelChoice for the options, None without --level; a level adapter without --level
     is refused (ConfigError naming the option)."""
     from degrade.errors import ConfigError
@@ -63,4 +68,5 @@ def level_choice_for(model, level, adapter, extrapolate, estimator, device):
         return None
     if adapter is None:
         raise ConfigError("level", "needs a level adapter (--adapter)")
-    return level_choice(model, level, adapter, extrapolate, estimator, str(device))
+    return level_choice(model, level, adapter, extrapolate,
+                        estimator_path or DEFAULT_ESTIMATOR, str(device))

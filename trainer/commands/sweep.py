@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from degrade.clioutputs import check_outputs, overwrite_option
-from trainer.commands.level_options import DEFAULT_ESTIMATOR
+from trainer.levelling_defaults import DEFAULT_ESTIMATOR
 from trainer.commands.options import quiet_option
 
 DEFAULT_STEPS = 15  # values over the trained range when --levels is not given
@@ -41,7 +41,9 @@ def sweep(model_path, image, adapter, levels, out, estimator, no_estimate, extra
     \b
     Examples:
       trainer sweep runs/pretrain noisy.png --adapter noise-levels.safetensors \\
-          --levels 5:75:5 --out sweep.html
+          --levels 15:75:5 --out sweep.html
+      trainer sweep runs/pretrain noisy.png --adapter noise-levels.safetensors \\
+          --levels 5:75:5 --extrapolate --out sweep.html    # below the trained 15..75 too
       trainer sweep runs/pretrain photo.jpg --adapter jpeg-levels.safetensors --no-estimate \\
           --out sweep.html
     """
