@@ -59,7 +59,7 @@ def run(tmp_path_factory):
                          "15,35,55,75", *base, *FAST, "--out", root / "levels"),
         "blind": invoke("colora", "--task", "noise", "--levels", "15,75", *base, *FAST,
                         "--out", root / "blind"),
-        "range": invoke("colora", "--task", "jpeg", "--method", "levels-full", "--level-range",
+        "range": invoke("colora", "--task", "jpeg", "--method", "levels", "--level-range",
                         "10:80", *base, *FAST, "--out", root / "range"),
         "labels": invoke("colora", "--task", "noise", "--method", "levels-full", "--data",
                          root / "pairs", "--level-labels", root / "labels.csv", *base, *FAST,
@@ -83,7 +83,7 @@ def test_level_runs_train_and_report_per_level(run):
     assert levels["tuned_count"] == sum(p["params"] for p in levels["plan"]["layers"])
     ranged = json.loads((root / "range" / "summary.json").read_text())
     assert ranged["levels"]["trained"] == [] and (ranged["levels"]["low"], ranged["levels"]["high"]) == (10, 80)
-    assert ranged["tuned_count"] == 2 * ranged["model_params"]
+    assert list(ranged["per_level"]["after"]) == ["10", "33", "57", "80"]
     labelled = json.loads((root / "labelled" / "summary.json").read_text())
     assert (labelled["levels"]["low"], labelled["levels"]["high"]) == (10, 30)
     blind = json.loads((root / "blind" / "summary.json").read_text())
