@@ -91,11 +91,11 @@ PAGE = """<!DOCTYPE html>
 body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
 .row {{ display: flex; gap: 1.5em; flex-wrap: wrap; align-items: flex-start; }}
 figure {{ margin: 0; }}
-figure img {{ max-width: 46vw; image-rendering: pixelated; border: 1px solid #ccc; }}
+figure img {{ width: min(44vw, 640px); image-rendering: pixelated; border: 1px solid #ccc; }}
 figcaption {{ text-align: center; margin-top: .3em; }}
 .slider {{ position: relative; width: min(90vw, 46em); margin: 1.2em 0 2.5em; }}
 .slider input {{ width: 100%; }}
-#estimate {{ position: absolute; top: 1.9em; transform: translateX(-50%); color: #b00;
+#estimate {{ position: absolute; top: 1.9em; transform: translateX(-0.5em); color: #b00;
   font-size: .9em; white-space: nowrap; }}
 #estimate.none {{ position: static; transform: none; color: #777; }}
 .ends {{ display: flex; justify-content: space-between; font-size: .85em; color: #555; }}
