@@ -15,12 +15,11 @@ import numpy as np
 
 from trainer.adapters.levels import (INFO_KEY, LevelScale, level_severity, parse_range,
                                      parse_values)
-from trainer.finetune.base import AdaptError, load_base
+from trainer.finetune.base import AdaptError
 from trainer.finetune.level_data import (LevelSpec, level_batches, pair_levels,
                                          read_level_labels, snapped, synthesise_level_pairs)
-from trainer.finetune.requests import (ADAPTER_NAME, AdaptRequest, _adapter_info, _evaluate,
-                                       _real_pairs, _write_outputs, clear_training_log,
-                                       request_scores)
+from trainer.finetune.requests import (AdaptRequest, _adapter_info, _evaluate, _real_pairs,
+                                       _write_outputs, request_scores, start_run)
 
 SCORED_LEVELS = 4  # levels a continuous range is scored at
 
@@ -149,12 +148,7 @@ def _train_in_locked_folder(request: AdaptRequest, out: Path, config, data: Leve
     from trainer.adapters import get_method
     from trainer.finetune.tuning import finetune
 
-    if (out / ADAPTER_NAME).exists() and not request.overwrite:
-        raise AdaptError("out", f"{out}: already holds {ADAPTER_NAME}; set `overwrite` or "
-                                f"choose another folder")
-    clear_training_log(out, request.overwrite)
-    base, metadata, base_path = load_base(request.base)
-    base.to(request.train.device)
+    base, metadata, base_path = start_run(request, out)
     scores, report = request_scores(request, base, data.faig_pairs)
     before = scores_per_level(base, data, request.train.device, False)
     result = finetune(base, [], request.method, request.train, config, scores, out_dir=out,

@@ -123,12 +123,7 @@ def adapt_to_task(request: AdaptRequest) -> dict:
 def _adapt_in_locked_folder(request: AdaptRequest, out: Path, config, task: dict) -> dict:
     from pipelines.files import sha256_file
 
-    if (out / ADAPTER_NAME).exists() and not request.overwrite:
-        raise AdaptError("out", f"{out}: already holds {ADAPTER_NAME}; set `overwrite` or "
-                                f"choose another folder")
-    clear_training_log(out, request.overwrite)
-    base, metadata, base_path = load_base(request.base)
-    base.to(request.train.device)
+    base, metadata, base_path = start_run(request, out)
     train, test = task_pairs(request)
     scores, report = request_scores(request, base, train)
     before = _evaluate(base, test, request.train.device)
@@ -136,6 +131,18 @@ def _adapt_in_locked_folder(request: AdaptRequest, out: Path, config, task: dict
     after = _evaluate(result.model, test, request.train.device)
     info = _adapter_info(request, base_path, metadata, sha256_file(base_path), len(train))
     return _write_outputs(out, result, request, task, info, report, before, after, base_path)
+
+
+def start_run(request: AdaptRequest, out: Path):
+    """Check the run folder (an adapter there is kept unless `overwrite`), clear the old
+    training log and load the base on the request's device: (base, metadata, base path)."""
+    if (out / ADAPTER_NAME).exists() and not request.overwrite:
+        raise AdaptError("out", f"{out}: already holds {ADAPTER_NAME}; set `overwrite` or "
+                                f"choose another folder")
+    clear_training_log(out, request.overwrite)
+    base, metadata, base_path = load_base(request.base)
+    base.to(request.train.device)
+    return base, metadata, base_path
 
 
 def clear_training_log(out: Path, overwrite: bool) -> None:
