@@ -8,9 +8,9 @@ from click.testing import CliRunner
 
 from trainer.adapters import (adapted_layers, all_methods, get_method, load_adapter,
                               merge_and_unload, method_config, method_names, read_adapter,
-                              save_adapter)
+                              save_adapter, set_level)
 from trainer.adapters.registry import FILE_ONLY_MODULES, METHOD_MODULES
-from trainer.finetune import TrainConfig, finetune
+from trainer.finetune import TrainConfig, finetune, pair_batches
 
 
 def _pairs(count=2, size=12):
@@ -26,11 +26,16 @@ def test_plan_train_save_load_merge(toy, depth_scores, images, tmp_path, method)
     base = copy.deepcopy(toy)
     config = method_config(method, {"budget": 0.3, "seed": 1}, strict=False)
     train = TrainConfig(steps=2, batch=2, patch=8, lr=1e-2, progress=False)
-    result = finetune(toy, _pairs(), method, train, config, depth_scores(base))
+    levelled = get_method(method).levels  # trained and run at a level c per image
+    batches = pair_batches(_pairs(), 2, 8, 0, [0.2, 0.9]) if levelled else None
+    result = finetune(toy, _pairs(), method, train, config, depth_scores(base), batches=batches)
     assert result.plan.method == method
     path = save_adapter(tmp_path / "a.safetensors", result.model)
     assert read_adapter(path).method == method
     loaded = load_adapter(copy.deepcopy(base), path)
+    if levelled:
+        set_level(result.model, 0.7)
+        set_level(loaded, 0.7)
     with torch.no_grad():
         trained = result.model(lq)
         assert not torch.allclose(trained, base(lq), atol=1e-4), "training moved nothing"
@@ -44,10 +49,12 @@ def test_every_table_entry_registers_itself_with_its_prefixes():
     for name in [*METHOD_MODULES, *FILE_ONLY_MODULES]:
         method = get_method(name)
         assert method.name == name and method.label
-        assert method.prefixes[-1] == "tuned"
-        assert (method.variant is None) == (method.prefixes == ("tuned",))
+        terms = ("level",) if method.levels else ()  # a level term's tensors: level/...
+        assert method.prefixes[-1 - len(terms):] == ("tuned", *terms)
+        assert (method.variant is None) == (method.prefixes == ("tuned", *terms))
     assert [m.name for m in all_methods()] == method_names() == list(METHOD_MODULES)
-    assert {"full", "decoder", "lora", "colora", "dora", "codora"} == set(method_names())
+    assert {"full", "decoder", "lora", "colora", "dora", "codora", "levels",
+            "levels-full"} == set(method_names())
     with pytest.raises(ValueError, match="unknown method 'x'.*colora"):
         get_method("x")
 
