@@ -1,10 +1,11 @@
 """Fine-tuning on the toy model: trains only what the plan tunes, deterministic, learns."""
 import copy
+import re
 
 import pytest
 import torch
 
-from trainer.adapters import adapted_layers, method_config, method_names, plan_counts
+from trainer.adapters import adapted_layers, get_method, method_config, method_names, plan_counts
 from trainer.finetune import TrainConfig, finetune, pair_batches
 
 
@@ -16,27 +17,32 @@ def test_only_the_adapter_moves_and_runs_repeat(toy, depth_scores, make_pairs, m
     scores = depth_scores(toy)
     config = method_config(method, {"budget": 0.3}, strict=False)
     runs = []
+    levelled = get_method(method).levels  # trained on batches with a level per image
     for _ in range(2):
         model = copy.deepcopy(toy)
-        result = finetune(model, make_pairs(), method, TRAIN, config, scores)
+        batches = pair_batches(make_pairs(), TRAIN.batch, TRAIN.patch, TRAIN.seed,
+                               [0.3, 0.6, 0.9]) if levelled else None
+        result = finetune(model, make_pairs(), method, TRAIN, config, scores, batches=batches)
         state = {n: p.detach().clone() for n, p in model.named_parameters()}
         runs.append(state)
         for name, param in state.items():
-            if ".default." not in name:  # the base: frozen
+            if not re.search(r"\.default(@level)?\.", name):  # the base: frozen
                 assert torch.equal(param, toy.get_parameter(name.replace(".base_layer", ""))), name
         tuned = {f"{layer}.{leaf}" for layer, module in adapted_layers(model).items()
                  for leaf in (module.tuned["default"] if "default" in module.tuned else {})}
         assert tuned == set(result.plan.tuned_parameters)
-        assert sum(p.numel() for n, p in model.named_parameters() if ".default." in n) == \
-            result.plan.tuned_count
+        assert sum(p.numel() for n, p in model.named_parameters()
+                   if re.search(r"\.default(@level)?\.", n)) == result.plan.tuned_count
     assert all(torch.equal(runs[0][n], runs[1][n]) for n in runs[0])
 
 
 def test_plan_counts_without_training(toy, depth_scores):
     rows = plan_counts(toy, depth_scores(toy), {"budget": 0.3})
     assert [r[0] for r in rows] == method_names()
-    assert rows[-1][0] == "full" and rows[-1][1] == rows[-1][2] == sum(p.numel() for p in toy.parameters())
-    assert [r[0] for r in plan_counts(toy, None)] == ["decoder", "lora", "dora", "full"]
+    full = next(r for r in rows if r[0] == "full")
+    assert full[1] == full[2] == sum(p.numel() for p in toy.parameters())
+    assert [r[0] for r in plan_counts(toy, None)] == ["decoder", "lora", "dora", "full",
+                                                      "levels-full"]
 
 
 @pytest.mark.parametrize("method", ["colora", "codora"])
