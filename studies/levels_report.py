@@ -262,7 +262,7 @@ def chart(results: dict, path: Path) -> Path:
         axis.plot([float(k) for k in trained], [np.mean(task["psnr"]["dedicated"][k])
                                                 for k in trained],
                   "k*", markersize=11, label=ARM_LABELS["dedicated"])
-        axis.set_xlabel(f"{task['scale']['symbol']} ({task['scale']['unit']})")
+        axis.set_xlabel(task["scale"]["unit"])  # "sigma at mid-grey (0-255)", "quality"
         axis.set_ylabel("PSNR (dB)")
         axis.set_title(name)
         axis.grid(alpha=0.3)
