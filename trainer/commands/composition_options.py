@@ -29,8 +29,9 @@ def composition_options(command):
                      help="auto/oracle: keep the K most similar adapters (0: all; measured "
                           "best in docs/composition.md)."),
         click.option("--estimator", "estimator_path", type=click.Path(path_type=Path),
-                     help="--weights auto: a degradation estimator (run folder of `trainer "
-                          "estimator train`)."),
+                     help="--weights auto, --level auto: a degradation estimator (run folder "
+                          "of `trainer estimator train`; --level auto defaults to "
+                          "runs/estimator)."),
         click.option("--labels", "labels_path", type=click.Path(path_type=Path),
                      help="--weights oracle: a labels.json of `trainer tasks make-mixed` (or "
                           "its folder: each image's chain record, by file stem), or one chain "

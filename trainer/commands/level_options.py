@@ -53,6 +53,13 @@ def inference_level_options(command):
     return command
 
 
+def check_level_use(level, adapter_set) -> None:
+    """--level sets one level adapter's c: with --adapters (a composition) it is refused."""
+    if level is not None and adapter_set is not None:
+        raise click.UsageError("--level sets the level of one level adapter (--adapter); a "
+                               "composition (--adapters) takes plain adapters")
+
+
 def level_choice_for(model, level, adapter, extrapolate, estimator_path, device):
     """The LevelChoice for the options, None without --level; a level adapter without --level
     is refused (ConfigError naming the option)."""
