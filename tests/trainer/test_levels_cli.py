@@ -162,6 +162,11 @@ BAD = {
     "sweep outside": (["sweep", "{base}", "{img}", "--adapter", "{levels}", "--levels", "5:75:5",
                        "--no-estimate", "--out", "{tmp}/s.html"], 2,
                       "--levels': {levels}: level 5 is outside"),
+    "level with adapters": (["restore", "{base}", "{img}", "--adapters", "{levels}", "--level",
+                             "25", "--out", "{tmp}/o"], 2, "--level sets the level of one level "
+                                                           "adapter (--adapter)"),
+    "composed": (["restore", "{base}", "{img}", "--adapters", "{levels}", "--weights", "1",
+                  "--out", "{tmp}/o"], 1, "weights depend on the level c; merging or composing"),
     "sweep plain": (["sweep", "{base}", "{img}", "--adapter", "{blind}", "--out",
                      "{tmp}/s.html"], 2, "not a level adapter"),
 }
