@@ -100,10 +100,12 @@ SCALES: dict[str, ScaleConfig] = {
     # minutes on an idle 2-core host and about 75 with two other busy jobs) and short runs of
     # the hard cells (docs/results/notes.md): motion blur needs lr x steps of about 0.3 or more
     # to beat its input, 16 PolyU pairs overfit above about 0.45; 1.8e-3 x 200 lies between.
+    # The smallest count is 32: with 16, 200 steps of 8 are 100 passes, and the pre-trained
+    # arms ended 0.3-0.4 dB below the input on PolyU (the second medium run).
     "medium": ScaleConfig(
         name="medium", device="cpu", model="nafnet-tiny",
         pretrain_pairs=2048, pretrain_patch=48, pretrain_steps=600, pretrain_batch=8,
-        train_counts=(16, 64), train_crop=96, finetune_steps=200, finetune_batch=8,
+        train_counts=(32, 64), train_crop=96, finetune_steps=200, finetune_batch=8,
         finetune_patch=48, finetune_lr=1.8e-3, polyu_test_count=30, cbsd68_count=68,
         eval_crop=96, faig_target_steps=40, faig_pairs=16, faig_steps=30,
         confound_arms=("colora-lr2", "colora-decoder-budget")),
