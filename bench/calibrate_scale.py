@@ -137,6 +137,7 @@ def predicted_cpu_seconds(c: Candidate, costs: dict, arms_and_methods: int) -> f
 CANDIDATES = (
     Candidate(600, 100, (16, 64), 30, 68),
     Candidate(600, 200, (16, 64), 30, 68),
+    Candidate(600, 200, (32, 64), 30, 68),  # chosen: 16 pairs overfit PolyU at 100 passes
     Candidate(1000, 150, (16, 64), 30, 68),
     Candidate(1500, 150, (16, 64), 30, 68),
     Candidate(1500, 200, (16, 64), 30, 68),
