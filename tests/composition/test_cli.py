@@ -70,6 +70,9 @@ def _one_line_error(result, code, text):
                               "--weights", "1,1,1"], 2, "exclude each other"),
     ("explain alone", ["--explain", "{t}/x.png"], 2, "give --adapters too"),
     ("missing adapter", ["--adapters", "{k}/nope", "--weights", "1"], 2, "no such adapter"),
+    ("labels without adapters", ["--labels", "{k}/mixed"], 2, "add --adapters"),
+    ("estimator without a use", ["--estimator", "{k}/estimator.safetensors"], 2,
+     "--estimator serves --weights auto"),
 ])
 def test_bad_inputs_are_one_line(kit, tmp_path, case, extra, code, text):
     extra = [part.format(k=kit, t=tmp_path) for part in extra]
@@ -83,3 +86,10 @@ def test_eval_bad_weights_are_one_line(kit, tmp_path):
     result = invoke("eval", kit / "base.safetensors", "--data", kit / "mixed", "--adapters",
                     kit / "adapters", "--weights", "1,x,2", "--out", tmp_path / "e.csv")
     _one_line_error(result, 2, "is not auto, oracle or a comma-separated list")
+
+
+def test_eval_refuses_labels_it_would_not_read(kit, tmp_path):
+    result = invoke("eval", kit / "base.safetensors", "--data", kit / "mixed", "--labels",
+                    kit / "mixed", "--out", tmp_path / "e.csv")
+    _one_line_error(result, 2, "add --adapters")
+    assert not (tmp_path / "e.csv").exists()

@@ -63,6 +63,21 @@ def check_composition(adapter, adapter_set) -> None:
                                "or a set to compose")
 
 
+def check_router_inputs_used(adapter_set, estimator_path, labels_path, level) -> None:
+    """--labels and --estimator serve a composition (or --level auto): refused when nothing
+    would read them, so a mistyped command does not run a plain pass in silence."""
+    from trainer.levelling_defaults import AUTO
+
+    if adapter_set is not None:
+        return
+    if labels_path is not None:
+        raise click.UsageError("--labels gives oracle weights to a composition: add --adapters "
+                               "(and --weights oracle)")
+    if estimator_path is not None and str(level or "").strip().lower() != AUTO:
+        raise click.UsageError("--estimator serves --weights auto (with --adapters) and "
+                               "--level auto: add one of them, or drop --estimator")
+
+
 def split_specs(adapter_set: str) -> list[Path]:
     return [Path(part.strip()) for part in adapter_set.split(",") if part.strip()]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from degrade.clioutputs import check_outputs, overwrite_option
-from trainer.commands.composition_options import composition_options
+from trainer.commands.composition_options import check_router_inputs_used, composition_options
 from trainer.commands.level_options import (check_level_use, inference_level_options,
                                             level_choice_for)
 from trainer.commands.options import quiet_option
@@ -56,6 +56,8 @@ def evaluate(model_path, data, limit, out, adapter, device, amp, tile, overlap, 
 
     check_tiling(tile, overlap)
     check_level_use(level, composition["adapter_set"])
+    check_router_inputs_used(composition["adapter_set"], composition["estimator_path"],
+                             composition["labels_path"], level)
     if composition["adapter_set"] is not None:
         from trainer.commands.composition_restore import evaluate_composed
 

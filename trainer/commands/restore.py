@@ -7,7 +7,7 @@ import click
 
 from degrade.clioutputs import check_outputs, overwrite_option
 from degrade.errors import ConfigError
-from trainer.commands.composition_options import composition_options
+from trainer.commands.composition_options import check_router_inputs_used, composition_options
 from trainer.commands.level_options import (check_level_use, inference_level_options,
                                             level_choice_for)
 from trainer.commands.options import quiet_option
@@ -70,6 +70,8 @@ def restore(model_path, images, out, tile, overlap, adapter, device, amp, overwr
     paths = expand_images(images)
     outputs = [out / f"{path.stem}.png" for path in paths]
     check_level_use(level, composition["adapter_set"])
+    check_router_inputs_used(composition["adapter_set"], composition["estimator_path"],
+                             composition["labels_path"], level)
     if composition["adapter_set"] is not None or explain_path is not None:
         from trainer.commands.composition_restore import restore_composed
 
