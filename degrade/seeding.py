@@ -76,6 +76,9 @@ LEVEL_TEST = register_stream("level_test", 161, use="test pair `index`'s degrada
                                                     "level (level adapters, sweeps, studies)")
 ESTIMATOR_CROP = register_stream("estimator_crop", 150, use="the grid-aligned crop of the "
                                                            "estimator's training batch `index`")
+ESTIMATOR_WIDE = register_stream("estimator_wide", 151, use="which samples of the estimator's "
+                                                         "training batch `index` are redrawn as "
+                                                         "one op beyond the sampled range, and how")
 MIXED_TEST = register_stream("mixed_test", 300, 32, use="a mixed test image's degradations, one "
                                                       "per (task families, strength); "
                                                       "trainer.mixtures.stream_member")

@@ -27,13 +27,20 @@ def estimator():
 @click.argument("shards", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("runs/estimator"), show_default=True, help="Run folder.")
-@click.option("--steps", type=int, default=1500, show_default=True, help="Optimiser steps.")
+@click.option("--steps", type=int, default=3600, show_default=True, help="Optimiser steps.")
 @click.option("--batch", type=int, default=16, show_default=True, help="Images per step.")
 @click.option("--patch", type=int, default=128, show_default=True,
               help="Training crop (a multiple of 8, at most the shards' image size); also "
                    "the tile size at inference.")
 @click.option("--lr", type=float, default=5e-3, show_default=True, help="Peak AdamW rate.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Data order and init.")
+@click.option("--level-span", type=float, default=3.0, show_default=True,
+              help="Highest level the estimator reports, in units of the sampled range (3: "
+                   "noise sigma up to 90 where PROD samples 1-30).")
+@click.option("--wide-share", type=float, default=0.125, show_default=True,
+              help="Share of each batch redrawn as one settable op (Gaussian noise, JPEG) at a "
+                   "level from its visibility floor to --level-span, beyond the shards' ranges "
+                   "(0: shards only).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--workers", type=int, default=0, show_default=True,
               help="Data-loading processes (0: in the training process).")
@@ -42,14 +49,18 @@ def estimator():
               help="Checkpoint interval in steps.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(shards, out, steps, batch, patch, lr, seed, device, workers, threads, ckpt_every,
-          resume, quiet):
+def train(shards, out, steps, batch, patch, lr, seed, level_span, wide_share, device, workers,
+          threads, ckpt_every, resume, quiet):
     """Train an estimator on SHARDS (a build-shards folder; its records are the labels).
 
     The estimator covers the shards' op pool: per op, a presence probability and the level
     of its strongest occurrence. Writes OUT/metrics.jsonl, OUT/checkpoints/ and, at the end,
-    OUT/model.safetensors. The default (1500 steps of 16 crops of 128x128, the shard
-    size the examples build) is about 30 minutes on one CPU core.
+    OUT/model.safetensors. The default (3600 steps of 16 crops of 128x128, the shard
+    size the examples build) is about 30 minutes on one idle CPU core.
+
+    Levels are degrade's linear levels: 1 is the top of the range PROD samples. Shards only
+    hold that range, so an eighth of each batch (--wide-share) is redrawn as Gaussian noise or
+    JPEG up to --level-span (sigma 90, quality 1), which level-conditioned adapters need.
 
     \b
     Examples:
@@ -67,7 +78,8 @@ def train(shards, out, steps, batch, patch, lr, seed, device, workers, threads, 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise click.BadParameter("CUDA is not available on this machine", param_hint="'--device'")
     config = EstimatorTrainConfig(str(shards), str(out), steps=steps, batch=batch, patch=patch,
-                                  lr=lr, seed=seed, device=device, workers=workers,
+                                  lr=lr, seed=seed, level_span=level_span,
+                                  wide_share=wide_share, device=device, workers=workers,
                                   ckpt_every=ckpt_every, progress=not quiet)
     result = train_estimator(config, resume=resume)  # errors: one line from the boundary
     click.echo(f"trained {result.parameters:,}-parameter estimator for {result.steps} steps "

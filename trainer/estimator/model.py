@@ -1,5 +1,9 @@
 """The degradation estimator: a small fully-convolutional CNN, globally pooled, that gives for
-each op of its list a presence logit and a level in [0, 1].
+each op of its list a presence logit and a level in [0, level_span].
+
+Levels are degrade's op levels on their linear scale (`Severity.linear_level`): 0..1 spans the
+range PROD samples, and values above 1 reach beyond it (noise sigma 60 is level 2), which is
+where level-conditioned adapters are used. Estimators saved before `level_span` existed read 1.
 
 Two things the naive "conv stack + global pooling" misses are built in:
 - Noise is a per-pixel statistic: the stem (two 3x3 convolutions) runs at full resolution and
@@ -36,6 +40,9 @@ IMMERKAER_SCALE = 6.0
 LOG2_FLOOR = -12.0  # log2 of the smallest residual told apart (8-bit steps are 2^-10.6)
 LOG2_STEP = 0.25  # histogram resolution, interpolated within
 LOG2_BUCKETS = 52  # up to 2^1, above the largest residual (4/3)
+# Levels up to 3x the sampled range: Gaussian noise sigma 90, JPEG down to quality 1 (its own
+# limit, level 1.41): the hyper-network paper's levels (sigma 15-75) with room for error.
+LEVEL_SPAN = 3.0
 
 
 def _block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -47,17 +54,22 @@ def _block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequentia
 
 class DegradationEstimator(nn.Module):
     """forward(x: B x 3 x H x W in [0, 1], H and W multiples of 8) -> (logits, levels), both
-    B x len(ops); levels already in [0, 1]. `config` rebuilds it (see `from_config`)."""
+    B x len(ops); levels in [0, level_span]. `config` rebuilds it (see `from_config`)."""
 
     def __init__(self, ops: Sequence[str], stem: int = 16, phase: int = 8,
                  trunk: Sequence[int] = (32, 64, 96, 128), hidden: int = 256,
-                 noise_bins: int = 0, curve_bins: int = CURVE_BINS):
+                 noise_bins: int = 0, curve_bins: int = CURVE_BINS,
+                 level_span: float = LEVEL_SPAN):
         super().__init__()
+        if not level_span >= 1.0:
+            raise ValueError(f"level_span must be at least 1 (the sampled range), got {level_span}")
         self.ops = list(ops)
         self.noise_bins, self.curve_bins = noise_bins, curve_bins
+        self.level_span = float(level_span)
         self.config = {"arch": "degradation-estimator", "ops": self.ops, "stem": stem,
                        "phase": phase, "trunk": list(trunk), "hidden": hidden,
-                       "noise_bins": noise_bins, "curve_bins": curve_bins}
+                       "noise_bins": noise_bins, "curve_bins": curve_bins,
+                       "level_span": self.level_span}
         self.stem = nn.Sequential(_block(6, stem), _block(stem, stem))
         self.phase = nn.Conv2d(stem, phase, 1)
         stages, channels = [], stem
@@ -75,8 +87,10 @@ class DegradationEstimator(nn.Module):
         if config.get("arch") != "degradation-estimator":
             raise ValueError(f"not an estimator config (arch {config.get('arch')!r})")
         # estimators saved before the noise profile (curve) existed lack noise_bins (curve_bins)
+        # and those saved before levels beyond the sampled range lack level_span
         return cls(config["ops"], config["stem"], config["phase"], config["trunk"],
-                   config["hidden"], config.get("noise_bins", 0), config.get("curve_bins", 0))
+                   config["hidden"], config.get("noise_bins", 0), config.get("curve_bins", 0),
+                   config.get("level_span", 1.0))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         detail = high_pass(x)
@@ -89,7 +103,7 @@ class DegradationEstimator(nn.Module):
             pooled.append(noise_curve(x, self.curve_bins))
         pooled = torch.cat(pooled, dim=1)
         logits, levels = self.head(pooled).chunk(2, dim=1)
-        return logits, torch.sigmoid(levels)
+        return logits, self.level_span * torch.sigmoid(levels)
 
 
 def high_pass(x: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,7 @@ checkpoints, and exact resume (the batch stream is deterministic and skipped to 
 
 Inputs keep JPEG's 8x8 grid: whole shard samples are read (flips and quarter turns of a square
 whose side is a multiple of 8 keep the grid on multiples of 8), then cropped at offsets that
-are multiples of 8.
+are multiples of 8. A share of each batch is redrawn beyond the sampled range (`wide`).
 """
 from __future__ import annotations
 
@@ -21,13 +21,14 @@ import torch
 import torch.nn.functional as F
 
 from degrade.errors import ConfigError, KitError
-from degrade.seeding import ESTIMATOR_CROP, sample_seed
+from degrade.seeding import ESTIMATOR_CROP, ESTIMATOR_WIDE, sample_seed
 from pipelines.files import remove_stale_temporaries, write_text_atomically
 from pipelines.folderlock import folder_lock
 from trainer import checkpoint as ckpt
 from trainer.estimator.files import estimator_metadata, save_estimator
 from trainer.estimator.labels import LabelError, batch_labels, pool_of_shards
-from trainer.estimator.model import GRID, DegradationEstimator, parameter_count
+from trainer.estimator.model import GRID, LEVEL_SPAN, DegradationEstimator, parameter_count
+from trainer.estimator.wide import redraw_wide, wide_ops
 
 METRICS_NAME = "metrics.jsonl"
 RUN_NAME = "run.json"
@@ -42,12 +43,14 @@ class EstimatorTrainError(KitError):
 class EstimatorTrainConfig:
     shards: str
     out: str
-    steps: int = 1500
+    steps: int = 3600
     batch: int = 16
     patch: int = 128
     lr: float = 5e-3
     weight_decay: float = 1e-4
     level_weight: float = 2.0
+    level_span: float = LEVEL_SPAN
+    wide_share: float = 0.125
     seed: int = 0
     device: str = "cpu"
     workers: int = 0
@@ -67,12 +70,26 @@ class EstimatorTrainConfig:
             raise ConfigError("workers", f"must be >= 0, got {self.workers}")
         if self.lr <= 0:
             raise ConfigError("lr", f"must be positive, got {self.lr}")
+        if not self.level_span >= 1.0:
+            raise ConfigError("level_span", f"must be at least 1 (the sampled range), got "
+                                            f"{self.level_span}")
+        if not 0.0 <= self.wide_share <= 1.0:
+            raise ConfigError("wide_share", f"must be in [0, 1], got {self.wide_share}")
+
+    @property
+    def wide_count(self) -> int:
+        """Images of each batch redrawn beyond the sampled range."""
+        return int(round(self.wide_share * self.batch))
 
     def identity(self) -> dict:
         """The fields a resumed run must share with the original."""
         fields = asdict(self)
         return {k: fields[k] for k in ("steps", "batch", "patch", "lr", "weight_decay",
-                                       "level_weight", "seed")}
+                                       "level_weight", "level_span", "wide_share", "seed")}
+
+
+# what runs saved before a field existed trained with (so that they still resume)
+LEGACY_IDENTITY = {"level_span": 1.0, "wide_share": 0.0}
 
 
 def estimator_loss(logits, levels, presence, target_levels, level_weight: float):
@@ -108,11 +125,16 @@ def batch_source(config: EstimatorTrainConfig, ops: list[str]):
         while True:
             yield from loader
 
+    beyond = wide_ops(ops, config.level_span) if config.wide_count else []
+
     def source(start: int):
         for step, batch in enumerate(itertools.islice(endless(), start, None), start=start):
             rng = np.random.default_rng(sample_seed(config.seed, step, ESTIMATOR_CROP))
             presence, level = batch_labels(batch["record"], ops)
-            yield (aligned_crop(batch["lq"], config.patch, rng), torch.from_numpy(presence),
+            lq, presence, level = redraw_wide(
+                batch["lq"], batch["gt"], presence, level, beyond, config.wide_count,
+                np.random.default_rng(sample_seed(config.seed, step, ESTIMATOR_WIDE)))
+            yield (aligned_crop(lq, config.patch, rng), torch.from_numpy(presence),
                    torch.from_numpy(level))
     return source
 
@@ -165,7 +187,8 @@ def _prepare_folder(config: EstimatorTrainConfig, resume: bool) -> int:
     if not run_path.exists():
         raise EstimatorTrainError(f"{out}: no estimator run to resume ({RUN_NAME} missing)")
     saved = json.loads(run_path.read_text(encoding="utf-8"))
-    changed = sorted(k for k, v in config.identity().items() if saved.get(k) != v)
+    changed = sorted(k for k, v in config.identity().items()
+                     if saved.get(k, LEGACY_IDENTITY.get(k)) != v)
     if changed:
         raise EstimatorTrainError(f"{out}: the run was started with other {', '.join(changed)}; "
                                   f"resume with the same options or use a new `out`")
@@ -214,7 +237,7 @@ def _train_in_locked_folder(config: EstimatorTrainConfig, ops: list[str],
                             resume: bool) -> TrainResult:
     start = _prepare_folder(config, resume)
     torch.manual_seed(config.seed)
-    model = DegradationEstimator(ops).to(config.device)
+    model = DegradationEstimator(ops, level_span=config.level_span).to(config.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     out = Path(config.out)

@@ -1,0 +1,92 @@
+"""Training samples beyond the range PROD samples: some images of each training batch are
+redrawn as their clean crop under one settable op (Gaussian noise, JPEG) at a level drawn from
+the op's visibility floor to `level_span` (or the op's own limit), labelled with that level on
+degrade's linear scale. Shards hold PROD's ranges only (noise sigma <= 30, JPEG quality >= 30),
+but level-conditioned adapters are used up to sigma 75 and quality 10, where `--level auto`
+must not saturate at the sampled range's top.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from degrade.imageconv import float_to_uint8, uint8_to_float
+
+
+@dataclass(frozen=True)
+class WideOp:
+    """One op that can be set beyond its sampled range: levels drawn in [low, high]."""
+
+    name: str
+    index: int  # its position in the estimator's op list
+    low: float
+    high: float
+
+
+def wide_ops(ops: Sequence[str], level_span: float) -> list[WideOp]:
+    """The ops of `ops` whose strength can be set (degrade's `params_at`), with the level
+    range they are redrawn over: their visibility floor to `level_span` or their limit."""
+    from degrade.registry import OPS
+
+    found = []
+    for index, name in enumerate(ops):
+        severity = OPS[name].severity
+        if severity.params_at is None:
+            continue
+        found.append(WideOp(name, index, severity.floor_level,
+                            settable_ceiling(name, level_span)))
+    return found
+
+
+@lru_cache(maxsize=None)
+def settable_ceiling(op: str, level_span: float) -> float:
+    """The highest linear level up to `level_span` that `op` accepts: `params_at` refuses values
+    past the op's own limit (JPEG quality below 1), found by bisection (validity is monotone
+    in the level: the op's formula holds up to its limit)."""
+    from degrade.registry import OPS
+
+    severity = OPS[op].severity
+
+    def settable(level: float) -> bool:
+        try:
+            severity.params_at(severity.snap(severity.natural(level)), np.random.default_rng(0))
+        except ValueError:
+            return False
+        return True
+
+    if settable(level_span):
+        return float(level_span)
+    low, high = 1.0, float(level_span)  # the sampled range (level 1) is always settable
+    for _ in range(40):
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if settable(middle) else (low, middle)
+    return low
+
+
+def redraw_wide(lq: torch.Tensor, gt: torch.Tensor, presence: np.ndarray, level: np.ndarray,
+                ops: Sequence[WideOp], count: int, rng: np.random.Generator):
+    """Replace `count` samples of the batch (chosen by `rng`) by their clean image `gt` under
+    one op of `ops` at a level drawn uniformly from its range; their labels become that op
+    alone at that level. Returns new (lq, presence, level); the inputs are not modified."""
+    from degrade.registry import OPS
+
+    if not ops or count <= 0:
+        return lq, presence, level
+    lq, presence, level = lq.clone(), presence.copy(), level.copy()
+    for sample in rng.permutation(lq.shape[0])[:count]:
+        op = ops[int(rng.integers(len(ops)))]
+        severity = OPS[op.name].severity
+        natural = severity.snap(severity.natural(rng.uniform(op.low, op.high)))
+        params = severity.params_at(natural, rng)
+        clean = uint8_to_float(float_to_uint8(gt[sample].permute(1, 2, 0).numpy()))
+        degraded = OPS[op.name].apply(np.ascontiguousarray(clean), params)
+        lq[sample] = torch.from_numpy(uint8_to_float(float_to_uint8(degraded))).permute(2, 0, 1)
+        presence[sample] = 0.0
+        level[sample] = 0.0
+        presence[sample, op.index] = 1.0
+        level[sample, op.index] = severity.linear_level(natural)
+    return lq, presence, level
