@@ -19,7 +19,20 @@ def test_any_multiple_of_eight_gives_one_logit_and_level_per_op(height, width):
     model = DegradationEstimator(["jpeg", "rain"]).eval()
     logits, levels = model(torch.rand(3, 3, height, width))
     assert logits.shape == levels.shape == (3, 2)
-    assert (levels >= 0).all() and (levels <= 1).all()
+    assert (levels >= 0).all() and (levels <= 3).all()  # the default level span
+
+
+def test_levels_reach_the_span_and_estimators_without_one_read_one():
+    model = DegradationEstimator(["jpeg"], stem=8, phase=4, trunk=(8, 16), hidden=32,
+                                 level_span=2.5).eval()
+    with torch.no_grad():
+        model.head[-1].bias[1] = 50.0  # the level logit saturates: the span itself
+        _, levels = model(torch.rand(1, 3, 16, 16))
+    assert levels.item() == pytest.approx(2.5)
+    legacy = {k: v for k, v in model.config.items() if k != "level_span"}
+    assert DegradationEstimator.from_config(legacy).level_span == 1.0
+    with pytest.raises(ValueError, match="level_span must be at least 1"):
+        DegradationEstimator(["jpeg"], level_span=0.5)
 
 
 def test_config_rebuilds_the_same_architecture():

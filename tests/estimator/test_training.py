@@ -49,6 +49,40 @@ def test_batches_are_grid_aligned_crops_with_record_labels(prod_shards):
     assert (presence.sum(dim=1) >= 1).all()  # min_length 1: every chain holds an op
 
 
+def test_a_share_of_each_batch_is_redrawn_beyond_the_sampled_range(prod_shards):
+    ops = shard_ops(str(prod_shards))
+    config = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.25)
+    plain = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.0)
+    lq, presence, level = next(batch_source(config, ops)(0))
+    lq_plain, presence_plain, _ = next(batch_source(plain, ops)(0))
+    redrawn = [i for i in range(8) if not torch.equal(lq[i], lq_plain[i])]
+    assert config.wide_count == 2 and len(redrawn) == 2
+    for i in redrawn:  # one settable op alone, at a level from its floor up to the span
+        assert presence[i].sum() == 1
+        op = ops[int(presence[i].argmax())]
+        assert op in ("gaussian_noise", "jpeg")
+        assert 0.09 < level[i].max() <= 3.0
+    again = next(batch_source(config, ops)(0))  # the same batch for the same seed and step
+    assert torch.equal(again[0], lq) and torch.equal(again[2], level)
+
+
+def test_runs_from_before_the_wide_redraws_still_resume(tmp_path, prod_shards, trained):
+    old = tmp_path / "old"
+    shutil.copytree(trained, old)
+    saved = json.loads((old / "run.json").read_text())
+    for key in ("level_span", "wide_share"):
+        saved.pop(key)
+    (old / "run.json").write_text(json.dumps(saved))
+    (old / "model.safetensors").unlink()
+    legacy = EstimatorTrainConfig(str(prod_shards), str(old), steps=4, batch=4, patch=32,
+                                  ckpt_every=2, progress=False, level_span=1.0, wide_share=0.0)
+    train_estimator(legacy, resume=True)  # no "started with other options"
+    with pytest.raises(EstimatorTrainError, match="level_span"):
+        train_estimator(EstimatorTrainConfig(str(prod_shards), str(old), steps=4, batch=4,
+                                             patch=32, progress=False, wide_share=0.0),
+                        resume=True)
+
+
 def _weights(path):
     return ckpt.read_tensors(ckpt.resolve_model_path(path))
 
@@ -83,7 +117,9 @@ def test_refuses_to_mix_runs_and_to_resume_other_options(prod_shards, trained):
 @pytest.mark.parametrize("overrides, error, message", [
     ({"patch": 20}, ConfigError, "patch: 20 must be a multiple of 8"),
     ({"patch": 64}, EstimatorTrainError, "smaller than the training patch"),
-    ({"steps": 0}, ConfigError, "steps: must be at least 1")])
+    ({"steps": 0}, ConfigError, "steps: must be at least 1"),
+    ({"wide_share": 1.5}, ConfigError, "wide_share: must be in"),
+    ({"level_span": 0.5}, ConfigError, "level_span: must be at least 1")])
 def test_bad_options_are_named(tmp_path, prod_shards, overrides, error, message):
     config = EstimatorTrainConfig(str(prod_shards), str(tmp_path / "run"), progress=False,
                                   **overrides)

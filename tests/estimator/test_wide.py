@@ -1,0 +1,77 @@
+"""Training samples beyond the sampled range: which ops, how far, and what a redraw holds."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from degrade.registry import CANONICAL_ORDER, OPS
+from trainer.estimator.wide import WideOp, redraw_wide, settable_ceiling, wide_ops
+
+
+def test_the_settable_ops_of_the_default_pool_and_their_ranges():
+    found = {w.name: w for w in wide_ops(CANONICAL_ORDER, 3.0)}
+    assert set(found) == {"gaussian_noise", "jpeg"}
+    noise, jpeg = found["gaussian_noise"], found["jpeg"]
+    assert noise.index == list(CANONICAL_ORDER).index("gaussian_noise")
+    assert noise.low == pytest.approx(3.0 / 30.0)  # floor sigma 3 on the sampled 0..30
+    assert noise.high == 3.0  # sigma 90: Gaussian noise takes any sigma up to 255
+    assert jpeg.low == pytest.approx(10.0 / 70.0)  # quality 90 on the sampled 100..30
+    # JPEG stops at quality 1, level 99/70 (plus the half step that still rounds to 1)
+    severity = OPS["jpeg"].severity
+    assert severity.snap(severity.natural(jpeg.high)) == 1.0
+    assert severity.snap(severity.natural(jpeg.high + 0.01)) < 1.0
+    assert settable_ceiling("jpeg", 1.2) == 1.2  # inside the limit: the span itself
+
+
+def _batch(count=4, side=32, seed=0):
+    rng = np.random.default_rng(seed)
+    gt = torch.from_numpy(np.round(rng.uniform(0.2, 0.8, (count, 3, side, side)) * 255) / 255)
+    return gt.float(), (gt.float() * 0.5), np.ones((count, 7), np.float32), \
+        np.full((count, 7), 0.5, np.float32)
+
+
+def test_a_redraw_is_the_clean_image_under_one_op_labelled_with_its_level():
+    gt, lq, presence, level = _batch(count=64, side=64)
+    noise = WideOp("gaussian_noise", 0, 2.0, 2.0)  # sigma 60 exactly
+    new_lq, new_presence, new_level = redraw_wide(lq, gt, presence, level, [noise], 3,
+                                                  np.random.default_rng(1))
+    changed = [i for i in range(64) if not torch.equal(new_lq[i], lq[i])]
+    assert len(changed) == 3
+    for i in changed:
+        assert new_presence[i].tolist() == [1, 0, 0, 0, 0, 0, 0]
+        assert new_level[i, 0] == pytest.approx(2.0) and new_level[i, 1:].sum() == 0
+        # the residual of the redrawn image is noise of sigma 60 (0-255), clipping aside
+        residual = (new_lq[i] - gt[i]).numpy() * 255
+        assert np.std(residual) == pytest.approx(60, rel=0.12)
+    unchanged = [i for i in range(64) if i not in changed]
+    assert np.array_equal(new_presence[unchanged], presence[unchanged])
+    assert (presence == 1).all() and torch.equal(lq, _batch(count=64, side=64)[1])  # inputs kept
+
+
+def test_a_jpeg_redraw_matches_an_independent_encoder_at_the_labelled_quality():
+    gt, lq, presence, level = _batch(count=2, side=32)
+    jpeg = WideOp("jpeg", 5, 1.25, 1.25)  # quality 12.5 -> snapped to 12 or 13
+    new_lq, _, new_level = redraw_wide(lq, gt, presence, level, [jpeg], 2,
+                                       np.random.default_rng(0))
+    severity = OPS["jpeg"].severity
+    quality = int(round(severity.natural(new_level[0, 5])))
+    assert quality in (12, 13) and new_level[0, 5] == pytest.approx(severity.linear_level(quality))
+    pixels = np.round(gt[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=quality)
+    reference = np.asarray(Image.open(buffer)).astype(np.float32)
+    ours = new_lq[0].permute(1, 2, 0).numpy() * 255
+    assert np.abs(ours - reference).mean() < 1.5  # two libjpeg builds: rounding differs
+
+
+def test_no_ops_or_no_count_leaves_the_batch_alone():
+    gt, lq, presence, level = _batch()
+    same = redraw_wide(lq, gt, presence, level, [], 2, np.random.default_rng(0))
+    assert same[0] is lq
+    same = redraw_wide(lq, gt, presence, level, wide_ops(["jpeg"], 3.0), 0,
+                       np.random.default_rng(0))
+    assert same[0] is lq
