@@ -30,6 +30,6 @@ def trained(tmp_path_factory, prod_shards):
     from trainer.estimator.training import EstimatorTrainConfig, train_estimator
 
     out = tmp_path_factory.mktemp("est") / "run"
-    train_estimator(EstimatorTrainConfig(str(prod_shards), str(out), steps=4, batch=4, patch=32,
+    train_estimator(EstimatorTrainConfig(str(prod_shards), str(out), steps=4, batch=4, patch=32, head_crops=8,
                                          ckpt_every=2, progress=False))
     return out

@@ -30,9 +30,10 @@ def photos(tmp_path):
 def test_train_command_writes_a_run(tmp_path, small_pool_shards):
     out = tmp_path / "run"
     result = run("estimator", "train", small_pool_shards, "--out", out, "--steps", 2, "--batch",
-                 2, "--patch", 32, "--threads", 1, "--workers", 1, "--quiet")
+                 2, "--patch", 32, "--threads", 1, "--workers", 1, "--head-crops", 8, "--quiet")
     assert result.exit_code == 0, result.output
     assert "2 steps" in result.output and (out / "model.safetensors").is_file()
+    assert "head refitted on 8 crops" in result.output
     again = run("estimator", "train", small_pool_shards, "--out", out, "--steps", 2, "--patch",
                 32, "--quiet")
     assert again.exit_code == 1 and "already holds" in again.output
@@ -89,7 +90,7 @@ def test_shards_of_another_pool_are_refused_naming_the_missing_ops(tmp_path, pro
                                                                   small_pool_shards):
     small = tmp_path / "small"
     assert run("estimator", "train", small_pool_shards, "--out", small, "--steps", 1, "--batch",
-               2, "--patch", 32, "--quiet").exit_code == 0
+               2, "--patch", 32, "--head-crops", 0, "--quiet").exit_code == 0
     result = run("estimator", "eval", small, "--data", prod_shards, "--out", tmp_path / "e")
     assert result.exit_code == 1
     assert "gaussian_noise" in result.output and "does not cover" in result.output

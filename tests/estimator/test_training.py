@@ -75,7 +75,8 @@ def test_runs_from_before_the_wide_redraws_still_resume(tmp_path, prod_shards, t
     (old / "run.json").write_text(json.dumps(saved))
     (old / "model.safetensors").unlink()
     legacy = EstimatorTrainConfig(str(prod_shards), str(old), steps=4, batch=4, patch=32,
-                                  ckpt_every=2, progress=False, level_span=1.0, wide_share=0.0)
+                                  ckpt_every=2, progress=False, level_span=1.0, wide_share=0.0,
+                                  head_crops=0)
     train_estimator(legacy, resume=True)  # no "started with other options"
     with pytest.raises(EstimatorTrainError, match="level_span"):
         train_estimator(EstimatorTrainConfig(str(prod_shards), str(old), steps=4, batch=4,
@@ -92,6 +93,7 @@ def test_run_folder_contents_and_exact_resume(tmp_path, prod_shards, trained):
     assert [r["step"] for r in records] == [4] and {"loss", "bce", "level_l1"} <= set(records[0])
     model, metadata = load_estimator(trained)
     assert metadata["training"]["patch"] == 32 and model.ops[0] == "gaussian_noise"
+    assert metadata["training"]["head_refit"]["crops"] == 8
     # interrupt after the step-2 checkpoint: drop what came later, then resume
     resumed = tmp_path / "resumed"
     shutil.copytree(trained, resumed)
@@ -99,7 +101,7 @@ def test_run_folder_contents_and_exact_resume(tmp_path, prod_shards, trained):
     for path in ckpt.checkpoint_paths(resumed / "checkpoints", 4):
         path.unlink()
     config = EstimatorTrainConfig(str(prod_shards), str(resumed), steps=4, batch=4, patch=32,
-                                  ckpt_every=2, progress=False)
+                                  ckpt_every=2, progress=False, head_crops=8)
     train_estimator(config, resume=True)
     final, again = _weights(trained), _weights(resumed)
     assert all(torch.equal(final[k], again[k]) for k in final)
@@ -119,7 +121,8 @@ def test_refuses_to_mix_runs_and_to_resume_other_options(prod_shards, trained):
     ({"patch": 64}, EstimatorTrainError, "smaller than the training patch"),
     ({"steps": 0}, ConfigError, "steps: must be at least 1"),
     ({"wide_share": 1.5}, ConfigError, "wide_share: must be in"),
-    ({"level_span": 0.5}, ConfigError, "level_span: must be at least 1")])
+    ({"level_span": 0.5}, ConfigError, "level_span: must be at least 1"),
+    ({"head_crops": -1}, ConfigError, "head_crops: must be >= 0")])
 def test_bad_options_are_named(tmp_path, prod_shards, overrides, error, message):
     config = EstimatorTrainConfig(str(prod_shards), str(tmp_path / "run"), progress=False,
                                   **overrides)

@@ -93,6 +93,15 @@ class DegradationEstimator(nn.Module):
                    config.get("level_span", 1.0))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.read_head(self.head(self.features(x)))
+
+    def read_head(self, output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The head's output -> (presence logits, levels in [0, level_span])."""
+        logits, levels = output.chunk(2, dim=1)
+        return logits, self.level_span * torch.sigmoid(levels)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """B x F pooled features, the head's input (see the module docstring)."""
         detail = high_pass(x)
         features = self.stem(torch.cat([x - 0.5, detail], dim=1))
         pooled = [features.mean(dim=(2, 3)), features.std(dim=(2, 3)),
@@ -101,9 +110,7 @@ class DegradationEstimator(nn.Module):
             pooled.append(noise_profile(x, detail, self.noise_bins))
         if self.curve_bins:
             pooled.append(noise_curve(x, self.curve_bins))
-        pooled = torch.cat(pooled, dim=1)
-        logits, levels = self.head(pooled).chunk(2, dim=1)
-        return logits, self.level_span * torch.sigmoid(levels)
+        return torch.cat(pooled, dim=1)
 
 
 def high_pass(x: torch.Tensor) -> torch.Tensor:

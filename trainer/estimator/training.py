@@ -5,6 +5,7 @@ checkpoints, and exact resume (the batch stream is deterministic and skipped to 
 Inputs keep JPEG's 8x8 grid: whole shard samples are read (flips and quarter turns of a square
 whose side is a multiple of 8 keep the grid on multiples of 8), then cropped at offsets that
 are multiples of 8. A share of each batch is redrawn beyond the sampled range (`wide`).
+After the steps the head is refitted on frozen features of fresh crops (`headfit`).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from pipelines.files import remove_stale_temporaries, write_text_atomically
 from pipelines.folderlock import folder_lock
 from trainer import checkpoint as ckpt
 from trainer.estimator.files import estimator_metadata, save_estimator
+from trainer.estimator.headfit import HeadFit, collect_features, refit_head
 from trainer.estimator.labels import LabelError, batch_labels, pool_of_shards
 from trainer.estimator.model import GRID, LEVEL_SPAN, DegradationEstimator, parameter_count
 from trainer.estimator.wide import redraw_wide, wide_ops
@@ -51,6 +53,7 @@ class EstimatorTrainConfig:
     level_weight: float = 2.0
     level_span: float = LEVEL_SPAN
     wide_share: float = 0.125
+    head_crops: int = 8192
     seed: int = 0
     device: str = "cpu"
     workers: int = 0
@@ -73,6 +76,8 @@ class EstimatorTrainConfig:
         if not self.level_span >= 1.0:
             raise ConfigError("level_span", f"must be at least 1 (the sampled range), got "
                                             f"{self.level_span}")
+        if self.head_crops < 0:
+            raise ConfigError("head_crops", f"must be >= 0, got {self.head_crops}")
         if not 0.0 <= self.wide_share <= 1.0:
             raise ConfigError("wide_share", f"must be in [0, 1], got {self.wide_share}")
 
@@ -82,7 +87,8 @@ class EstimatorTrainConfig:
         return int(round(self.wide_share * self.batch))
 
     def identity(self) -> dict:
-        """The fields a resumed run must share with the original."""
+        """The fields a resumed run must share with the original (the head refit comes after
+        every step, from the last checkpoint, so a resumed run may change `head_crops`)."""
         fields = asdict(self)
         return {k: fields[k] for k in ("steps", "batch", "patch", "lr", "weight_decay",
                                        "level_weight", "level_span", "wide_share", "seed")}
@@ -222,6 +228,7 @@ class TrainResult:
     seconds: float
     model_path: Path
     parameters: int
+    head_refit: dict | None = None
 
 
 def train_estimator(config: EstimatorTrainConfig, resume: bool = False) -> TrainResult:
@@ -245,13 +252,27 @@ def _train_in_locked_folder(config: EstimatorTrainConfig, ops: list[str],
     _truncate_metrics(out / METRICS_NAME, start)
     began = time.perf_counter()
     last_loss = _run_steps(model, optimizer, config, ops, start)
-    final = save_estimator(out / ckpt.FINAL_NAME, model, _training_info(config))
+    head = _refit_head(model, config, ops) if config.head_crops else None
+    final = save_estimator(out / ckpt.FINAL_NAME, model, _training_info(config, head))
     return TrainResult(config.steps, last_loss, time.perf_counter() - began, final,
-                       parameter_count(model))
+                       parameter_count(model), head)
 
 
-def _training_info(config: EstimatorTrainConfig) -> dict:
-    return {"training": {"shards": str(config.shards), **config.identity()}}
+def _refit_head(model, config: EstimatorTrainConfig, ops: list[str]) -> dict:
+    """The head refitted on features of `head_crops` crops that come after the training steps'
+    in the same deterministic stream."""
+    batches = batch_source(config, ops)(config.steps)
+    features = collect_features(model, batches, config.head_crops, config.device,
+                                config.progress)
+    return refit_head(model, *features, HeadFit(level_weight=config.level_weight,
+                                                seed=config.seed))
+
+
+def _training_info(config: EstimatorTrainConfig, head: dict | None = None) -> dict:
+    info = {"shards": str(config.shards), **config.identity()}
+    if head is not None:
+        info["head_refit"] = head
+    return {"training": info}
 
 
 def _run_steps(model, optimizer, config: EstimatorTrainConfig, ops: list[str],
