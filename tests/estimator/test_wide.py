@@ -75,3 +75,17 @@ def test_no_ops_or_no_count_leaves_the_batch_alone():
     same = redraw_wide(lq, gt, presence, level, wide_ops(["jpeg"], 3.0), 0,
                        np.random.default_rng(0))
     assert same[0] is lq
+
+
+def test_inference_levels_stop_where_the_op_can_be_set():
+    from trainer.estimator.inference import predict_tiles
+    from trainer.estimator.model import DegradationEstimator
+
+    model = DegradationEstimator(["gaussian_noise", "jpeg", "rain"], stem=8, phase=4,
+                                 trunk=(8, 16), hidden=16).eval()
+    with torch.no_grad():
+        model.head[-1].bias[3:] = 50.0  # every level logit saturates at the span, 3
+    _, levels = predict_tiles(model, torch.rand(2, 3, 16, 16))
+    assert levels[0] == pytest.approx(3.0)  # sigma 90: Gaussian noise can be set there
+    assert levels[1] == pytest.approx(settable_ceiling("jpeg", 3.0))  # quality 1
+    assert levels[2] == pytest.approx(1.0)  # rain is never redrawn beyond its sampled range

@@ -71,9 +71,15 @@ def image_tiles(image: np.ndarray, tile: int) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_tiles(model, tiles: torch.Tensor, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """(mean logit, mean level) over the tiles, two float arrays of len(model.ops)."""
+    """(mean logit, mean level) over the tiles, two float arrays of len(model.ops); a level no
+    higher than the op can mean (JPEG stops at quality 1; ops never redrawn beyond their sampled
+    range at its top)."""
+    from trainer.estimator.wide import level_ceilings
+
     logits, levels = model(tiles.to(device))
-    return logits.mean(dim=0).cpu().numpy(), levels.mean(dim=0).cpu().numpy()
+    ceilings = level_ceilings(tuple(model.ops), float(getattr(model, "level_span", 1.0)))
+    return (logits.mean(dim=0).cpu().numpy(),
+            np.minimum(levels.mean(dim=0).cpu().numpy(), ceilings))
 
 
 def to_estimates(ops, logits: np.ndarray, levels: np.ndarray) -> list[OpEstimate]:

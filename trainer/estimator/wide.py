@@ -67,6 +67,16 @@ def settable_ceiling(op: str, level_span: float) -> float:
     return low
 
 
+@lru_cache(maxsize=None)
+def level_ceilings(ops: tuple[str, ...], level_span: float) -> np.ndarray:
+    """The highest level each op can mean: its settable ceiling for the ops training redraws,
+    1 (the sampled range's top, all their labels reach) for the others."""
+    from degrade.registry import OPS
+
+    return np.array([settable_ceiling(name, level_span) if OPS[name].severity.params_at
+                     else 1.0 for name in ops], np.float32)
+
+
 def redraw_wide(lq: torch.Tensor, gt: torch.Tensor, presence: np.ndarray, level: np.ndarray,
                 ops: Sequence[WideOp], count: int, rng: np.random.Generator):
     """Replace `count` samples of the batch (chosen by `rng`) by their clean image `gt` under
