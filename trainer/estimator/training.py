@@ -13,7 +13,7 @@ import itertools
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -259,9 +259,9 @@ def _train_in_locked_folder(config: EstimatorTrainConfig, ops: list[str],
 
 
 def _refit_head(model, config: EstimatorTrainConfig, ops: list[str]) -> dict:
-    """The head refitted on features of `head_crops` crops that come after the training steps'
-    in the same deterministic stream."""
-    batches = batch_source(config, ops)(config.steps)
+    """The head refitted on features of `head_crops` crops of another pass over the shards (the
+    stream of seed + 1: no need to read through the training steps' batches to reach it)."""
+    batches = batch_source(replace(config, seed=config.seed + 1), ops)(0)
     features = collect_features(model, batches, config.head_crops, config.device,
                                 config.progress)
     return refit_head(model, *features, HeadFit(level_weight=config.level_weight,
