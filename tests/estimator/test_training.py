@@ -103,6 +103,8 @@ def test_run_folder_contents_and_exact_resume(tmp_path, prod_shards, trained):
     config = EstimatorTrainConfig(str(prod_shards), str(resumed), steps=4, batch=4, patch=32,
                                   ckpt_every=2, progress=False, head_crops=8)
     train_estimator(config, resume=True)
+    finished = train_estimator(config, resume=True)  # nothing left but the head refit
+    assert finished.last_loss == pytest.approx(records[-1]["loss"])
     final, again = _weights(trained), _weights(resumed)
     assert all(torch.equal(final[k], again[k]) for k in final)
 

@@ -282,7 +282,8 @@ def _run_steps(model, optimizer, config: EstimatorTrainConfig, ops: list[str],
     out = Path(config.out)
     bar = tqdm(total=config.steps, initial=start, unit="step", desc="estimator",
                disable=not config.progress, dynamic_ncols=True)
-    sums, count, last, tick, images = np.zeros(3), 0, float("nan"), time.perf_counter(), 0
+    sums, count, tick, images = np.zeros(3), 0, time.perf_counter(), 0
+    last = _last_logged_loss(out / METRICS_NAME)  # a resumed finished run runs no step
     model.train()
     try:
         batches = batch_source(config, ops)(start)
@@ -310,6 +311,12 @@ def _run_steps(model, optimizer, config: EstimatorTrainConfig, ops: list[str],
     finally:
         bar.close()
     return last
+
+
+def _last_logged_loss(path: Path) -> float:
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()] \
+        if path.exists() else []
+    return float(json.loads(lines[-1])["loss"]) if lines else float("nan")
 
 
 def _log(out: Path, step: int, means, optimizer, images: int, tick: float, bar) -> float:
