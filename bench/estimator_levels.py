@@ -28,11 +28,11 @@ SWEEPS = {"gaussian_noise": tuple(range(5, 80, 5)), "jpeg": tuple(range(10, 100,
 
 
 def centre_crops(folder: Path, count: int, side: int) -> list[np.ndarray]:
-    from pipelines.sources import load_image
+    from pipelines.sources import find_sources, load_image
 
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    files = find_sources(folder)
     if not files:
-        raise click.BadParameter(f"{folder}: no .png/.jpg images", param_hint="SRC")
+        raise click.BadParameter(f"{folder}: no images", param_hint="SRC")
     crops = []
     for path in files[:count]:
         image = load_image(path)
