@@ -12,6 +12,8 @@ scores each adapter by its similarity to the image, keeps the top K and normalis
                                the others get weight 0
     normalise "sum":           w = s / sum(kept s); all zero -> all zero (the base model runs)
     normalise "softmax":       w = exp(s / T) / sum over kept (temperature T)
+    normalise "max":           w = s / max(kept s): the most similar adapter at full strength,
+                               the others in proportion; all zero -> all zero
     normalise "none":          w = s (the similarity itself)
 
 Oracle weights are the same function of the true labels (presence 1/0 and the true level, from a
@@ -30,7 +32,7 @@ import numpy as np
 from degrade.errors import ConfigError, KitError
 
 SIMILARITIES = ("probability", "strength")
-NORMALISATIONS = ("sum", "softmax", "none")
+NORMALISATIONS = ("sum", "softmax", "max", "none")
 RANGE_FALLOFF = 0.25
 
 
@@ -159,9 +161,9 @@ def normalise(values: np.ndarray, mask: np.ndarray, how: str, temperature: float
     kept = values[mask]
     if how == "none":
         weights[mask] = kept
-    elif how == "sum":
-        total = kept.sum()
-        weights[mask] = kept / total if total > 0 else 0.0
+    elif how in ("sum", "max"):
+        scale = kept.sum() if how == "sum" else kept.max(initial=0.0)
+        weights[mask] = kept / scale if scale > 0 else 0.0
     else:
         scaled = (kept - kept.max()) / temperature  # shifted: no overflow at small T
         exp = np.exp(scaled)

@@ -49,10 +49,21 @@ def test_strength_similarity_uses_level_and_range():
     assert range_fit(0.9, (0.0, 0.5)) == 0.0 and range_fit(0.3, None) == 1.0
 
 
+def test_max_normalised_puts_the_most_similar_at_full_strength():
+    # probability similarities 0.6, 0.9, 0.3: divided by the largest, 0.9
+    weights = route(TASKS, ESTIMATE, RouterConfig("probability", None, "max"))
+    np.testing.assert_allclose(weights, [0.6 / 0.9, 1.0, 0.3 / 0.9])
+    # strength similarities 0.24, 0.126, 0.24 (test below): top-2 keeps blur and jpeg, both
+    # at the largest, so both at 1
+    top2 = route(TASKS, ESTIMATE, RouterConfig("strength", 2, "max"))
+    np.testing.assert_allclose(top2, [1.0, 0.0, 1.0])
+
+
 def test_nothing_found_gives_the_base_model():
     empty = Estimate({op: 0.0 for op in ESTIMATE.probability}, ESTIMATE.level)
-    np.testing.assert_array_equal(route(TASKS, empty, RouterConfig(normalise="sum")),
-                                  [0.0, 0.0, 0.0])
+    for how in ("sum", "max", "none"):
+        np.testing.assert_array_equal(route(TASKS, empty, RouterConfig(normalise=how)),
+                                      [0.0, 0.0, 0.0])
     # softmax of equal similarities: every adapter alike
     np.testing.assert_allclose(route(TASKS, empty, RouterConfig(normalise="softmax")),
                                [1 / 3] * 3)
@@ -89,7 +100,7 @@ def test_explicit_weights():
         parse_weights("nan", 1)
 
 
-@pytest.mark.parametrize("options", [{"similarity": "cosine"}, {"normalise": "max"},
+@pytest.mark.parametrize("options", [{"similarity": "cosine"}, {"normalise": "mean"},
                                      {"top_k": -1}, {"temperature": 0.0}])
 def test_bad_router_settings(options):
     with pytest.raises(ConfigError):

@@ -43,8 +43,9 @@ def composition_options(command):
                           "its level range)."),
         click.option("--normalise", type=click.Choice(NORMALISATIONS),
                      default=_DEFAULT.normalise, show_default=True,
-                     help="auto/oracle: sum (weights sum to 1), softmax (with --temperature) or "
-                          "none (the similarities themselves)."),
+                     help="auto/oracle: sum (weights sum to 1), softmax (with --temperature), "
+                          "max (the most similar adapter at weight 1, the others in "
+                          "proportion) or none (the similarities themselves)."),
         click.option("--temperature", type=float, default=_DEFAULT.temperature,
                      show_default=True, help="--normalise softmax: its temperature."),
     ]
