@@ -138,15 +138,34 @@ def mixture_training_pairs(mixture: str, crops, seed: int) -> list:
     return [(f"{mixture}-{name}", lq, gt) for name, lq, gt in (*light, *heavy)]
 
 
-def test_sets(cbsd68, config: ComposeConfig):
-    """{split: [MixedSet]}: val and test splits of CBSD68 centre crops, every mixture x strength."""
-    from trainer.mixtures import MIXTURES, STRENGTHS, clean_crops, mixed_set
+def single_task_pairs(family: str, images, seed: int) -> list:
+    """The test crops each degraded once by one op of the family over the sampler's whole range
+    (the adapters' training distribution, on unseen images)."""
+    from degrade.seeding import STUDY_TASK_TEST, sample_seed
+    from trainer.tasks import TASKS, degrade_once
+
+    member = 5 + TASK_FAMILIES.index(family)
+    return [(f"{family}-{stem}", degrade_once(clean, TASKS[family],
+                                              sample_seed(seed, index, STUDY_TASK_TEST,
+                                                          member))[0], clean)
+            for index, (stem, clean) in enumerate(images)]
+
+
+def test_images(cbsd68, config: ComposeConfig) -> dict:
+    """{split: clean CBSD68 centre crops}: the first `val_images` by name, then `test_images`."""
+    from trainer.mixtures import clean_crops
 
     clean = clean_crops(cbsd68, config.eval_crop)
-    splits = {"val": clean[:config.val_images],
-              "test": clean[config.val_images:config.val_images + config.test_images]}
+    return {"val": clean[:config.val_images],
+            "test": clean[config.val_images:config.val_images + config.test_images]}
+
+
+def test_sets(cbsd68, config: ComposeConfig):
+    """{split: [MixedSet]}: val and test splits of CBSD68 centre crops, every mixture x strength."""
+    from trainer.mixtures import MIXTURES, STRENGTHS, mixed_set
+
     return {split: [mixed_set(m, s, images, config.seed) for m in MIXTURES for s in STRENGTHS]
-            for split, images in splits.items()}
+            for split, images in test_images(cbsd68, config).items()}
 
 
 # ---------------------------------------------------------------- training
@@ -244,6 +263,27 @@ def plain_psnrs(model: nn.Module, pairs, device: str) -> list:
 
     restored = restore_all(model, [lq for _, lq, _ in pairs], device)
     return [psnr(out, gt) for out, (_, _, gt) in zip(restored, pairs)]
+
+
+def single_task_scores(model, adapters, images, seed: int, device: str) -> dict:
+    """{family: {"input", "base", "adapter": per-image PSNRs}}: each task adapter alone on its
+    own single degradation, beside the base model (how much each expert adds)."""
+    from trainer.metrics import psnr
+
+    n = len(adapters.names)
+    scores = {}
+    for index, name in enumerate(adapters.names):
+        if name not in TASK_FAMILIES:
+            continue
+        pairs = single_task_pairs(name, images, seed)
+        alone = np.zeros((len(pairs), n))
+        alone[:, index] = 1.0
+        scores[name] = {"input": [psnr(lq, gt) for _, lq, gt in pairs],
+                        "base": psnrs_with_weights(model, adapters.names, pairs,
+                                                   np.zeros((len(pairs), n)), device),
+                        "adapter": psnrs_with_weights(model, adapters.names, pairs, alone,
+                                                      device)}
+    return scores
 
 
 def cascade_psnrs(model, adapters, pairs, estimates, device: str) -> tuple[list, list]:
@@ -421,6 +461,10 @@ def run_study(data_root: Path, config: ComposeConfig, work: Path, estimator_path
     models["composed"] = composed.eval()
     estimator, metadata = load_estimator(estimator_path, device)
     tile = metadata.get("training", {}).get("patch", 64)
+    single_tasks = single_task_scores(composed, adapters, test_images(folder.cbsd68,
+                                                                      config)["test"],
+                                      config.seed, device)
+    clock = lap("single degradations", clock)
     log_line("router selection on the validation split")
     val_estimates = [set_estimates(estimator, tile, mixed, device) for mixed in sets["val"]]
     selection = select_router(composed, adapters, sets["val"], val_estimates, device)
@@ -436,6 +480,7 @@ def run_study(data_root: Path, config: ComposeConfig, work: Path, estimator_path
             "adapter_tasks": [asdict(t) for t in adapters.tasks],
             "estimator": str(estimator_path), "base": str(base_path), "reused": reused,
             "router_selection": selection, "sets": results_sets,
+            "single_tasks": single_tasks,
             "cpu_seconds": timings, "wall_seconds": time.perf_counter() - began,
             "process_cpu_seconds": time.process_time() - cpu_began}
 

@@ -151,6 +151,21 @@ def selection_table(results: dict) -> str:
     return _table(["similarity", "normalise", "top-1", "top-2", "all"], rows)
 
 
+def single_tasks_table(results: dict) -> str:
+    """Each task adapter alone on its own single degradation: input, base, adapter and the
+    paired gains."""
+    rows = []
+    for family, arms in results["single_tasks"].items():
+        cells = [f"{np.mean(arms[arm]):.2f}" for arm in ("input", "base", "adapter")]
+        for other in ("base", "input"):
+            diff = np.subtract(arms["adapter"], arms[other])
+            se = diff.std(ddof=1) / math.sqrt(len(diff)) if len(diff) > 1 else math.inf
+            cells.append(f"{diff.mean():+.2f} ({se:.2f})")
+        rows.append([family, str(len(arms["adapter"])), *cells])
+    return _table(["task", "images", "input", "base model", "its adapter",
+                   "adapter - base (SE)", "adapter - input (SE)"], rows)
+
+
 def setup_table(results: dict) -> str:
     from trainer.mixtures import MIXTURES, STRENGTHS
 
@@ -318,6 +333,15 @@ def render(results: dict, figures: dict[str, str], notes: str | None = None) -> 
         "",
         _table(["target", "measured", "verdict"], [list(row) for row in targets(results)]),
         "",
+        *([
+            "## Each task adapter on its own degradation",
+            "",
+            "The test crops degraded once by one op of the task over the sampler's whole range "
+            "(the adapters' training distribution); mean PSNR in dB and paired differences.",
+            "",
+            single_tasks_table(results),
+            "",
+        ] if results.get("single_tasks") else []),
         "## Mean PSNR (dB) per mixed set",
         "",
         arms_table(results),

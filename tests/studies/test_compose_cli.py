@@ -46,8 +46,12 @@ def test_test_configuration_end_to_end(compose, data_folder, estimator, tmp_path
     # the per-image oracle-best single is the best of the singles on every image
     singles = [arms[f"single:{n}"] for n in results["adapters"]]
     assert arms["best-single-oracle"] == [max(col) for col in zip(*singles)]
+    # each task adapter alone on its own degradation, on the test images
+    assert sorted(results["single_tasks"]) == ["blur", "jpeg", "noise", "rain"]
+    assert all(len(v) == 2 for arms in results["single_tasks"].values() for v in arms.values())
     text = report.read_text()
     assert "## Targets" in text and "within 0.3 dB of oracle weights" in text
+    assert "## Each task adapter on its own degradation" in text
     assert (report.parent / "composition" / "arms.png").is_file()
     report.unlink()
     again = CliRunner().invoke(compose, ["--report-only", "--out", str(out), "--config", "test",
@@ -119,3 +123,13 @@ def test_every_configuration_is_well_formed(name):
     assert config.patch <= config.train_crop
     assert config.val_images + config.test_images <= 68
     assert config.faig_pairs <= config.train_pairs
+
+
+def test_single_tasks_table_gives_paired_gains():
+    from studies.composition_report import single_tasks_table
+
+    # adapter - base = [2, 1]: mean 1.5, SE std([2, 1]) / sqrt(2) = 0.5; adapter - input = [3, 2]
+    table = single_tasks_table({"single_tasks": {"noise": {"input": [20.0, 22.0],
+                                                            "base": [21.0, 23.0],
+                                                            "adapter": [23.0, 24.0]}}})
+    assert "| noise | 2 | 21.00 | 22.00 | 23.50 | +1.50 (0.50) | +2.50 (0.50) |" in table
