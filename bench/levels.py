@@ -15,7 +15,7 @@ if str(REPO) not in sys.path:  # `studies` is an application beside the packages
     sys.path.insert(0, str(REPO))
 from studies.levels import CONFIGS, TASKS  # noqa: E402  (light: no torch)
 
-DEFAULT_ESTIMATOR = "/tmp/est_data/run-cpu2"
+DEFAULT_ESTIMATOR = "runs/estimator"  # trainer estimator train's default folder
 # Idle single-core costs on the 2-core dev host (seconds; from steps timed under a known load
 # share): one pre-training step
 # (batch 8, 48 px), one fine-tuning step per image of nafnet-tiny, one 128 px evaluation.
@@ -63,10 +63,14 @@ def idle_estimate(config) -> float:
 @click.option("--rerun-dedicated", is_flag=True,
               help="Train and score only the dedicated adapters again (the configuration's "
                    "schedule) into OUT/results.json, keeping the other arms; then the report.")
+@click.option("--rescore-estimate", is_flag=True,
+              help="Score only the estimated-c arm again with --estimator, from the adapters "
+                   "and base the run saved in WORK (nothing is trained), into OUT/results.json; "
+                   "then the report.")
 @click.option("--notes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A Markdown reading written after the run, placed after the targets.")
 def main(data_dir, config_name, out, work, report, estimator, threads, plan, report_only,
-         rerun_dedicated, notes):
+         rerun_dedicated, rescore_estimate, notes):
     """Run the level-adapter study and write results.json and the report.
 
     \b
@@ -74,7 +78,11 @@ def main(data_dir, config_name, out, work, report, estimator, threads, plan, rep
       python bench/levels.py --data ../shared/data                      # docs/levels.md
       python bench/levels.py --data shared/data --config cuda --out $OUT/levels \\
           --work /tmp/levels-gpu --report $OUT/levels/levels-cuda.md
+      python bench/levels.py --data ../shared/data --rescore-estimate \\
+          --estimator runs/estimator-v2                                 # a newer estimator
     """
+    if rerun_dedicated and rescore_estimate:
+        raise click.UsageError("--rerun-dedicated and --rescore-estimate: give one of them")
     config = CONFIGS[config_name]
     out = out or Path(f"runs/levels-{config_name}")
     report = report or Path("docs/levels.md" if config_name == "cpu"
@@ -93,8 +101,14 @@ def main(data_dir, config_name, out, work, report, estimator, threads, plan, rep
     else:
         if data_dir is None:
             raise click.UsageError("--data is required (the folder with bsds500/, sun80/, cbsd68/)")
-        previous = json.loads(results_path.read_text()) if rerun_dedicated else None
-        results = _run(data_dir, config, out, work or out / "work", estimator, threads, previous)
+        previous = None
+        if rerun_dedicated or rescore_estimate:
+            if not results_path.is_file():
+                raise click.ClickException(f"{results_path}: no results to rescore or rerun "
+                                           f"(run the study into --out first)")
+            previous = json.loads(results_path.read_text())
+        results = _run(data_dir, config, out, work or out / "work", estimator, threads, previous,
+                       "estimate" if rescore_estimate else "dedicated")
         from pipelines.files import write_text_atomically
         write_text_atomically(results_path, json.dumps(results, indent=1))
     write_report(results, report, results.get("command", command),
@@ -102,14 +116,15 @@ def main(data_dir, config_name, out, work, report, estimator, threads, plan, rep
     click.echo(f"report -> {report} (results: {results_path})")
 
 
-def _run(data_dir, config, out, work, estimator, threads, previous=None) -> dict:
+def _run(data_dir, config, out, work, estimator, threads, previous=None,
+         again="dedicated") -> dict:
     import os
     import time
 
     import torch
 
     from studies.datafolder import DataFolderError
-    from studies.levels import rerun_dedicated, run_study
+    from studies.levels import RerunError, rerun_dedicated, rescore_estimated, run_study
     from trainer.checkpoint import CheckpointError
 
     torch.set_num_threads(threads)
@@ -121,13 +136,17 @@ def _run(data_dir, config, out, work, estimator, threads, previous=None) -> dict
 
     try:
         if previous is not None:
-            results = rerun_dedicated(previous, data_dir, config, work, log)
-            results["rerun"]["command"] = ("python bench/levels.py "
-                                           + " ".join(shlex.quote(a) for a in sys.argv[1:]))
-            results["rerun"]["load_average_1min"] = (load, os.getloadavg()[0])
+            if again == "estimate":
+                results, entry = rescore_estimated(previous, data_dir, config, work, estimator,
+                                                   log), "rescore"
+            else:
+                results, entry = rerun_dedicated(previous, data_dir, config, work, log), "rerun"
+            results[entry]["command"] = ("python bench/levels.py "
+                                         + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+            results[entry]["load_average_1min"] = (load, os.getloadavg()[0])
             return results
         results = run_study(data_dir, config, work, estimator, log)
-    except (DataFolderError, CheckpointError) as error:
+    except (DataFolderError, CheckpointError, RerunError) as error:
         raise click.ClickException(str(error)) from None
     results["hardware"]["load_average_1min_at_start"] = load
     results["started"] = began

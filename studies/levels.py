@@ -34,6 +34,10 @@ ARM_LABELS = {"base": "base model", "blind": "blind CoLoRA", "levels": "levels (
               "dedicated": "dedicated CoLoRA", "input": "input"}
 
 
+class RerunError(ValueError):
+    """A rerun or rescore that does not match the run it would change (one line)."""
+
+
 @dataclass(frozen=True)
 class LevelTask:
     """A task of the study: its op, the trained levels and the sweep (natural units)."""
@@ -156,6 +160,27 @@ def degraded_sets(task: LevelTask, images, seed: int) -> dict[float, list[np.nda
 
 # ---------------------------------------------------------------- models
 
+def base_key(config: LevelStudyConfig) -> dict:
+    """What a cached base must have been pre-trained with. `trainer pretrain` starts from the
+    identity (trainer.models.start_at_identity); a base cached before it did has no `start` in
+    its key and is pre-trained again."""
+    return {k: v for k, v in asdict(config).items() if k.startswith("pretrain") or k in
+            ("model", "seed")} | {"start": "identity"}
+
+
+def cached_base(config: LevelStudyConfig, work: Path):
+    """The base a run with the same pre-training sizes left in `work`, or None."""
+    import json
+
+    from trainer.checkpoint import load_model
+
+    stamp = work / "base" / "study-key.json"
+    model_path = work / "base" / "run" / "model.safetensors"
+    if model_path.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == base_key(config):
+        return load_model(model_path)[0]
+    return None
+
+
 def pretrained_base(data: StudyData, config: LevelStudyConfig, work: Path, log) -> nn.Module:
     """The PROD pre-trained base, reused from `work` when a run with the same sizes made it."""
     import json
@@ -165,13 +190,11 @@ def pretrained_base(data: StudyData, config: LevelStudyConfig, work: Path, log) 
     from trainer.checkpoint import load_model
 
     folder = work / "base"
-    key = {k: v for k, v in asdict(config).items() if k.startswith("pretrain") or k in
-           ("model", "seed")}
-    stamp = folder / "study-key.json"
     model_path = folder / "run" / "model.safetensors"
-    if model_path.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == key:
+    cached = cached_base(config, work)
+    if cached is not None:
         log(f"base: reusing {model_path}")
-        return load_model(model_path)[0]
+        return cached
     scale = ScaleConfig(name=config.name, device=config.device, model=config.model,
                         pretrain_pairs=config.pretrain_pairs, pretrain_patch=config.pretrain_patch,
                         pretrain_steps=config.pretrain_steps, pretrain_batch=config.pretrain_batch,
@@ -183,7 +206,7 @@ def pretrained_base(data: StudyData, config: LevelStudyConfig, work: Path, log) 
         f"{config.pretrain_steps} steps")
     build_mode_shards("prod", sources, folder / "shards", scale)
     pretrain_mode(folder / "shards", folder / "run", scale, config.device)
-    stamp.write_text(json.dumps(key))
+    (folder / "study-key.json").write_text(json.dumps(base_key(config)))
     return load_model(model_path)[0]
 
 
@@ -244,7 +267,6 @@ def restore_psnrs(model: nn.Module, lqs, gts, device: str, levels=None) -> list[
 def score_task(task: LevelTask, models: dict, dedicated: dict, scale, estimator, sets, gts,
                device: str) -> dict:
     """{arm: {level: [per-image PSNR]}}, the estimated levels, and the input's PSNRs."""
-    from trainer.levelling import estimate_natural
     from trainer.metrics import psnr
 
     out = {arm: {} for arm in (*ARMS, "dedicated", "input")}
@@ -257,13 +279,20 @@ def score_task(task: LevelTask, models: dict, dedicated: dict, scale, estimator,
         out["blind"][key] = restore_psnrs(models["blind"], lqs, gts, device)
         out["levels"][key] = restore_psnrs(models["levels"], lqs, gts, device, true_c)
         out["levels-full"][key] = restore_psnrs(models["levels-full"], lqs, gts, device, true_c)
-        naturals = [estimate_natural(estimator, scale, lq, False, device) for lq in lqs]
-        estimated[key] = naturals
-        out["levels-est"][key] = restore_psnrs(models["levels"], lqs, gts, device,
-                                               [scale.level(v) for v in naturals])
+        estimated[key], out["levels-est"][key] = score_estimated(models["levels"], scale,
+                                                                 estimator, lqs, gts, device)
         if value in dedicated:
             out["dedicated"][key] = restore_psnrs(dedicated[value], lqs, gts, device)
     return {"psnr": out, "estimated": estimated}
+
+
+def score_estimated(model: nn.Module, scale, estimator, lqs, gts, device: str):
+    """(estimated natural levels, PSNRs) of a level adapter with c from the estimator, as
+    `--level auto` sets it (clipped to the trained range)."""
+    from trainer.levelling import estimate_natural
+
+    naturals = [estimate_natural(estimator, scale, lq, False, device) for lq in lqs]
+    return naturals, restore_psnrs(model, lqs, gts, device, [scale.level(v) for v in naturals])
 
 
 def inference_cost(models: dict, size: int, device: str, repeats: int = 3) -> dict:
@@ -321,8 +350,27 @@ def train_dedicated(base, task: LevelTask, crops, scores, config: LevelStudyConf
     return dedicated, plan, cpu_seconds
 
 
+def adapter_path(adapters: Path, task: str, arm: str) -> Path:
+    """Where a run keeps one trained arm's adapter (`dedicated-15`, `levels`...)."""
+    return Path(adapters) / f"{task}-{arm}.safetensors"
+
+
+def save_arms(adapters: Path, task: LevelTask, scale, models: dict, dedicated: dict) -> None:
+    """Every trained arm's adapter, so that an arm can be scored again without training (a new
+    estimator for levels-est: rescore_estimated)."""
+    from trainer.adapters import save_adapter
+    from trainer.adapters.levels import INFO_KEY
+
+    Path(adapters).mkdir(parents=True, exist_ok=True)
+    for arm in ("blind", "levels", "levels-full"):
+        info = {INFO_KEY: scale.to_dict()} if arm != "blind" else {}
+        save_adapter(adapter_path(adapters, task.name, arm), models[arm], info=info)
+    for value, model in dedicated.items():
+        save_adapter(adapter_path(adapters, task.name, f"dedicated-{value:g}"), model)
+
+
 def run_task(task: LevelTask, base, crops, images, estimator, config: LevelStudyConfig,
-             log) -> dict:
+             log, adapters: Path | None = None) -> dict:
     from trainer.adapters import LevelScale
 
     began, cpu = time.perf_counter(), cpu_time()
@@ -339,6 +387,8 @@ def run_task(task: LevelTask, base, crops, images, estimator, config: LevelStudy
         models[arm], plans[arm], cpu_seconds[arm] = train_arm(
             base, method, task, task.trained, crops, scores, config, config.level_steps,
             config.level_crops)
+    if adapters is not None:
+        save_arms(adapters, task, scale, models, dedicated)
     log(f"{task.name}: scoring {len(task.sweep)} levels x {len(images)} images")
     gts = [gt for _, gt in images]
     sets = degraded_sets(task, images, config.seed + 1)
@@ -363,7 +413,7 @@ def rerun_dedicated(results: dict, data_root, config: LevelStudyConfig, work: Pa
     crops = clean_crops(data.clean_sources, config.train_crops, config.train_crop, config.seed)
     images = evaluation_images(data.evaluation, config.eval_count, config.eval_crop)
     if [name for name, _ in images] != results["images"]:
-        raise ValueError("rerun: the evaluation images differ from the results'")
+        raise RerunError("rerun: the evaluation images differ from the results'")
     gts = [gt for _, gt in images]
     for task in tasks:
         entry = results["tasks"][task.name]
@@ -378,6 +428,53 @@ def rerun_dedicated(results: dict, data_root, config: LevelStudyConfig, work: Pa
     results["config"] = asdict(config)
     results["rerun"] = {"arms": ["dedicated"], "wall_seconds": time.perf_counter() - began,
                         "cpu_seconds": cpu_time() - cpu}
+    return results
+
+
+def results_tasks(results: dict) -> tuple[LevelTask, ...]:
+    return tuple(LevelTask(name, t["task"]["op"], tuple(t["task"]["trained"]),
+                           tuple(t["task"]["sweep"])) for name, t in results["tasks"].items())
+
+
+def rescore_estimated(results: dict, data_root, config: LevelStudyConfig, work: Path,
+                      estimator_path, log=print) -> dict:
+    """`results` with the estimated-c arm scored again with another estimator, from the levels
+    adapters and base the run saved in `work` (nothing is trained). The previous estimator's
+    figures are kept under each task's `previous_estimate`."""
+    from trainer.adapters import LevelScale, load_adapter
+    from trainer.estimator.files import load_estimator
+
+    began, cpu = time.perf_counter(), cpu_time()
+    work = Path(work)
+    data = check_study_data(data_root)
+    base = cached_base(config, work)
+    if base is None:
+        raise RerunError(f"rescore: no pre-trained base of this configuration in {work / 'base'}")
+    estimator, _ = load_estimator(estimator_path, config.device)
+    images = evaluation_images(data.evaluation, config.eval_count, config.eval_crop)
+    if [name for name, _ in images] != results["images"]:
+        raise RerunError("rescore: the evaluation images differ from the results'")
+    gts = [gt for _, gt in images]
+    for task in results_tasks(results):
+        entry = results["tasks"][task.name]
+        path = adapter_path(work / "adapters", task.name, "levels")
+        if not path.is_file():
+            raise RerunError(f"rescore: {path} is missing (a run saves its adapters in WORK)")
+        log(f"{task.name}: levels-est with {estimator_path}")
+        model = load_adapter(copy.deepcopy(base), path).to(config.device).eval()
+        scale = LevelScale.from_dict(entry["scale"])
+        previous = {"estimator": results.get("estimator"), "estimated": entry["estimated"],
+                    "levels-est": entry["psnr"]["levels-est"]}
+        estimated, psnrs = {}, {}
+        for value, lqs in degraded_sets(task, images, config.seed + 1).items():
+            key = f"{value:g}"
+            estimated[key], psnrs[key] = score_estimated(model, scale, estimator, lqs, gts,
+                                                         config.device)
+        entry.setdefault("previous_estimate", previous)
+        entry["estimated"], entry["psnr"]["levels-est"] = estimated, psnrs
+    results["estimator"] = str(estimator_path)
+    results["rescore"] = {"arms": ["levels-est"], "wall_seconds": time.perf_counter() - began,
+                          "cpu_seconds": cpu_time() - cpu}
     return results
 
 
@@ -398,7 +495,7 @@ def run_study(data_root, config: LevelStudyConfig, work: Path, estimator_path,
                "images": [name for name, _ in images], "tasks": {}}
     for task in tasks:
         results["tasks"][task.name] = run_task(task, base, crops, images, estimator, config,
-                                               log)
+                                               log, Path(work) / "adapters")
     results["hardware"] = hardware_info(config.device)
     results["wall_seconds"] = time.perf_counter() - began
     results["cpu_seconds"] = cpu_time() - cpu

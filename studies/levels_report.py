@@ -171,6 +171,17 @@ def _rerun_note(results: dict) -> str:
             f"the other arms are the first run's.")
 
 
+def _rescore_note(results: dict) -> str:
+    rescore = results.get("rescore")
+    if not rescore:
+        return ""
+    previous = next(iter(results["tasks"].values())).get("previous_estimate", {})
+    return (f" The estimated-c arm was then scored again with the estimator "
+            f"{results['estimator']} (`{rescore.get('command', '--rescore-estimate')}`; the "
+            f"run's was {previous.get('estimator', 'another')}): "
+            f"{rescore['wall_seconds'] / 60:.1f} min, {rescore['cpu_seconds'] / 60:.1f} CPU min.")
+
+
 def render(results: dict, command: str, figure: str, notes: str = "") -> str:
     hw = results["hardware"]
     config = results["config"]
@@ -198,7 +209,8 @@ def render(results: dict, command: str, figure: str, notes: str = "") -> str:
         + (f" ({hw['gpu']})" if hw.get("gpu") else "") + f". Wall time "
         f"{results['wall_seconds'] / 60:.1f} min, {results['cpu_seconds'] / 60:.1f} CPU min "
         f"(1-minute load average {hw.get('load_average_1min_at_start', float('nan')):.1f} at "
-        f"the start, {hw['load_average_1min']:.1f} at the end)." + _rerun_note(results),
+        f"the start, {hw['load_average_1min']:.1f} at the end)." + _rerun_note(results)
+        + _rescore_note(results),
         "",
         "## Targets",
         "",

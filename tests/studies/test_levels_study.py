@@ -106,3 +106,61 @@ def test_rerun_replaces_only_the_dedicated_arms(results, data_folder):
         assert list(task["psnr"]["dedicated"]) == list(before["tasks"][name]["psnr"]["dedicated"])
     assert again["config"]["level_steps"] == 3 and again["rerun"]["arms"] == ["dedicated"]
     assert "trained and scored again" in render(again, "cmd", "f.png")
+
+
+def test_rescore_replaces_only_the_estimated_arm(results, data_folder, tmp_path):
+    import copy
+
+    import torch
+
+    from studies.levels import rescore_estimated
+    from trainer.estimator.files import save_estimator
+    from trainer.estimator.model import DegradationEstimator
+
+    document, work = results
+    assert sorted(p.name for p in (work / "adapters").iterdir()) == sorted(
+        f"{task}-{arm}.safetensors" for task, levels in (("noise", (15, 35)), ("jpeg", (30, 60)))
+        for arm in ("blind", "levels", "levels-full", *(f"dedicated-{v}" for v in levels)))
+    torch.manual_seed(1)
+    other = tmp_path / "other.safetensors"
+    save_estimator(other, DegradationEstimator(["gaussian_noise", "jpeg"]))
+    before = copy.deepcopy(document)
+    again = rescore_estimated(copy.deepcopy(before), data_folder, CONFIGS["test"], work, other,
+                              lambda _: None)
+    for name, task in again["tasks"].items():
+        old = before["tasks"][name]
+        for arm in ("levels", "blind", "dedicated", "base"):
+            assert task["psnr"][arm] == old["psnr"][arm]
+        assert task["estimated"]["5" if name == "noise" else "30"] != old["estimated"][
+            "5" if name == "noise" else "30"] or name == "jpeg"  # untrained: jpeg clips alike
+        assert task["previous_estimate"]["estimated"] == old["estimated"]
+        assert task["previous_estimate"]["levels-est"] == old["psnr"]["levels-est"]
+    assert again["estimator"] == str(other) and again["rescore"]["arms"] == ["levels-est"]
+    # the same estimator again gives the run's figures back, bit for bit
+    same = rescore_estimated(copy.deepcopy(before), data_folder, CONFIGS["test"], work,
+                             before["estimator"], lambda _: None)
+    assert all(same["tasks"][n]["psnr"]["levels-est"] == t["psnr"]["levels-est"]
+               for n, t in before["tasks"].items())
+    assert "scored again with the estimator" in render(again, "cmd", "f.png")
+
+
+def test_rescore_needs_the_runs_base_and_adapters(results, data_folder, tmp_path):
+    from studies.levels import RerunError, rescore_estimated
+
+    document, work = results
+    with pytest.raises(RerunError, match="no pre-trained base"):
+        rescore_estimated(document, data_folder, CONFIGS["test"], tmp_path, "x", lambda _: None)
+
+
+def test_a_base_cached_before_the_identity_start_is_not_reused(tmp_path):
+    import json
+
+    from studies.levels import base_key, cached_base
+
+    config = CONFIGS["test"]
+    assert base_key(config)["start"] == "identity"
+    (tmp_path / "base" / "run").mkdir(parents=True)
+    (tmp_path / "base" / "run" / "model.safetensors").write_bytes(b"not read")
+    old = {k: v for k, v in base_key(config).items() if k != "start"}
+    (tmp_path / "base" / "study-key.json").write_text(json.dumps(old))
+    assert cached_base(config, tmp_path) is None
