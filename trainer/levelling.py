@@ -73,12 +73,40 @@ def load_level_estimator(path, scale: LevelScale, device: str = "cpu") -> nn.Mod
 def estimate_natural(estimator: nn.Module, scale: LevelScale, image: np.ndarray,
                      extrapolate: bool = False, device: str = "cpu") -> float:
     """The estimator's level of the adapter's op in natural units, kept inside the trained
-    range unless `extrapolate`."""
+    range unless `extrapolate` (then only inside what the op can be set to: an estimator whose
+    levels go beyond the op's sampled range may report JPEG quality below 1).
+
+    An estimate beyond the op's sampled range (degrade's linear level above 1, as sigma 60 is
+    for an op sampled up to sigma 30) is used as it is: only the adapter's range clips it."""
     from trainer.estimator.inference import estimate_image
 
     estimates = {e.op: e for e in estimate_image(estimator, image, device=device)}
-    value = level_severity(scale.op).snap(estimates[scale.op].value)
-    return value if extrapolate else float(np.clip(value, scale.low, scale.high))
+    severity = level_severity(scale.op)
+    value = severity.snap(estimates[scale.op].value)
+    inside = float(np.clip(value, scale.low, scale.high))
+    return settable(severity, value, inside) if extrapolate else inside
+
+
+def settable(severity, value: float, inside: float, steps: int = 60) -> float:
+    """`value` when the op can be set to it, else the settable value nearest to it on the way
+    to `inside` (one the op accepts, e.g. a trained level); found by bisection on params_at."""
+    def accepted(v: float) -> bool:
+        try:
+            severity.params_at(severity.snap(v), np.random.default_rng(0))
+        except ValueError:
+            return False
+        return True
+
+    if accepted(value):
+        return value
+    outside = value
+    for _ in range(steps):
+        middle = (outside + inside) / 2
+        if accepted(middle):
+            inside = middle
+        else:
+            outside = middle
+    return severity.snap(inside)
 
 
 def condition_on(model: nn.Module, choice: LevelChoice, image: np.ndarray) -> float:

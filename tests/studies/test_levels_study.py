@@ -108,39 +108,40 @@ def test_rerun_replaces_only_the_dedicated_arms(results, data_folder):
     assert "trained and scored again" in render(again, "cmd", "f.png")
 
 
-def test_rescore_replaces_only_the_estimated_arm(results, data_folder, tmp_path):
+def test_rescore_replaces_only_the_estimated_arm(results, data_folder, monkeypatch):
     import copy
 
-    import torch
-
+    from degrade.registry import OPS
     from studies.levels import rescore_estimated
-    from trainer.estimator.files import save_estimator
-    from trainer.estimator.model import DegradationEstimator
+    from trainer.estimator import inference
 
     document, work = results
     assert sorted(p.name for p in (work / "adapters").iterdir()) == sorted(
         f"{task}-{arm}.safetensors" for task, levels in (("noise", (15, 35)), ("jpeg", (30, 60)))
         for arm in ("blind", "levels", "levels-full", *(f"dedicated-{v}" for v in levels)))
-    torch.manual_seed(1)
-    other = tmp_path / "other.safetensors"
-    save_estimator(other, DegradationEstimator(["gaussian_noise", "jpeg"]))
     before = copy.deepcopy(document)
-    again = rescore_estimated(copy.deepcopy(before), data_folder, CONFIGS["test"], work, other,
-                              lambda _: None)
-    for name, task in again["tasks"].items():
-        old = before["tasks"][name]
-        for arm in ("levels", "blind", "dedicated", "base"):
-            assert task["psnr"][arm] == old["psnr"][arm]
-        assert task["estimated"]["5" if name == "noise" else "30"] != old["estimated"][
-            "5" if name == "noise" else "30"] or name == "jpeg"  # untrained: jpeg clips alike
-        assert task["previous_estimate"]["estimated"] == old["estimated"]
-        assert task["previous_estimate"]["levels-est"] == old["psnr"]["levels-est"]
-    assert again["estimator"] == str(other) and again["rescore"]["arms"] == ["levels-est"]
     # the same estimator again gives the run's figures back, bit for bit
     same = rescore_estimated(copy.deepcopy(before), data_folder, CONFIGS["test"], work,
                              before["estimator"], lambda _: None)
     assert all(same["tasks"][n]["psnr"]["levels-est"] == t["psnr"]["levels-est"]
                for n, t in before["tasks"].items())
+
+    def level_08(model, image, tile=None, device="cpu"):  # sigma 24, JPEG quality 44
+        return [inference.OpEstimate(op, 0.9, 0.8, OPS[op].severity.natural(0.8), "")
+                for op in ("gaussian_noise", "jpeg")]
+
+    monkeypatch.setattr(inference, "estimate_image", level_08)
+    again = rescore_estimated(copy.deepcopy(before), data_folder, CONFIGS["test"], work,
+                              work / "estimator.safetensors", lambda _: None)
+    for name, task in again["tasks"].items():
+        old = before["tasks"][name]
+        for arm in ("levels", "blind", "dedicated", "base"):
+            assert task["psnr"][arm] == old["psnr"][arm]
+        expected = 24.0 if name == "noise" else 44.0
+        assert all(v == pytest.approx(expected) for vs in task["estimated"].values() for v in vs)
+        assert task["previous_estimate"]["estimated"] == old["estimated"]
+        assert task["previous_estimate"]["levels-est"] == old["psnr"]["levels-est"]
+    assert again["rescore"]["arms"] == ["levels-est"]
     assert "scored again with the estimator" in render(again, "cmd", "f.png")
 
 
