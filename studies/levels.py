@@ -431,6 +431,21 @@ def rerun_dedicated(results: dict, data_root, config: LevelStudyConfig, work: Pa
     return results
 
 
+def estimator_span(path) -> float:
+    """The highest level (degrade's linear scale, 1 = the op's sampled range) an estimator run
+    was trained on: its run.json's `level_span`, 1 for runs without one (trained on the sampled
+    ranges only) and for a bare estimator file."""
+    import json
+
+    run = Path(path) / "run.json"
+    if not run.is_file():
+        return 1.0
+    try:
+        return float(json.loads(run.read_text()).get("level_span", 1.0))
+    except (ValueError, TypeError, AttributeError):
+        return 1.0
+
+
 def results_tasks(results: dict) -> tuple[LevelTask, ...]:
     return tuple(LevelTask(name, t["task"]["op"], tuple(t["task"]["trained"]),
                            tuple(t["task"]["sweep"])) for name, t in results["tasks"].items())
@@ -473,6 +488,7 @@ def rescore_estimated(results: dict, data_root, config: LevelStudyConfig, work: 
         entry.setdefault("previous_estimate", previous)
         entry["estimated"], entry["psnr"]["levels-est"] = estimated, psnrs
     results["estimator"] = str(estimator_path)
+    results["estimator_span"] = estimator_span(estimator_path)
     results["rescore"] = {"arms": ["levels-est"], "wall_seconds": time.perf_counter() - began,
                           "cpu_seconds": cpu_time() - cpu}
     return results
@@ -492,6 +508,7 @@ def run_study(data_root, config: LevelStudyConfig, work: Path, estimator_path,
     crops = clean_crops(data.clean_sources, config.train_crops, config.train_crop, config.seed)
     images = evaluation_images(data.evaluation, config.eval_count, config.eval_crop)
     results = {"config": asdict(config), "estimator": str(estimator_path),
+               "estimator_span": estimator_span(estimator_path),
                "images": [name for name, _ in images], "tasks": {}}
     for task in tasks:
         results["tasks"][task.name] = run_task(task, base, crops, images, estimator, config,

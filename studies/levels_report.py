@@ -53,8 +53,9 @@ def sweep_keys(task: dict) -> list[str]:
     return [f"{v:g}" for v in task["task"]["sweep"]]
 
 
-def target_rows(name: str, task: dict) -> list[tuple[str, str, str]]:
-    """(target, figures, verdict) for one task."""
+def target_rows(name: str, task: dict, estimator_span: float = 1.0) -> list[tuple[str, str, str]]:
+    """(target, figures, verdict) for one task; estimator_span: the highest level (degrade's
+    linear scale) the estimator was trained on."""
     psnr, trained = task["psnr"], trained_keys(task)
     rows = []
     mean, se, n = paired([psnr["levels"][k] for k in trained], [psnr["dedicated"][k] for k in trained])
@@ -81,7 +82,7 @@ def target_rows(name: str, task: dict) -> list[tuple[str, str, str]]:
     rows.append((f"{name}: estimated c within {TARGET_ESTIMATED_DB} dB of the true c (mean over "
                  f"the sweep)", f"estimated - true = {mean:+.3f} dB (SE {se:.3f}, {n} pairs)",
                  within(mean, se, TARGET_ESTIMATED_DB)))
-    inside = [k for k in sweep_keys(task) if _estimator_range_ok(task, k)]
+    inside = [k for k in sweep_keys(task) if _estimator_range_ok(task, k, estimator_span)]
     if inside and len(inside) < len(sweep_keys(task)):
         m, s, n = paired([psnr["levels-est"][k] for k in inside], [psnr["levels"][k] for k in inside])
         rows.append((f"{name}: the same, only levels the estimator was trained on "
@@ -96,11 +97,12 @@ def target_rows(name: str, task: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
-def _estimator_range_ok(task: dict, key: str) -> bool:
-    """Whether the level lies in the op's sampled range, which the estimator was trained on."""
+def _estimator_range_ok(task: dict, key: str, span: float = 1.0) -> bool:
+    """Whether the level lies in the range the estimator was trained on: levels 0..span on
+    degrade's linear scale (1: the op's sampled range)."""
     scale = task["scale"]
     level = (float(key) - scale["zero"]) / (scale["full"] - scale["zero"])
-    return 0.0 <= level <= 1.0
+    return 0.0 <= level <= span
 
 
 def _span(keys: list[str], task: dict) -> str:
@@ -216,7 +218,7 @@ def render(results: dict, command: str, figure: str, notes: str = "") -> str:
         "",
         _table(["target", "measured", "verdict"],
                [list(row) for name, task in results["tasks"].items()
-                for row in target_rows(name, task)]),
+                for row in target_rows(name, task, results.get("estimator_span", 1.0))]),
         "",
         f"![PSNR against the level]({figure})",
         "",

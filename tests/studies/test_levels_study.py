@@ -80,6 +80,19 @@ def test_target_rows_read_the_right_arms():
     blind = row("levels at or above the blind")
     assert blind[2] == "missed" and "below at 1" in blind[1]
     assert row("the same, only levels the estimator")[1].startswith("estimated - true = +0.000")
+    # an estimator trained up to level 3 (sigma 90) covers the sweep: no restricted row
+    wide = target_rows("noise", task, estimator_span=3.0)
+    assert not any("only levels the estimator" in r[0] for r in wide)
+
+
+def test_estimator_span_from_the_run_folder(tmp_path):
+    from studies.levels import estimator_span
+
+    assert estimator_span(tmp_path / "model.safetensors") == 1.0
+    (tmp_path / "run.json").write_text('{"steps": 10}')
+    assert estimator_span(tmp_path) == 1.0
+    (tmp_path / "run.json").write_text('{"level_span": 3.0}')
+    assert estimator_span(tmp_path) == 3.0
 
 
 def test_configurations_are_well_formed():
