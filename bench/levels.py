@@ -13,7 +13,7 @@ import click
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `studies` is an application beside the packages
     sys.path.insert(0, str(REPO))
-from studies.levels import CONFIGS, TASKS  # noqa: E402  (light: no torch)
+from studies.levels import CONFIGS, RERUN_ARMS, TASKS  # noqa: E402  (light: no torch)
 
 DEFAULT_ESTIMATOR = "runs/estimator"  # trainer estimator train's default folder
 # Idle single-core costs on the 2-core dev host (seconds; from steps timed under a known load
@@ -60,9 +60,10 @@ def idle_estimate(config) -> float:
 @click.option("--plan", is_flag=True, help="Print the configuration and its idle-machine "
                                            "estimate; run nothing.")
 @click.option("--report-only", is_flag=True, help="Write the report again from OUT/results.json.")
-@click.option("--rerun-dedicated", is_flag=True,
-              help="Train and score only the dedicated adapters again (the configuration's "
-                   "schedule) into OUT/results.json, keeping the other arms; then the report.")
+@click.option("--rerun", "rerun", default=None, metavar="ARMS",
+              help="Train, save and score only these arms again (comma-separated: dedicated, "
+                   "blind, levels, levels-full; levels brings levels-est with --estimator) "
+                   "into OUT/results.json, keeping the others; then the report.")
 @click.option("--rescore-estimate", is_flag=True,
               help="Score only the estimated-c arm again with --estimator, from the adapters "
                    "and base the run saved in WORK (nothing is trained), into OUT/results.json; "
@@ -70,7 +71,7 @@ def idle_estimate(config) -> float:
 @click.option("--notes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A Markdown reading written after the run, placed after the targets.")
 def main(data_dir, config_name, out, work, report, estimator, threads, plan, report_only,
-         rerun_dedicated, rescore_estimate, notes):
+         rerun, rescore_estimate, notes):
     """Run the level-adapter study and write results.json and the report.
 
     \b
@@ -81,8 +82,11 @@ def main(data_dir, config_name, out, work, report, estimator, threads, plan, rep
       python bench/levels.py --data ../shared/data --rescore-estimate \\
           --estimator runs/estimator-v2                                 # a newer estimator
     """
-    if rerun_dedicated and rescore_estimate:
-        raise click.UsageError("--rerun-dedicated and --rescore-estimate: give one of them")
+    if rerun is not None and rescore_estimate:
+        raise click.UsageError("--rerun and --rescore-estimate: give one of them")
+    arms = [a.strip() for a in (rerun or "").split(",") if a.strip()]
+    if rerun is not None and (not arms or set(arms) - set(RERUN_ARMS)):
+        raise click.UsageError(f"--rerun {rerun!r}: give arms among {', '.join(RERUN_ARMS)}")
     config = CONFIGS[config_name]
     out = out or Path(f"runs/levels-{config_name}")
     report = report or Path("docs/levels.md" if config_name == "cpu"
@@ -102,13 +106,13 @@ def main(data_dir, config_name, out, work, report, estimator, threads, plan, rep
         if data_dir is None:
             raise click.UsageError("--data is required (the folder with bsds500/, sun80/, cbsd68/)")
         previous = None
-        if rerun_dedicated or rescore_estimate:
+        if arms or rescore_estimate:
             if not results_path.is_file():
                 raise click.ClickException(f"{results_path}: no results to rescore or rerun "
                                            f"(run the study into --out first)")
             previous = json.loads(results_path.read_text())
         results = _run(data_dir, config, out, work or out / "work", estimator, threads, previous,
-                       "estimate" if rescore_estimate else "dedicated")
+                       "estimate" if rescore_estimate else arms)
         from pipelines.files import write_text_atomically
         write_text_atomically(results_path, json.dumps(results, indent=1))
     write_report(results, report, results.get("command", command),
@@ -117,14 +121,14 @@ def main(data_dir, config_name, out, work, report, estimator, threads, plan, rep
 
 
 def _run(data_dir, config, out, work, estimator, threads, previous=None,
-         again="dedicated") -> dict:
+         again=()) -> dict:
     import os
     import time
 
     import torch
 
     from studies.datafolder import DataFolderError
-    from studies.levels import RerunError, rerun_dedicated, rescore_estimated, run_study
+    from studies.levels import RerunError, rerun_arms, rescore_estimated, run_study
     from trainer.checkpoint import CheckpointError
 
     torch.set_num_threads(threads)
@@ -140,7 +144,8 @@ def _run(data_dir, config, out, work, estimator, threads, previous=None,
                 results, entry = rescore_estimated(previous, data_dir, config, work, estimator,
                                                    log), "rescore"
             else:
-                results, entry = rerun_dedicated(previous, data_dir, config, work, log), "rerun"
+                results, entry = rerun_arms(previous, again, data_dir, config, work, estimator,
+                                            log), "rerun"
             results[entry]["command"] = ("python bench/levels.py "
                                          + " ".join(shlex.quote(a) for a in sys.argv[1:]))
             results[entry]["load_average_1min"] = (load, os.getloadavg()[0])

@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import resource
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -233,18 +233,21 @@ def faig_scores(base: nn.Module, task: LevelTask, crops, config: LevelStudyConfi
 def train_arm(base: nn.Module, method: str, task: LevelTask, values, crops, scores,
               config: LevelStudyConfig, steps: int, crops_per_step: int):
     """(adapted model, plan, CPU seconds) of one arm trained on `values` of the task's op."""
-    from trainer.adapters import method_config
+    from trainer.adapters import get_method, method_config
+    from trainer.adapters.levels import centred
     from trainer.finetune import TrainConfig, finetune
     from trainer.finetune.level_data import LevelSpec, level_batches
 
     spec = LevelSpec(task.op, tuple(float(v) for v in values))
+    adapter = method_config(method, {"budget": config.budget, "seed": config.seed},
+                            strict=False)
+    if get_method(method).levels:
+        adapter = centred(adapter, spec.scale())
     train = TrainConfig(steps=steps, batch=crops_per_step, patch=config.patch, lr=config.lr,
                         device=config.device, seed=config.seed, progress=False)
     batches = level_batches(crops, spec, crops_per_step, config.patch, config.seed)
     cpu = time.process_time()
-    result = finetune(copy.deepcopy(base), [], method, train,
-                      method_config(method, {"budget": config.budget, "seed": config.seed},
-                                    strict=False), scores, batches=batches)
+    result = finetune(copy.deepcopy(base), [], method, train, adapter, scores, batches=batches)
     return result.model.eval(), result.plan, time.process_time() - cpu
 
 
@@ -362,7 +365,7 @@ def save_arms(adapters: Path, task: LevelTask, scale, models: dict, dedicated: d
     from trainer.adapters.levels import INFO_KEY
 
     Path(adapters).mkdir(parents=True, exist_ok=True)
-    for arm in ("blind", "levels", "levels-full"):
+    for arm in [a for a in ("blind", "levels", "levels-full") if a in models]:
         info = {INFO_KEY: scale.to_dict()} if arm != "blind" else {}
         save_adapter(adapter_path(adapters, task.name, arm), models[arm], info=info)
     for value, model in dedicated.items():
@@ -402,11 +405,22 @@ def run_task(task: LevelTask, base, crops, images, estimator, config: LevelStudy
             "cpu_seconds": cpu_time() - cpu}
 
 
-def rerun_dedicated(results: dict, data_root, config: LevelStudyConfig, work: Path,
-                    log=print, tasks=TASKS) -> dict:
-    """`results` with the dedicated arms trained and scored again (the other arms, whose
-    evaluation images and degradations are the same by seed, are kept): for a run whose
-    dedicated schedule changed. The rerun's time is recorded beside the original's."""
+RERUN_ARMS = ("dedicated", "blind", "levels", "levels-full")
+
+
+def rerun_arms(results: dict, arms, data_root, config: LevelStudyConfig, work: Path,
+               estimator_path=None, log=print, tasks=None) -> dict:
+    """`results` with `arms` (of RERUN_ARMS) trained, saved and scored again, the others kept
+    (their evaluation images and degradations are the same by seed): for a run whose schedule
+    or method changed for some arms. Rerunning `levels` scores levels-est again too, with
+    `estimator_path` (default: the run's). The rerun's time is recorded beside the run's."""
+    from trainer.adapters import LevelScale
+    from trainer.estimator.files import load_estimator
+
+    unknown = sorted(set(arms) - set(RERUN_ARMS))
+    if unknown or not arms:
+        raise RerunError(f"rerun: arms must be some of {', '.join(RERUN_ARMS)}, got "
+                         f"{', '.join(arms) or 'none'}")
     began, cpu = time.perf_counter(), cpu_time()
     data = check_study_data(data_root)
     base = pretrained_base(data, config, Path(work), log).to(config.device)
@@ -414,19 +428,45 @@ def rerun_dedicated(results: dict, data_root, config: LevelStudyConfig, work: Pa
     images = evaluation_images(data.evaluation, config.eval_count, config.eval_crop)
     if [name for name, _ in images] != results["images"]:
         raise RerunError("rerun: the evaluation images differ from the results'")
+    estimator_path = estimator_path or results["estimator"]
+    estimator = load_estimator(estimator_path, config.device)[0] if "levels" in arms else None
     gts = [gt for _, gt in images]
-    for task in tasks:
+    adapters = Path(work) / "adapters"
+    for task in tasks or results_tasks(results):
         entry = results["tasks"][task.name]
+        scale = LevelScale.for_op(task.op, task.trained)
         scores = faig_scores(base, task, crops, config)
-        dedicated, plan, seconds = train_dedicated(base, task, crops, scores, config, log)
-        sets = degraded_sets(replace(task, sweep=task.trained), images, config.seed + 1)
-        entry["psnr"]["dedicated"] = {f"{v:g}": restore_psnrs(dedicated[v], sets[v], gts,
-                                                              config.device)
-                                      for v in task.trained}
-        entry["tuned"]["dedicated"] = plan.tuned_count
-        entry["train_cpu_seconds"].update(seconds)
+        sets = degraded_sets(task, images, config.seed + 1)
+        models, dedicated = {}, {}
+        if "dedicated" in arms:
+            dedicated, plan, seconds = train_dedicated(base, task, crops, scores, config, log)
+            entry["psnr"]["dedicated"] = {f"{v:g}": restore_psnrs(dedicated[v], sets[v], gts,
+                                                                  config.device)
+                                          for v in task.trained}
+            entry["tuned"]["dedicated"] = plan.tuned_count
+            entry["train_cpu_seconds"].update(seconds)
+        for arm in [a for a in RERUN_ARMS[1:] if a in arms]:
+            log(f"{task.name}: {arm}")
+            method = "colora" if arm == "blind" else arm
+            models[arm], plan, entry["train_cpu_seconds"][arm] = train_arm(
+                base, method, task, task.trained, crops, scores, config, config.level_steps,
+                config.level_crops)
+            entry["tuned"][arm] = plan.tuned_count
+            entry["psnr"][arm] = {
+                f"{v:g}": restore_psnrs(models[arm], lqs, gts, config.device,
+                                        None if arm == "blind" else [scale.level(v)] * len(lqs))
+                for v, lqs in sets.items()}
+        if "levels" in arms:
+            for value, lqs in sets.items():
+                key = f"{value:g}"
+                entry["estimated"][key], entry["psnr"]["levels-est"][key] = score_estimated(
+                    models["levels"], scale, estimator, lqs, gts, config.device)
+        save_arms(adapters, task, scale, models, dedicated)
     results["config"] = asdict(config)
-    results["rerun"] = {"arms": ["dedicated"], "wall_seconds": time.perf_counter() - began,
+    if "levels" in arms:
+        results["estimator"] = str(estimator_path)
+        results["estimator_span"] = estimator_span(estimator_path)
+    results["rerun"] = {"arms": list(arms), "wall_seconds": time.perf_counter() - began,
                         "cpu_seconds": cpu_time() - cpu}
     return results
 

@@ -167,8 +167,11 @@ def _rerun_note(results: dict) -> str:
     rerun = results.get("rerun")
     if not rerun:
         return ""
-    return (f" The dedicated arms were then trained and scored again with this schedule "
-            f"(`{rerun.get('command', '--rerun-dedicated')}`): "
+    arms = rerun.get("arms", ["dedicated"])
+    named = ", ".join(ARM_LABELS[a] for a in arms) + (
+        f" and {ARM_LABELS['levels-est']}" if "levels" in arms else "")
+    return (f" Then {named} were trained and scored again "
+            f"(`{rerun.get('command', '--rerun ' + ','.join(arms))}`): "
             f"{rerun['wall_seconds'] / 60:.1f} min, {rerun['cpu_seconds'] / 60:.1f} CPU min; "
             f"the other arms are the first run's.")
 

@@ -1,4 +1,5 @@
-"""Level-conditioned adapters: p(c) = p0 + (d0 + c d1), per-image c exact, files, bad input."""
+"""Level-conditioned adapters: p(c) = p0 + (d0 + (c - centre) d1), per-image c exact, files, bad
+input."""
 import copy
 
 import numpy as np
@@ -16,20 +17,21 @@ from .conftest import perturb
 LEVEL_METHODS = ("levels", "levels-full")
 
 
-def level_copy(toy, method, scores, seed=0):
+def level_copy(toy, method, scores, seed=0, centre=0.0):
     model = copy.deepcopy(toy)
-    config = method_config(method, {"budget": 0.3, "seed": seed}, strict=False)
+    config = method_config(method, {"budget": 0.3, "seed": seed, "centre": centre}, strict=False)
     apply_plan(model, make_plan(model, method, config, scores(model)), config)
     perturb(model, seed=100 + seed)
     return model.eval()
 
 
-def reference_parameters(model, c):
-    """p0 + d0 + c d1 computed by hand from each layer's two slots (independent of the layers'
-    composition code): constant term B0 A0 (or v0 - p0), level term B1 A1 (or v1 - p0)."""
+def reference_parameters(model, c, centre=0.0):
+    """p0 + d0 + (c - centre) d1 computed by hand from each layer's two slots (independent of
+    the layers' composition code): constant term B0 A0 (or v0 - p0), level term B1 A1 (or
+    v1 - p0)."""
     values = {}
     for name, layer in adapted_layers(model).items():
-        for slot, weight in (("default", 1.0), (level_slot("default"), c)):
+        for slot, weight in (("default", 1.0), (level_slot("default"), c - centre)):
             for param, change in layer.delta(slot).items():
                 key = f"{name}.{param}"
                 base = layer.base_parameter(param).detach()
@@ -49,20 +51,21 @@ def run_with(model, parameters, x):
 
 
 @pytest.mark.parametrize("method", LEVEL_METHODS)
-def test_batch_level_matches_hand_composed_parameters(toy, depth_scores, images, method):
-    model = level_copy(toy, method, depth_scores)
+@pytest.mark.parametrize("centre", (0.0, 0.9))
+def test_batch_level_matches_hand_composed_parameters(toy, depth_scores, images, method, centre):
+    model = level_copy(toy, method, depth_scores, centre=centre)
     lq, _ = images
     for c in (0.0, 0.4, 2.5):
         set_level(model, c)
         with torch.no_grad():
             out = model(lq)
-        expected = run_with(model, reference_parameters(model, c), lq)
+        expected = run_with(model, reference_parameters(model, c, centre), lq)
         torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("method", LEVEL_METHODS)
 def test_per_image_levels_equal_a_loop_over_images(toy, depth_scores, method):
-    model = level_copy(toy, method, depth_scores)
+    model = level_copy(toy, method, depth_scores, centre=0.9)
     generator = torch.Generator().manual_seed(4)
     x = torch.rand(4, 3, 8, 8, generator=generator)
     levels = torch.tensor([0.0, 0.3, 1.0, 2.0])
@@ -110,7 +113,7 @@ def test_budget_counts_both_terms(toy, depth_scores):
 
 @pytest.mark.parametrize("method", LEVEL_METHODS)
 def test_file_round_trip_keeps_both_terms(toy, depth_scores, images, tmp_path, method):
-    model = level_copy(toy, method, depth_scores)
+    model = level_copy(toy, method, depth_scores, centre=1.5)
     scale = LevelScale.for_op("gaussian_noise", [15, 35, 55, 75])
     path = save_adapter(tmp_path / "a.safetensors", model, info={INFO_KEY: scale.to_dict()})
     loaded = load_adapter(copy.deepcopy(toy), path).eval()
@@ -120,6 +123,20 @@ def test_file_round_trip_keeps_both_terms(toy, depth_scores, images, tmp_path, m
         set_level(loaded, c)
         with torch.no_grad():
             torch.testing.assert_close(loaded(lq), model(lq))
+
+
+def test_centre_of_the_trained_range_and_old_files_without_one():
+    from trainer.adapters.levels import centred, level_centre
+
+    scale = LevelScale.for_op("gaussian_noise", [15, 35, 55, 75])  # c 0.5..2.5
+    assert scale.centre == pytest.approx(1.5)
+    assert LevelScale.for_op("jpeg", [10, 30, 50, 80]).centre == pytest.approx((90 / 70 + 20 / 70) / 2)
+    config = centred(method_config("levels", {"budget": 0.2}), scale)
+    assert config.centre == pytest.approx(1.5) and config.budget == 0.2
+    assert method_config("levels-full", config.to_dict() | {"budget": None}, strict=False).centre == 1.5
+    assert level_centre(type("Record", (), {"config": method_config("colora")})()) == 0.0
+    with pytest.raises(ValueError, match="centre"):
+        method_config("levels", {"centre": float("nan")})
 
 
 def test_running_without_a_level_is_refused(toy, depth_scores, images):

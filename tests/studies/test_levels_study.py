@@ -103,22 +103,36 @@ def test_configurations_are_well_formed():
     assert all(set(t.trained) <= set(t.sweep) for t in TASKS)
 
 
-def test_rerun_replaces_only_the_dedicated_arms(results, data_folder):
+def test_rerun_replaces_only_the_named_arms(results, data_folder, tmp_path):
     import copy
+    import shutil
 
-    from studies.levels import rerun_dedicated
+    from studies.levels import RerunError, rerun_arms
 
     document, work = results
+    work = shutil.copytree(work, tmp_path / "work")  # the rerun saves its adapters there
     before = copy.deepcopy(document)
-    tasks = tuple(LevelTask(name, t["task"]["op"], tuple(t["task"]["trained"]),
-                            tuple(t["task"]["sweep"])) for name, t in before["tasks"].items())
     config = dataclasses.replace(CONFIGS["test"], level_steps=3)
-    again = rerun_dedicated(copy.deepcopy(before), data_folder, config, work, lambda _: None, tasks)
+    again = rerun_arms(copy.deepcopy(before), ["dedicated", "levels"], data_folder, config,
+                       work, None, lambda _: None)
     for name, task in again["tasks"].items():
-        assert task["psnr"]["levels"] == before["tasks"][name]["psnr"]["levels"]
-        assert list(task["psnr"]["dedicated"]) == list(before["tasks"][name]["psnr"]["dedicated"])
-    assert again["config"]["level_steps"] == 3 and again["rerun"]["arms"] == ["dedicated"]
-    assert "trained and scored again" in render(again, "cmd", "f.png")
+        old = before["tasks"][name]
+        for arm in ("blind", "levels-full", "base", "input"):
+            assert task["psnr"][arm] == old["psnr"][arm], arm
+        for arm in ("dedicated", "levels", "levels-est"):
+            assert list(task["psnr"][arm]) == list(old["psnr"][arm])
+            assert task["psnr"][arm] != old["psnr"][arm], arm  # 3 steps instead of 2
+    assert again["config"]["level_steps"] == 3
+    assert again["rerun"]["arms"] == ["dedicated", "levels"]
+    text = render(again, "cmd", "f.png")
+    assert "Then dedicated CoLoRA, levels (true c) and levels (estimated c) were trained" in text
+    # the same schedule again reproduces the run's figures (a rerun is the same run)
+    same = rerun_arms(copy.deepcopy(before), ["levels-full"], data_folder, CONFIGS["test"], work,
+                      None, lambda _: None)
+    assert all(same["tasks"][n]["psnr"]["levels-full"] == t["psnr"]["levels-full"]
+               for n, t in before["tasks"].items())
+    with pytest.raises(RerunError, match="arms must be some of"):
+        rerun_arms(before, ["nonsense"], data_folder, config, work)
 
 
 def test_rescore_replaces_only_the_estimated_arm(results, data_folder, monkeypatch):

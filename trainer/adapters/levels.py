@@ -2,7 +2,8 @@
 
 A level adapter holds two terms per tensor it changes, and the layers run it as two slots:
 
-    p(c) = p0 + w * (delta_0 + c * delta_1)     slot `name` at weight w, slot `name@level` at w * c
+    p(c) = p0 + w * (delta_0 + (c - centre) * delta_1)
+           slot `name` at weight w, slot `name@level` at w * (c - centre)
 
 (`levels`: delta = B A for weights, v - p0 for bias/norm vectors; `levels-full`: whole tensors.)
 Both slots go through the layers' composition unchanged, so per-image c in a batch is exact in
@@ -14,6 +15,7 @@ range, so sigma 75 is c = 2.5 for an op sampled up to sigma 30); users give natu
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -78,6 +80,11 @@ class LevelScale:
 
     def natural(self, level: float) -> float:
         return self.zero + float(level) * (self.full - self.zero)
+
+    @property
+    def centre(self) -> float:
+        """c of the middle of the trained range (where a level adapter's constant term stands)."""
+        return (self.level(self.low) + self.level(self.high)) / 2
 
     def inside(self, natural: float) -> bool:
         return self.low - 1e-9 <= float(natural) <= self.high + 1e-9
@@ -177,6 +184,16 @@ def check_in_range(scale: LevelScale, natural: float, extrapolate: bool, source:
         warn("warning: " + message + "; extrapolating")
 
 
+def centred(config, scale: LevelScale):
+    """A level method's config with its level term centred on the scale's trained range."""
+    return dataclasses.replace(config, centre=scale.centre)
+
+
+def level_centre(record) -> float:
+    """The c a level adapter's constant term stands for (0 for files without one)."""
+    return float(getattr(record.config, "centre", 0.0))
+
+
 def refuse_levelled(record, source, what: str) -> None:
     """A level adapter's weights depend on c: operations on one fixed adapter (merging,
     exporting) refuse it in one line."""
@@ -202,7 +219,8 @@ def adapter_scale(record, source: str = "adapter") -> LevelScale:
 
 def expand(adapters, names: Sequence[str], weights: torch.Tensor):
     """(slot names, slot weights, level adapters without a level) for the user's names and
-    weights: a level adapter's level slot runs at w * c (c one number or one per image)."""
+    weights: a level adapter's level slot runs at w * (c - centre) (c one number or one per
+    image; centre from the adapter's config)."""
     slots, columns, missing = [], [], []
     for i, name in enumerate(names):
         column = weights[..., i]
@@ -214,7 +232,7 @@ def expand(adapters, names: Sequence[str], weights: torch.Tensor):
                 missing.append(name)
                 level = torch.zeros(())
             slots.append(level_slot(name))
-            columns.append(column * level)
+            columns.append(column * (level - level_centre(adapters.records[name])))
     if not columns:
         return tuple(slots), weights, tuple(missing)
     rows = {c.shape[0] for c in columns if c.dim() == 1}
