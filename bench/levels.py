@@ -3,6 +3,7 @@ the base over noise sigma 5..75 and JPEG quality 10..90 on CBSD68; writes result
 docs/levels.md. A thin command line over studies.levels and studies.levels_report."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import sys
@@ -55,6 +56,10 @@ def idle_estimate(config) -> float:
 @click.option("--estimator", type=click.Path(path_type=Path), default=Path(DEFAULT_ESTIMATOR),
               show_default=True, help="Degradation estimator (run folder or file) of the "
                                       "estimated-c arm.")
+@click.option("--level-centre", type=click.Choice(["zero", "middle"]), default="zero",
+              show_default=True,
+              help="Where the level arms anchor c: zero, the paper's W0 + c W1; middle, c minus "
+                   "the middle of the trained range's c (the same functions, trained otherwise).")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="torch CPU threads.")
 @click.option("--plan", is_flag=True, help="Print the configuration and its idle-machine "
@@ -70,8 +75,8 @@ def idle_estimate(config) -> float:
                    "then the report.")
 @click.option("--notes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A Markdown reading written after the run, placed after the targets.")
-def main(data_dir, config_name, out, work, report, estimator, threads, plan, report_only,
-         rerun, rescore_estimate, notes):
+def main(data_dir, config_name, out, work, report, estimator, level_centre, threads, plan,
+         report_only, rerun, rescore_estimate, notes):
     """Run the level-adapter study and write results.json and the report.
 
     \b
@@ -87,7 +92,7 @@ def main(data_dir, config_name, out, work, report, estimator, threads, plan, rep
     arms = [a.strip() for a in (rerun or "").split(",") if a.strip()]
     if rerun is not None and (not arms or set(arms) - set(RERUN_ARMS)):
         raise click.UsageError(f"--rerun {rerun!r}: give arms among {', '.join(RERUN_ARMS)}")
-    config = CONFIGS[config_name]
+    config = dataclasses.replace(CONFIGS[config_name], level_centre=level_centre)
     out = out or Path(f"runs/levels-{config_name}")
     report = report or Path("docs/levels.md" if config_name == "cpu"
                             else f"docs/levels-{config_name}.md")

@@ -80,6 +80,7 @@ class LevelStudyConfig:
     pretrain_lr: float = 1e-3
     lr: float = 5e-4
     budget: float = 0.07
+    level_centre: str = "zero"  # the level arms' c anchor: zero (the paper's) or middle
     timing_size: int = 256
     seed: int = 0
 
@@ -241,7 +242,7 @@ def train_arm(base: nn.Module, method: str, task: LevelTask, values, crops, scor
     spec = LevelSpec(task.op, tuple(float(v) for v in values))
     adapter = method_config(method, {"budget": config.budget, "seed": config.seed},
                             strict=False)
-    if get_method(method).levels:
+    if get_method(method).levels and config.level_centre == "middle":
         adapter = centred(adapter, spec.scale())
     train = TrainConfig(steps=steps, batch=crops_per_step, patch=config.patch, lr=config.lr,
                         device=config.device, seed=config.seed, progress=False)

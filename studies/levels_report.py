@@ -159,7 +159,7 @@ def setup_table(results: dict) -> str:
     config = results["config"]
     keys = ("model", "pretrain_steps", "pretrain_batch", "pretrain_patch", "train_crops",
             "patch", "level_steps", "level_crops",
-            "eval_count", "eval_crop", "budget", "faig_steps", "seed")
+            "eval_count", "eval_crop", "budget", "faig_steps", "level_centre", "seed")
     return _table(["setting", "value"], [[k, str(config[k])] for k in keys if k in config])
 
 

@@ -112,9 +112,15 @@ def test_rerun_replaces_only_the_named_arms(results, data_folder, tmp_path):
     document, work = results
     work = shutil.copytree(work, tmp_path / "work")  # the rerun saves its adapters there
     before = copy.deepcopy(document)
-    config = dataclasses.replace(CONFIGS["test"], level_steps=3)
+    from trainer.adapters import read_adapter
+
+    config = dataclasses.replace(CONFIGS["test"], level_steps=3, level_centre="middle")
     again = rerun_arms(copy.deepcopy(before), ["dedicated", "levels"], data_folder, config,
                        work, None, lambda _: None)
+    # the study's level arms anchor c at zero (the paper's) unless asked for the middle
+    assert read_adapter(work / "adapters" / "noise-levels.safetensors").record.config.centre == \
+        pytest.approx((15 / 30 + 35 / 30) / 2)
+    assert read_adapter(work / "adapters" / "noise-levels-full.safetensors").record.config.centre == 0
     for name, task in again["tasks"].items():
         old = before["tasks"][name]
         for arm in ("blind", "levels-full", "base", "input"):

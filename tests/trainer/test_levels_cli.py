@@ -88,12 +88,10 @@ def test_level_runs_train_and_report_per_level(run):
     assert (labelled["levels"]["low"], labelled["levels"]["high"]) == (10, 30)
     blind = json.loads((root / "blind" / "summary.json").read_text())
     assert blind["method"] == "colora" and "levels" not in blind and blind["trained_levels"]
-    # the level term is centred on the trained range's c (read back from the files)
+    # the paper's form: the level term anchored at c = 0 (read back from the files)
     from trainer.adapters import read_adapter
-    centres = {name: read_adapter(_adapter(root, name)).record.config.centre
-               for name in ("levels", "range", "labelled")}
-    assert centres == pytest.approx({"levels": 1.5, "range": (90 / 70 + 20 / 70) / 2,
-                                     "labelled": (10 / 30 + 30 / 30) / 2})
+    assert {read_adapter(_adapter(root, name)).record.config.centre
+            for name in ("levels", "range", "labelled")} == {0.0}
 
 
 def test_restore_and_eval_at_a_level_and_auto(run, tmp_path):

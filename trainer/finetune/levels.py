@@ -137,13 +137,8 @@ def adapt_with_levels(request: AdaptRequest) -> dict:
     """adapt_to_task for a run on levels (see the module docstring)."""
     from pipelines.folderlock import folder_lock
 
-    from trainer.adapters import get_method
-    from trainer.adapters.levels import centred
-
     config = request.method_config()
     data = level_data(request)
-    if get_method(request.method).levels:
-        config = centred(config, data.scale)
     with folder_lock(request.out, "training run"):
         return _train_in_locked_folder(request, Path(request.out), config, data)
 

@@ -6,11 +6,11 @@ levels: CoLoRA's FAIG-sized ranks and tuned bias/norm vectors, every one with tw
 levels-full: the paper's form: every parameter in full, W(c) = W0 + c W1, W0 starting at the
     pre-trained base and W1 at zero (twice the model's parameters).
 
-Both run the level term at c - `centre`, the middle of the trained range's c (set by the
-training from its levels; 0 in files from before it existed). The same functions of c, written
-around the middle instead of around c = 0: the constant term learns the adapter of the middle
-level and the level term how it changes, instead of two terms pulling against each other where
-every trained c is far from 0 (JPEG quality 10..80 is c 0.29..1.29). Measured in docs/levels.md.
+Both run the level term at c - `centre` (config; 0 by default, the paper's form; 0 in files
+from before it existed). The same functions of c, written around another c: the constant term
+is the adapter of c = centre. Where the terms are anchored decides which end of the trained
+range a short training serves best (trainer.adapters.levels.centred anchors them at the middle;
+measured in docs/levels.md).
 """
 from __future__ import annotations
 
