@@ -28,7 +28,7 @@ from degrade.cliboundary import guarded  # noqa: E402  (KitErrors as one line)
               help="A trained degradation estimator (run folder of `trainer estimator train`).")
 @click.option("--config", "config_name", type=click.Choice(["cpu", "gpu", "test"]),
               default="cpu", show_default=True,
-              help="cpu: 17 CPU minutes of one core measured, nafnet-tiny (docs/composition.md). "
+              help="cpu: 38 CPU minutes of one core measured, nafnet-tiny (docs/composition.md). "
                    "gpu: one H200 run of at most 9 minutes, nafnet-small. test: the plumbing.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder for results.json and the charts [default: runs/compose-CONFIG].")

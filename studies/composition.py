@@ -16,6 +16,8 @@ on single-degradation pairs; mixed test sets (trainer.mixtures) from CBSD68 cent
 
 The router's similarity and normalisation (and the default top-K) are chosen on a validation
 split (the first `val_images` CBSD68 images by name) and the arms are scored on the others.
+Each task adapter is also scored alone on its own single degradation beside the base (how much
+each expert adds before it is composed).
 """
 from __future__ import annotations
 
@@ -63,8 +65,8 @@ class ComposeConfig:
 CONFIGS: dict[str, ComposeConfig] = {
     # The first run (800 pre-training steps, 64 crops, 500 adapter steps) left adapters that
     # barely beat the base; probes showed 2.5x the pre-training barely moves the base (+0.05 dB
-    # on the mixtures) and 3x the adapter steps on twice the crops is affordable. About 30 CPU
-    # minutes of one core (per-part costs in docs/composition.md).
+    # on the mixtures) and 3x the adapter steps on twice the crops is affordable. 38 CPU
+    # minutes of one core measured (per-part costs in docs/composition.md's notes).
     "cpu": ComposeConfig(name="cpu", device="cpu", pretrain_steps=2000, train_pairs=128,
                          adapter_steps=1500),
     # One H200 run of at most 9 minutes: a width-16 NAFNet, whole CBSD68 images, more steps.
