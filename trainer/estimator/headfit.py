@@ -2,8 +2,8 @@
 
 The CNN learns its features and its head together in a few thousand noisy steps, with batch
 norm in training mode; inference runs batch norm on its running statistics. Once the steps are
-done, the pooled features of a few thousand fresh training crops are computed once, in
-inference mode, and the small head is fine-tuned on them for many epochs (cheap: the features
+done, the pooled features of a few thousand training crops (another pass over the shards) are
+computed once, in inference mode, and the small head is fine-tuned on them for many epochs (cheap: the features
 are fixed), keeping the epoch with the lowest loss on a held-back share of those crops. A head
 that does no better there than the trained one is kept as it was.
 """

@@ -5,7 +5,8 @@ checkpoints, and exact resume (the batch stream is deterministic and skipped to 
 Inputs keep JPEG's 8x8 grid: whole shard samples are read (flips and quarter turns of a square
 whose side is a multiple of 8 keep the grid on multiples of 8), then cropped at offsets that
 are multiples of 8. A share of each batch is redrawn beyond the sampled range (`wide`).
-After the steps the head is refitted on frozen features of fresh crops (`headfit`).
+After the steps the head is refitted on frozen features of another pass over the shards
+(`headfit`).
 """
 from __future__ import annotations
 
