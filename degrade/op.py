@@ -103,6 +103,30 @@ class Severity:
     def floor_level(self) -> float:
         return self.level_of(self.floor)
 
+    def accepts(self, natural: float) -> bool:
+        """`params_at` takes this value (snapped): the op can be set to it."""
+        if self.params_at is None:
+            return False
+        try:
+            self.params_at(self.snap(natural), np.random.default_rng(0))
+        except ValueError:
+            return False
+        return True
+
+    def nearest_settable(self, natural: float, towards: float, steps: int = 40) -> float:
+        """`natural` when the op can be set to it, else the value nearest to it, on the way to
+        `towards` (one it accepts, e.g. a sampled value), that it can: the edge of its limit
+        (JPEG quality 1), found by bisection and not snapped. 40 steps stay about 1e-10 inside
+        the edge, so the value survives a round trip through its level. Values beyond the
+        sampled range are accepted up to a limit, so acceptance changes once between the two."""
+        if self.accepts(natural):
+            return float(natural)
+        outside, inside = float(natural), float(towards)
+        for _ in range(steps):
+            middle = (outside + inside) / 2
+            outside, inside = (outside, middle) if self.accepts(middle) else (middle, inside)
+        return inside
+
 
 @dataclass(frozen=True)
 class Op:

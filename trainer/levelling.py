@@ -84,29 +84,7 @@ def estimate_natural(estimator: nn.Module, scale: LevelScale, image: np.ndarray,
     severity = level_severity(scale.op)
     value = severity.snap(estimates[scale.op].value)
     inside = float(np.clip(value, scale.low, scale.high))
-    return settable(severity, value, inside) if extrapolate else inside
-
-
-def settable(severity, value: float, inside: float, steps: int = 60) -> float:
-    """`value` when the op can be set to it, else the settable value nearest to it on the way
-    to `inside` (one the op accepts, e.g. a trained level); found by bisection on params_at."""
-    def accepted(v: float) -> bool:
-        try:
-            severity.params_at(severity.snap(v), np.random.default_rng(0))
-        except ValueError:
-            return False
-        return True
-
-    if accepted(value):
-        return value
-    outside = value
-    for _ in range(steps):
-        middle = (outside + inside) / 2
-        if accepted(middle):
-            inside = middle
-        else:
-            outside = middle
-    return severity.snap(inside)
+    return severity.snap(severity.nearest_settable(value, inside)) if extrapolate else inside
 
 
 def condition_on(model: nn.Module, choice: LevelChoice, image: np.ndarray) -> float:

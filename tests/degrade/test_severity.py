@@ -80,3 +80,14 @@ def test_natural_and_level_convert_back_and_forth(name):
         assert severity.level_of(severity.natural(level)) == pytest.approx(level)
     assert severity.level_of(severity.natural(1.0) + (severity.full - severity.zero)) == 1.0
     assert severity.level_of(severity.natural(0.0) - (severity.full - severity.zero)) == 0.0
+
+
+def test_nearest_settable_value_stops_at_the_ops_own_limit():
+    from degrade.registry import OPS
+
+    jpeg, noise = OPS["jpeg"].severity, OPS["gaussian_noise"].severity
+    assert noise.accepts(60.0) and noise.nearest_settable(60.0, 30.0) == 60.0  # any sigma <= 255
+    assert not jpeg.accepts(-20.0) and jpeg.accepts(1.0)
+    edge = jpeg.nearest_settable(-20.0, 30.0)  # quality 1 is the last one; 0.5 still rounds to it
+    assert 0.5 < edge < 0.5 + 1e-9 and jpeg.snap(edge) == 1.0
+    assert not OPS["rain"].severity.accepts(100.0)  # no settable strength at all

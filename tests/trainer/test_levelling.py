@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from trainer.adapters import LevelScale
-from trainer.levelling import estimate_natural, settable
+from trainer.levelling import estimate_natural
 
 
 @pytest.fixture
@@ -49,6 +49,11 @@ def test_estimates_beyond_the_sampled_range(estimating, scale, level, clipped, e
         assert 0 < value < 1e-6
     else:
         assert value == pytest.approx(extrapolated)
+
+
+def settable(severity, value, inside):
+    """What `estimate_natural` with extrapolate uses: degrade's nearest settable value, snapped."""
+    return severity.snap(severity.nearest_settable(value, inside))
 
 
 def test_settable_is_the_boundary_of_what_params_at_accepts():

@@ -44,27 +44,13 @@ def wide_ops(ops: Sequence[str], level_span: float) -> list[WideOp]:
 
 @lru_cache(maxsize=None)
 def settable_ceiling(op: str, level_span: float) -> float:
-    """The highest linear level up to `level_span` that `op` accepts: `params_at` refuses values
-    past the op's own limit (JPEG quality below 1), found by bisection (validity is monotone
-    in the level: the op's formula holds up to its limit)."""
+    """The highest linear level up to `level_span` that `op` can be set to (JPEG stops at
+    quality 1): degrade's nearest settable value on the way back to the sampled range's top."""
     from degrade.registry import OPS
 
     severity = OPS[op].severity
-
-    def settable(level: float) -> bool:
-        try:
-            severity.params_at(severity.snap(severity.natural(level)), np.random.default_rng(0))
-        except ValueError:
-            return False
-        return True
-
-    if settable(level_span):
-        return float(level_span)
-    low, high = 1.0, float(level_span)  # the sampled range (level 1) is always settable
-    for _ in range(40):
-        middle = 0.5 * (low + high)
-        low, high = (middle, high) if settable(middle) else (low, middle)
-    return low
+    natural = severity.nearest_settable(severity.natural(level_span), severity.natural(1.0))
+    return severity.linear_level(natural)
 
 
 @lru_cache(maxsize=None)
