@@ -47,8 +47,8 @@ class TrainStream(torch.utils.data.IterableDataset):
 
     def __init__(self, entries: list[ShardEntry], batch_size: int, patch: int, seed: int, rank: int,
                  world_size: int, shuffle: int = 1000, strict: bool = False, flips: bool = True,
-                 threads: int = 0, reuse_ahead: int | None = None):
-        """reuse_ahead: in DataLoader workers, write batches into a SharedRing for a loader that
+                 threads: int = 0, reuse_ahead: int | None = None, batch_map=None):
+        """batch_map: see train_loader. reuse_ahead: in DataLoader workers, write batches into a SharedRing for a loader that
         runs at most this many batches ahead and copies each batch out before the next (as
         TrainLoader does); None allocates fresh shared memory per batch."""
         super().__init__()
@@ -57,6 +57,7 @@ class TrainStream(torch.utils.data.IterableDataset):
         self.problems = Problems(strict, limit=MAX_UNUSABLE_IN_A_ROW)
         self.flips, self.threads = flips, threads
         self.reuse_ahead = reuse_ahead
+        self.batch_map = batch_map
 
     def split(self) -> tuple[int, int]:
         info = torch.utils.data.get_worker_info()
@@ -81,7 +82,7 @@ class TrainStream(torch.utils.data.IterableDataset):
             lambda src: augment_together(src, self.patch, augment_rng, self.problems, self.flips),
             lambda src: batches(src, self.batch_size, ring),
         )
-        return iter(pipeline)
+        return iter(pipeline) if self.batch_map is None else map(self.batch_map, pipeline)
 
 
 class TrainLoader:
@@ -116,7 +117,7 @@ def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: in
                  ops_filter=None, epoch_length: int | None = None, *, rank: int | None = None,
                  world_size: int | None = None, shuffle_buffer_size: int = 1000, strict: bool = False,
                  flips: bool = True, as_uint8: bool = False, threads: int = 0,
-                 worker_start: str | None = None) -> TrainLoader:
+                 worker_start: str | None = None, batch_map=None) -> TrainLoader:
     """Batches {"lq", "gt": float32 Bx3xHxW in [0, 1], "key": [str], "record": [dict]} for training
     (a tensor for every image member pipelines.schema declares).
 
@@ -133,6 +134,10 @@ def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: in
     worker_start: how worker processes start ("fork", "forkserver", "spawn"); default: fork,
     except "forkserver" once CUDA is initialised (forking a process that runs CUDA's threads
     can deadlock the child).
+    batch_map: a picklable callable(batch) -> batch run on each batch in the loader process (a
+    worker when workers > 0), for per-batch work that would otherwise hold up the training
+    loop's process, such as labels derived from the records. It must not change the images'
+    uint8 buffers in place (workers reuse them).
     Memory: each worker's shuffle buffer holds `shuffle_buffer_size` encoded samples (about
     270 KB each for 256x256 PNG pairs, 400 KB for npy).
     """
@@ -151,7 +156,7 @@ def train_loader(shard_dir: str | Path, batch_size: int, patch: int, workers: in
         epoch_length = max(1, math.ceil(samples / (batch_size * world_size)))
     prefetch = 4 if workers > 0 else None
     stream = TrainStream(entries, batch_size, patch, seed, rank, world_size, shuffle_buffer_size, strict, flips,
-                         threads, reuse_ahead=prefetch)
+                         threads, reuse_ahead=prefetch, batch_map=batch_map)
     if worker_start is None and workers > 0 and torch.cuda.is_initialized():
         worker_start = "forkserver"
     loader = torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers, collate_fn=keep_batch,

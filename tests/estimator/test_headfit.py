@@ -49,11 +49,11 @@ def test_a_head_it_cannot_improve_is_kept():
 
 def test_features_come_from_the_model_in_inference_mode():
     model = _small_model().train()
-    images = torch.rand(6, 3, 16, 16)
+    images = torch.randint(0, 256, (6, 3, 16, 16), dtype=torch.uint8)  # as batch_source's
     batches = iter([(images[:4], torch.ones(4, 2), torch.zeros(4, 2)),
                     (images[4:], torch.zeros(2, 2), torch.ones(2, 2))])
     features, presence, level = collect_features(model, batches, 5)
     assert features.shape == (5, model.head[0].in_features) and not model.training
     assert presence[:4].eq(1).all() and presence[4].eq(0).all() and level[4].eq(1).all()
     with torch.no_grad():
-        assert torch.allclose(features, model.features(images[:5]), atol=1e-5)
+        assert torch.allclose(features, model.features(images[:5].float() / 255), atol=1e-5)

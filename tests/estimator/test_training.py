@@ -12,7 +12,7 @@ from trainer import checkpoint as ckpt
 from trainer.estimator.files import load_estimator
 from trainer.estimator.model import DegradationEstimator
 from trainer.estimator.training import (EstimatorTrainConfig, EstimatorTrainError, batch_source,
-                                        estimator_loss, shard_ops, train_estimator)
+                                        estimator_loss, model_input, shard_ops, train_estimator)
 
 
 def test_the_level_loss_counts_only_present_ops():
@@ -29,6 +29,7 @@ def test_the_level_loss_counts_only_present_ops():
 def test_a_fixed_seed_training_of_a_few_steps_lowers_the_loss(prod_shards):
     config = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32)
     lq, presence, level = next(batch_source(config, shard_ops(str(prod_shards)))(0))
+    lq = model_input(lq, "cpu")
     torch.manual_seed(0)
     model = DegradationEstimator(shard_ops(str(prod_shards)))
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3)
@@ -46,7 +47,24 @@ def test_batches_are_grid_aligned_crops_with_record_labels(prod_shards):
     config = EstimatorTrainConfig(str(prod_shards), "unused", batch=4, patch=16)
     lq, presence, level = next(batch_source(config, shard_ops(str(prod_shards)))(0))
     assert lq.shape == (4, 3, 16, 16) and presence.shape == level.shape == (4, 7)
+    assert lq.dtype == torch.uint8  # 8-bit until model_input: x / 255
+    assert torch.equal(model_input(lq, "cpu"), lq.double().div(255).float())
     assert (presence.sum(dim=1) >= 1).all()  # min_length 1: every chain holds an op
+
+
+def test_labels_derived_in_loader_workers_are_the_records_labels(prod_shards):
+    import numpy as np
+
+    from pipelines.reader import train_loader
+    from trainer.estimator.labels import BatchLabeller, batch_labels
+
+    ops = shard_ops(str(prod_shards))
+    loader = train_loader(str(prod_shards), 4, 0, 2, 0, as_uint8=True,
+                          batch_map=BatchLabeller(ops))
+    for batch, _ in zip(loader, range(3)):
+        presence, level = batch_labels(batch["record"], ops)
+        assert np.array_equal(batch["presence"], presence)
+        assert np.array_equal(batch["level"], level) and presence.any()
 
 
 def test_a_share_of_each_batch_is_redrawn_beyond_the_sampled_range(prod_shards):

@@ -28,10 +28,10 @@ def test_the_settable_ops_of_the_default_pool_and_their_ranges():
 
 
 def _batch(count=4, side=32, seed=0):
+    """uint8 gt and lq (as the shards store them) with labels."""
     rng = np.random.default_rng(seed)
-    gt = torch.from_numpy(np.round(rng.uniform(0.2, 0.8, (count, 3, side, side)) * 255) / 255)
-    return gt.float(), (gt.float() * 0.5), np.ones((count, 7), np.float32), \
-        np.full((count, 7), 0.5, np.float32)
+    gt = torch.from_numpy(rng.integers(51, 205, (count, 3, side, side), dtype=np.uint8))
+    return gt, gt // 2, np.ones((count, 7), np.float32), np.full((count, 7), 0.5, np.float32)
 
 
 def test_a_redraw_is_the_clean_image_under_one_op_labelled_with_its_level():
@@ -45,7 +45,7 @@ def test_a_redraw_is_the_clean_image_under_one_op_labelled_with_its_level():
         assert new_presence[i].tolist() == [1, 0, 0, 0, 0, 0, 0]
         assert new_level[i, 0] == pytest.approx(2.0) and new_level[i, 1:].sum() == 0
         # the residual of the redrawn image is noise of sigma 60 (0-255), clipping aside
-        residual = (new_lq[i] - gt[i]).numpy() * 255
+        residual = new_lq[i].numpy().astype(float) - gt[i].numpy()
         assert np.std(residual) == pytest.approx(60, rel=0.12)
     unchanged = [i for i in range(64) if i not in changed]
     assert np.array_equal(new_presence[unchanged], presence[unchanged])
@@ -60,12 +60,19 @@ def test_a_jpeg_redraw_matches_an_independent_encoder_at_the_labelled_quality():
     severity = OPS["jpeg"].severity
     quality = int(round(severity.natural(new_level[0, 5])))
     assert quality in (12, 13) and new_level[0, 5] == pytest.approx(severity.linear_level(quality))
-    pixels = np.round(gt[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    pixels = np.ascontiguousarray(gt[0].permute(1, 2, 0).numpy())
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, "JPEG", quality=quality)
     reference = np.asarray(Image.open(buffer)).astype(np.float32)
-    ours = new_lq[0].permute(1, 2, 0).numpy() * 255
+    ours = new_lq[0].permute(1, 2, 0).numpy().astype(np.float32)
     assert np.abs(ours - reference).mean() < 1.5  # two libjpeg builds: rounding differs
+
+
+def test_a_redraw_takes_8_bit_images_only():
+    gt, lq, presence, level = _batch()
+    with pytest.raises(ValueError, match="uint8"):
+        redraw_wide(lq.float() / 255, gt, presence, level, wide_ops(["jpeg"], 3.0), 1,
+                    np.random.default_rng(0))
 
 
 def test_no_ops_or_no_count_leaves_the_batch_alone():

@@ -31,9 +31,11 @@ class HeadFit:
 @torch.no_grad()
 def collect_features(model, batches: Iterator, count: int, device: str = "cpu",
                      progress: bool = False):
-    """(features, presence, level) tensors of the first `count` images of `batches` (lq,
-    presence, level), features from the model in inference mode."""
+    """(features, presence, level) tensors of the first `count` images of `batches` (uint8
+    lq, presence, level: training's batch_source), features from the model in inference mode."""
     from tqdm import tqdm
+
+    from trainer.estimator.training import model_input
 
     model.eval()
     features, presence, level, seen = [], [], [], 0
@@ -42,7 +44,7 @@ def collect_features(model, batches: Iterator, count: int, device: str = "cpu",
         while seen < count:
             lq, batch_presence, batch_level = next(batches)
             take = min(count - seen, lq.shape[0])
-            features.append(model.features(lq[:take].to(device)).cpu())
+            features.append(model.features(model_input(lq[:take], device)).cpu())
             presence.append(batch_presence[:take])
             level.append(batch_level[:take])
             seen += take

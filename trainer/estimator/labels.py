@@ -57,6 +57,18 @@ def batch_labels(records: Iterable[Mapping], ops: Sequence[str]) -> tuple[np.nda
     return np.stack([p for p, _ in pairs]), np.stack([lv for _, lv in pairs])
 
 
+class BatchLabeller:
+    """batch -> the batch with "presence" and "level" (batch_labels of its records) added: a
+    picklable map for the shard loader, so the labels are derived in its worker processes."""
+
+    def __init__(self, ops: Sequence[str]):
+        self.ops = list(ops)
+
+    def __call__(self, batch: dict) -> dict:
+        presence, level = batch_labels(batch["record"], self.ops)
+        return dict(batch, presence=presence, level=level)
+
+
 def pool_of_shards(shard_dir) -> list[str]:
     """The op pool a shard folder was built from (its manifest), in pool order.
 

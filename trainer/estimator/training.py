@@ -29,7 +29,7 @@ from pipelines.folderlock import folder_lock
 from trainer import checkpoint as ckpt
 from trainer.estimator.files import estimator_metadata, save_estimator
 from trainer.estimator.headfit import HeadFit, collect_features, refit_head
-from trainer.estimator.labels import LabelError, batch_labels, pool_of_shards
+from trainer.estimator.labels import BatchLabeller, LabelError, pool_of_shards
 from trainer.estimator.model import GRID, LEVEL_SPAN, DegradationEstimator, parameter_count
 from trainer.estimator.wide import redraw_wide, wide_ops
 
@@ -123,12 +123,15 @@ def aligned_crop(images: torch.Tensor, patch: int, rng: np.random.Generator) -> 
 
 
 def batch_source(config: EstimatorTrainConfig, ops: list[str]):
-    """`source(start)`: (lq, presence, level) batches from batch number `start` on; endless,
-    the same for the same seed and worker count."""
+    """`source(start)`: (lq uint8 B x 3 x patch x patch, presence, level) batches from batch
+    number `start` on; endless, the same for the same seed and worker count. Images stay
+    8-bit until `model_input` (a quarter of the bytes to move, and scaled on the device);
+    labels are derived in the loader's workers."""
     from pipelines.reader import train_loader
 
     def endless() -> Iterator[dict]:
-        loader = train_loader(config.shards, config.batch, 0, config.workers, config.seed)
+        loader = train_loader(config.shards, config.batch, 0, config.workers, config.seed,
+                              as_uint8=True, batch_map=BatchLabeller(ops))
         while True:
             yield from loader
 
@@ -137,13 +140,23 @@ def batch_source(config: EstimatorTrainConfig, ops: list[str]):
     def source(start: int):
         for step, batch in enumerate(itertools.islice(endless(), start, None), start=start):
             rng = np.random.default_rng(sample_seed(config.seed, step, ESTIMATOR_CROP))
-            presence, level = batch_labels(batch["record"], ops)
             lq, presence, level = redraw_wide(
-                batch["lq"], batch["gt"], presence, level, beyond, config.wide_count,
+                batch["lq"], batch["gt"], batch["presence"], batch["level"], beyond,
+                config.wide_count,
                 np.random.default_rng(sample_seed(config.seed, step, ESTIMATOR_WIDE)))
             yield (aligned_crop(lq, config.patch, rng), torch.from_numpy(presence),
                    torch.from_numpy(level))
     return source
+
+
+def model_input(lq: torch.Tensor, device: str) -> torch.Tensor:
+    """A uint8 batch from `batch_source` as the model's float input on `device`: x / 255,
+    the same values on every device (pipelines.batching's to_float)."""
+    from pipelines.batching import to_float, to_float_on_device
+
+    if torch.device(device).type == "cpu":
+        return to_float(lq.contiguous())
+    return to_float_on_device(lq.to(device, non_blocking=True))
 
 
 def shard_ops(shards: str) -> list[str]:
@@ -245,6 +258,8 @@ def _train_in_locked_folder(config: EstimatorTrainConfig, ops: list[str],
                             resume: bool) -> TrainResult:
     start = _prepare_folder(config, resume)
     torch.manual_seed(config.seed)
+    if torch.device(config.device).type == "cuda":
+        torch.backends.cudnn.benchmark = True  # one input shape throughout: pick the fastest kernels
     model = DegradationEstimator(ops, level_span=config.level_span).to(config.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
@@ -289,7 +304,9 @@ def _run_steps(model, optimizer, config: EstimatorTrainConfig, ops: list[str],
     try:
         batches = batch_source(config, ops)(start)
         for step in range(start, config.steps):
-            lq, presence, level = (t.to(config.device) for t in next(batches))
+            lq, presence, level = next(batches)
+            lq = model_input(lq, config.device)
+            presence, level = presence.to(config.device), level.to(config.device)
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * _schedule(step, config)
             logits, predicted = model(lq)

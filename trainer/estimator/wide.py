@@ -67,20 +67,23 @@ def redraw_wide(lq: torch.Tensor, gt: torch.Tensor, presence: np.ndarray, level:
                 ops: Sequence[WideOp], count: int, rng: np.random.Generator):
     """Replace `count` samples of the batch (chosen by `rng`) by their clean image `gt` under
     one op of `ops` at a level drawn uniformly from its range; their labels become that op
-    alone at that level. Returns new (lq, presence, level); the inputs are not modified."""
+    alone at that level. `lq` and `gt` are uint8 B x 3 x H x W, as the shards store them.
+    Returns new (lq, presence, level); the inputs are not modified."""
     from degrade.registry import OPS
 
     if not ops or count <= 0:
         return lq, presence, level
+    if lq.dtype != torch.uint8 or gt.dtype != torch.uint8:
+        raise ValueError(f"redraw_wide takes uint8 images, got {lq.dtype} and {gt.dtype}")
     lq, presence, level = lq.clone(), presence.copy(), level.copy()
     for sample in rng.permutation(lq.shape[0])[:count]:
         op = ops[int(rng.integers(len(ops)))]
         severity = OPS[op.name].severity
         natural = severity.snap(severity.natural(rng.uniform(op.low, op.high)))
         params = severity.params_at(natural, rng)
-        clean = uint8_to_float(float_to_uint8(gt[sample].permute(1, 2, 0).numpy()))
-        degraded = OPS[op.name].apply(np.ascontiguousarray(clean), params)
-        lq[sample] = torch.from_numpy(uint8_to_float(float_to_uint8(degraded))).permute(2, 0, 1)
+        clean = uint8_to_float(np.ascontiguousarray(gt[sample].permute(1, 2, 0).numpy()))
+        degraded = OPS[op.name].apply(clean, params)
+        lq[sample] = torch.from_numpy(float_to_uint8(degraded)).permute(2, 0, 1)
         presence[sample] = 0.0
         level[sample] = 0.0
         presence[sample, op.index] = 1.0
