@@ -62,9 +62,12 @@ def _loss(model, head, features, presence, level, weight: float) -> torch.Tensor
 def refit_head(model, features, presence, level, fit: HeadFit) -> dict:
     """Fine-tune `model.head` in place on precomputed features (see the module docstring);
     returns {"crops", "epochs", "validation_loss_before", "validation_loss_after",
-    "best_epoch"} (best_epoch 0: the trained head was kept)."""
+    "best_epoch"} (best_epoch 0: the trained head was kept). Runs where the head is (the
+    features are collected on the CPU)."""
+    device = next(model.head.parameters()).device
+    features, presence, level = (t.to(device) for t in (features, presence, level))
     generator = torch.Generator().manual_seed(fit.seed)
-    order = torch.randperm(features.shape[0], generator=generator)
+    order = torch.randperm(features.shape[0], generator=generator).to(device)
     held = max(1, int(round(fit.validation_share * features.shape[0])))
     train, valid = order[held:], order[:held]
     head = copy.deepcopy(model.head).train()
@@ -78,7 +81,7 @@ def refit_head(model, features, presence, level, fit: HeadFit) -> dict:
     before = best = validation_loss()
     best_state, best_epoch = copy.deepcopy(head.state_dict()), 0
     for epoch in range(1, fit.epochs + 1):
-        shuffled = train[torch.randperm(train.numel(), generator=generator)]
+        shuffled = train[torch.randperm(train.numel(), generator=generator).to(device)]
         for start in range(0, shuffled.numel(), fit.batch):
             rows = shuffled[start:start + fit.batch]
             loss = _loss(model, head, features[rows], presence[rows], level[rows],
