@@ -43,6 +43,10 @@ LOG2_BUCKETS = 52  # up to 2^1, above the largest residual (4/3)
 # Levels up to 3x the sampled range: Gaussian noise sigma 90, JPEG down to quality 1 (its own
 # limit, level 1.41): the hyper-network paper's levels (sigma 15-75) with room for error.
 LEVEL_SPAN = 3.0
+# The direction profile's offsets: 8 undirected directions (0, 90, 45, 135 degrees and the four
+# knight's moves), a set that flips and quarter turns map onto itself.
+DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1), (1, 2), (2, 1), (1, -2), (2, -1))
+DIRECTION_LAGS = (1, 2, 3)
 
 
 def _block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -59,17 +63,20 @@ class DegradationEstimator(nn.Module):
     def __init__(self, ops: Sequence[str], stem: int = 16, phase: int = 8,
                  trunk: Sequence[int] = (32, 64, 96, 128), hidden: int = 256,
                  noise_bins: int = 0, curve_bins: int = CURVE_BINS,
-                 level_span: float = LEVEL_SPAN):
+                 level_span: float = LEVEL_SPAN,
+                 direction_lags: Sequence[int] = DIRECTION_LAGS):
         super().__init__()
         if not level_span >= 1.0:
             raise ValueError(f"level_span must be at least 1 (the sampled range), got {level_span}")
         self.ops = list(ops)
         self.noise_bins, self.curve_bins = noise_bins, curve_bins
         self.level_span = float(level_span)
+        self.direction_lags = tuple(int(lag) for lag in direction_lags)
         self.config = {"arch": "degradation-estimator", "ops": self.ops, "stem": stem,
                        "phase": phase, "trunk": list(trunk), "hidden": hidden,
                        "noise_bins": noise_bins, "curve_bins": curve_bins,
-                       "level_span": self.level_span}
+                       "level_span": self.level_span,
+                       "direction_lags": list(self.direction_lags)}
         self.stem = nn.Sequential(_block(6, stem), _block(stem, stem))
         self.phase = nn.Conv2d(stem, phase, 1)
         stages, channels = [], stem
@@ -78,7 +85,7 @@ class DegradationEstimator(nn.Module):
             channels = width
         self.trunk = nn.Sequential(*stages)
         features = (2 * stem + phase * GRID * GRID + channels + 4 * noise_bins
-                    + curve_features(curve_bins))
+                    + curve_features(curve_bins) + direction_features(self.direction_lags))
         self.head = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(inplace=True),
                                   nn.Linear(hidden, 2 * len(self.ops)))
 
@@ -86,11 +93,12 @@ class DegradationEstimator(nn.Module):
     def from_config(cls, config: dict) -> "DegradationEstimator":
         if config.get("arch") != "degradation-estimator":
             raise ValueError(f"not an estimator config (arch {config.get('arch')!r})")
-        # estimators saved before the noise profile (curve) existed lack noise_bins (curve_bins)
-        # and those saved before levels beyond the sampled range lack level_span
+        # estimators saved before the noise profile (curve) existed lack noise_bins (curve_bins),
+        # those saved before levels beyond the sampled range lack level_span, and those saved
+        # before the direction profile lack direction_lags
         return cls(config["ops"], config["stem"], config["phase"], config["trunk"],
                    config["hidden"], config.get("noise_bins", 0), config.get("curve_bins", 0),
-                   config.get("level_span", 1.0))
+                   config.get("level_span", 1.0), config.get("direction_lags", ()))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.read_head(self.head(self.features(x)))
@@ -110,6 +118,8 @@ class DegradationEstimator(nn.Module):
             pooled.append(noise_profile(x, detail, self.noise_bins))
         if self.curve_bins:
             pooled.append(noise_curve(x, self.curve_bins))
+        if self.direction_lags:
+            pooled.append(direction_profile(x, self.direction_lags))
         return torch.cat(pooled, dim=1)
 
 
@@ -153,12 +163,18 @@ def curve_features(bins: int) -> int:
     return bins * (len(CURVE_QUANTILES) + 1) if bins else 0
 
 
-def noise_residual(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(|residual|, local brightness), both B x 3(H-2)(W-2): Immerkaer's mask (the outer
-    product of two second differences, applied as two) and the 3x3 mean of each channel, over
-    the valid pixels (no padding: edges invent no structure)."""
+def second_differences(x: torch.Tensor) -> torch.Tensor:
+    """... x H x W -> ... x (H-2) x (W-2): the outer product of two second differences
+    [1, -2, 1] (Immerkaer's mask times 6), applied as two, over the valid pixels (no padding:
+    edges invent no structure). Constant and linear intensity give 0."""
     across = x[..., :, :-2] - 2.0 * x[..., :, 1:-1] + x[..., :, 2:]
-    residual = (across[..., :-2, :] - 2.0 * across[..., 1:-1, :] + across[..., 2:, :])
+    return across[..., :-2, :] - 2.0 * across[..., 1:-1, :] + across[..., 2:, :]
+
+
+def noise_residual(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(|residual|, local brightness), both B x 3(H-2)(W-2): Immerkaer's mask and the 3x3 mean
+    of each channel, over the valid pixels."""
+    residual = second_differences(x)
     rows = x[..., :, :-2] + x[..., :, 1:-1] + x[..., :, 2:]
     mean = (rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]) / 9.0
     batch = x.shape[0]
@@ -192,6 +208,45 @@ def noise_curve(x: torch.Tensor, bins: int = CURVE_BINS) -> torch.Tensor:
     curve = torch.stack(values, dim=2).reshape(x.shape[0], -1)
     shares = histograms[:, :bins].sum(dim=2) / residual.shape[1]
     return torch.cat([(curve + 6.0) / 3.0, shares], dim=1)
+
+
+def direction_features(lags: Sequence[int]) -> int:
+    """Width of direction_profile's output: 8 directions per lag, and the kurtosis."""
+    return len(DIRECTIONS) * len(lags) + 1 if lags else 0
+
+
+def _lagged_product(residual: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """B: the mean over the overlap of residual times residual shifted by (dy, dx)."""
+    height, width = residual.shape[-2:]
+    first = residual[..., max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)]
+    second = residual[..., max(-dy, 0):height + min(-dy, 0), max(-dx, 0):width + min(-dx, 0)]
+    return (first * second).mean(dim=(-2, -1))
+
+
+@torch.no_grad()
+def direction_profile(x: torch.Tensor, lags: Sequence[int] = DIRECTION_LAGS) -> torch.Tensor:
+    """B x direction_features(lags): how the image's fine detail lines up.
+
+    The residual is `second_differences` of the grey image (the channel mean). Per lag and
+    each of the 8 DIRECTIONS, its autocorrelation at that offset times the lag (the mean
+    product over the overlap divided by the mean square), sorted from high to low: flips and
+    quarter turns permute the directions, so the sorted values do not change. Then the
+    residual's kurtosis (mean fourth power over the squared mean square), as log / 3. I.i.d.
+    noise gives the mask's own correlations, the same along both axes (-2/3 at one pixel,
+    1/6 at two, 0 beyond) and a kurtosis of 3; a streak or a motion smear keeps its residual
+    correlated along its direction only, and sparse streaks raise the kurtosis. The input is
+    data, not weights: no gradient flows through it.
+    """
+    residual = second_differences(x.mean(dim=1))
+    energy = (residual * residual).mean(dim=(-2, -1)).clamp(min=1e-12)
+    pooled = []
+    for lag in lags:
+        products = torch.stack([_lagged_product(residual, lag * dy, lag * dx)
+                                for dy, dx in DIRECTIONS], dim=1)
+        pooled.append((products / energy[:, None]).sort(dim=1, descending=True).values)
+    kurtosis = (residual ** 4).mean(dim=(-2, -1)) / (energy * energy)
+    pooled.append(torch.log(kurtosis.clamp(min=1.0))[:, None] / 3.0)  # >= 1 unless all zero
+    return torch.cat(pooled, dim=1)
 
 
 def histogram_quantile(histograms: torch.Tensor, q: float) -> torch.Tensor:

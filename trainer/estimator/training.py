@@ -217,6 +217,20 @@ def _prepare_folder(config: EstimatorTrainConfig, resume: bool) -> int:
     return 0 if latest is None else latest[0]
 
 
+def _model_to_train(config: EstimatorTrainConfig, ops: list[str], out: Path,
+                    step: int) -> DegradationEstimator:
+    """A fresh estimator of today's design, or, resuming, the architecture the run's checkpoint
+    was saved with (a run started before a design change finishes as it began)."""
+    if step == 0:
+        return DegradationEstimator(ops, level_span=config.level_span)
+    weights, _ = ckpt.checkpoint_paths(out / ckpt.CHECKPOINT_DIR, step)
+    saved = ckpt.decode_metadata(ckpt.read_metadata(weights)).get("config")
+    try:
+        return DegradationEstimator.from_config(saved)
+    except (KeyError, TypeError, ValueError) as error:
+        raise EstimatorTrainError(f"{weights}: broken estimator config ({error})") from None
+
+
 def _restore(model, optimizer, out: Path, step: int) -> None:
     if step == 0:
         return
@@ -260,7 +274,7 @@ def _train_in_locked_folder(config: EstimatorTrainConfig, ops: list[str],
     torch.manual_seed(config.seed)
     if torch.device(config.device).type == "cuda":
         torch.backends.cudnn.benchmark = True  # one input shape throughout: pick the fastest kernels
-    model = DegradationEstimator(ops, level_span=config.level_span).to(config.device)
+    model = _model_to_train(config, ops, Path(config.out), start).to(config.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     out = Path(config.out)
