@@ -41,6 +41,11 @@ def test_config_rebuilds_the_same_architecture():
     assert again.config == model.config
     assert [p.shape for p in again.parameters()] == [p.shape for p in model.parameters()]
     assert model.config["curve_bins"] == 8 and model.config["noise_bins"] == 0
+    assert model.config["direction_lags"] == [1, 2, 3]
+    before = {k: v for k, v in model.config.items() if k != "direction_lags"}
+    assert DegradationEstimator.from_config(before).direction_lags == ()
+    assert (DegradationEstimator.from_config(before).head[0].in_features
+            == model.head[0].in_features - 25)
     # before the noise curve: the profile's bins, no curve; before the profile: neither
     profiled = {k: v for k, v in model.config.items() if k != "curve_bins"} | {"noise_bins": 4}
     rebuilt = DegradationEstimator.from_config(profiled)
@@ -153,3 +158,79 @@ def test_noise_curve_slope_tells_gaussian_poisson_and_speckle_apart():
             assert abs(slope - exponent) < 0.15, (exponent, sigma, slope)
             shares = curve[bins * width:]
             np.testing.assert_allclose(shares.sum(), 1.0, rtol=1e-6)
+
+
+def _direction_reference(image: np.ndarray, lags) -> np.ndarray:
+    """direction_profile in plain numpy loops over the residual's pixel pairs."""
+    from trainer.estimator.model import DIRECTIONS
+
+    grey = image.mean(axis=0).astype(np.float64)
+    height, width = grey.shape
+    mask = np.outer([1, -2, 1], [1, -2, 1])
+    residual = np.array([[np.sum(mask * grey[y:y + 3, x:x + 3]) for x in range(width - 2)]
+                         for y in range(height - 2)])
+    energy = np.mean(residual ** 2)
+    values = []
+    for lag in lags:
+        row = []
+        for dy, dx in DIRECTIONS:
+            dy, dx = lag * dy, lag * dx
+            pairs = [residual[y, x] * residual[y + dy, x + dx]
+                     for y in range(residual.shape[0]) for x in range(residual.shape[1])
+                     if 0 <= y + dy < residual.shape[0] and 0 <= x + dx < residual.shape[1]]
+            row.append(np.mean(pairs) / energy)
+        values += sorted(row, reverse=True)
+    values.append(np.log(np.mean(residual ** 4) / energy ** 2) / 3)
+    return np.array(values)
+
+
+def test_direction_profile_matches_plain_numpy():
+    from trainer.estimator.model import direction_profile
+
+    image = np.random.default_rng(3).uniform(0, 1, (3, 21, 19))
+    ours = direction_profile(torch.from_numpy(image)[None], (1, 2, 3))[0].numpy()
+    np.testing.assert_allclose(ours, _direction_reference(image, (1, 2, 3)), atol=1e-9)
+
+
+def test_direction_profile_of_white_noise_is_the_masks_own_correlation():
+    from trainer.estimator.model import direction_profile
+
+    noise = 0.5 + 0.05 * torch.randn(1, 3, 512, 512, generator=torch.Generator().manual_seed(0),
+                                      dtype=torch.float64)
+    lag1, lag2, lag3, kurtosis = direction_profile(noise).split([8, 8, 8, 1], dim=1)
+    # [1,-2,1] correlates with itself by -2/3 one pixel away, 1/6 two away, 0 beyond; the
+    # 2-D mask is its outer product, so an offset (dy, dx) gives a(dy) * a(dx)
+    a = {0: 1.0, 1: -2 / 3, 2: 1 / 6}
+    expected1 = sorted([a[abs(dy)] * a[abs(dx)] for dy, dx in
+                        [(0, 1), (1, 0), (1, 1), (1, 1), (1, 2), (2, 1), (1, 2), (2, 1)]],
+                       reverse=True)
+    np.testing.assert_allclose(lag1[0].numpy(), expected1, atol=0.015)
+    np.testing.assert_allclose(lag2[0].numpy(), [1 / 6, 1 / 6, 1 / 36, 1 / 36, 0, 0, 0, 0],
+                               atol=0.015)
+    np.testing.assert_allclose(lag3[0].numpy(), np.zeros(8), atol=0.015)
+    assert kurtosis.item() == pytest.approx(np.log(3.0) / 3, abs=0.01)  # Gaussian
+
+
+def test_direction_profile_ignores_flips_and_quarter_turns_and_sees_a_streak():
+    from trainer.estimator.model import direction_profile
+
+    generator = torch.Generator().manual_seed(1)
+    image = 0.5 + 0.02 * torch.randn(1, 3, 64, 64, generator=generator, dtype=torch.float64)
+    for k in range(64):  # one slanted streak, two pixels down for every pixel across
+        image[..., min(2 * k, 63), k] += 0.3
+    profile = direction_profile(image)
+    for turned in (image.flip(-1), image.flip(-2), image.rot90(1, (2, 3)),
+                   image.rot90(1, (2, 3)).flip(-1)):
+        torch.testing.assert_close(direction_profile(turned), profile)
+    plain = direction_profile(0.5 + 0.02 * torch.randn(1, 3, 64, 64, generator=generator,
+                                                      dtype=torch.float64))
+    # the streak's direction keeps its detail correlated two and three steps along it
+    assert profile[0, 8] > plain[0, 8] + 0.2 and profile[0, 16] > plain[0, 16] + 0.2
+    assert profile[0, 24] > plain[0, 24] + 0.5  # sparse streak: heavy tails
+
+
+def test_a_flat_image_gives_a_finite_direction_profile():
+    from trainer.estimator.model import direction_profile
+
+    profile = direction_profile(torch.full((2, 3, 16, 16), 0.5))
+    assert torch.isfinite(profile).all() and (profile == 0).all()

@@ -127,6 +127,25 @@ def test_run_folder_contents_and_exact_resume(tmp_path, prod_shards, trained):
     assert all(torch.equal(final[k], again[k]) for k in final)
 
 
+def test_a_run_started_before_a_design_change_resumes_with_its_own_architecture(
+        tmp_path, prod_shards, monkeypatch):
+    import trainer.estimator.training as training
+
+    class BeforeTheDirectionProfile(DegradationEstimator):
+        def __init__(self, ops, **options):
+            super().__init__(ops, direction_lags=(), **options)
+
+    config = EstimatorTrainConfig(str(prod_shards), str(tmp_path / "run"), steps=4, batch=4,
+                                  patch=32, ckpt_every=2, progress=False, head_crops=0)
+    monkeypatch.setattr(training, "DegradationEstimator", BeforeTheDirectionProfile)
+    train_estimator(config)
+    monkeypatch.undo()
+    (tmp_path / "run" / "model.safetensors").unlink()  # stopped after its last checkpoint
+    train_estimator(config, resume=True)  # today's design would not load these weights
+    model, _ = load_estimator(tmp_path / "run")
+    assert model.direction_lags == () and model.config["direction_lags"] == []
+
+
 def test_refuses_to_mix_runs_and_to_resume_other_options(prod_shards, trained):
     base = dict(steps=4, batch=4, patch=32, ckpt_every=2, progress=False)
     with pytest.raises(EstimatorTrainError, match="already holds"):
