@@ -18,7 +18,7 @@
 #   BUILD_WORKERS  processes for the training shards (held-out: 3 each)  [10]
 #   HEAD_CROPS   crops for the head refit                                [8192]
 #   HELDOUT_COUNT, SINGLE_COUNT  held-out pairs (docs/estimator.md's)   [3072, 2048]
-#   GPU_TESTS    1: run tests/gpu beside the shard build                 [1]
+#   GPU_TESTS    1: run tests/gpu at the end, in the time left            [1]
 #   PY           python                                                  [python3]
 set -u
 DATA=$(realpath "$1"); WORK=$(realpath -m "$2"); OUT=$(realpath -m "$3")
@@ -52,12 +52,6 @@ HELD_PID=$!
 build --src "$DATA/cbsd68" --count "$SINGLE_COUNT" --n 1 --seed 2 --workers 3 --out "$WORK/heldout-single" \
     >"$WORK/build-single.log" 2>&1 &
 SINGLE_PID=$!
-if [ "$GPU_TESTS" = 1 ]; then
-    say "tests/gpu beside the build"
-    PYTHONPATH=$PWD:${PYTHONPATH:-} timeout 240 $PY -m pytest -q -p no:cacheprovider tests/gpu \
-        >"$OUT/results/pytest-gpu.txt" 2>&1 &
-    TESTS_PID=$!
-fi
 for pid in $TRAIN_PID $HELD_PID $SINGLE_PID; do wait "$pid" || say "a shard build failed"; done
 cat "$WORK"/build-*.log | tail -n 6 >>"$LOG"
 say "shards built"
@@ -74,7 +68,6 @@ BUDGET=$(( $(left) - 170 ))
 STEPS=$($PY -c "print(max(100, int(float('$RATE') * $BUDGET / $BATCH)))")
 say "rate ${RATE} img/s; training budget ${BUDGET} s -> $STEPS steps of $BATCH"
 run train --out "$WORK/run" --steps "$STEPS" --head-crops "$HEAD_CROPS" --ckpt-every 500
-if [ "$GPU_TESTS" = 1 ]; then wait "$TESTS_PID"; tail -n 15 "$OUT/results/pytest-gpu.txt" >>"$LOG"; fi
 cp "$WORK/run/metrics.jsonl" "$WORK/run/run.json" "$OUT/results/" 2>/dev/null
 
 # 4. scoring, on the GPU (on the CPU if that fails)
@@ -96,5 +89,11 @@ for side in lq gt; do
 done
 timeout $(( $(left) > 100 ? 90 : $(left) - 10 )) $PY bench/estimator_levels.py "$DATA/cbsd68" --estimator "$WORK/run" \
     >"$OUT/results/levels.txt" 2>&1
+if [ "$GPU_TESTS" = 1 ] && [ "$(left)" -gt 30 ]; then
+    say "tests/gpu in the $(left) s left"
+    PYTHONPATH=$PWD:${PYTHONPATH:-} timeout $(( $(left) - 10 )) $PY -m pytest -q -p no:cacheprovider \
+        -rs tests/gpu >"$OUT/results/pytest-gpu.txt" 2>&1
+    tail -n 15 "$OUT/results/pytest-gpu.txt" >>"$LOG"
+fi
 say "done, $(left) s to spare"
 tar -czf "$OUT/results.tar.gz" -C "$OUT" results && rm -r "$OUT/results"

@@ -70,7 +70,11 @@ def train(shards, out, steps, batch, patch, lr, seed, level_span, wide_share, he
       degrade build-shards --src photos/ --patch 128 --count 20000 --out est-shards
       trainer estimator train est-shards --out runs/estimator --threads 1
       trainer estimator train est-shards --out runs/estimator-gpu --device cuda \\
-          --batch 256 --steps 4000 --workers 12     # sized for 9 minutes on one GPU
+          --batch 256 --steps 1500 --workers 14     # about 7 minutes on one GPU + 16 cores
+
+    On a GPU the shard reader, not the model, sets the pace (measured on an H200 with 16
+    cores: about 1,000-1,300 crops/s against 7,000 for the model alone); bench/estimator_gpu.sh
+    measures it first and trains the steps that fit a time budget.
     """
     import torch
 
