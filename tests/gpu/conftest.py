@@ -66,8 +66,23 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return (x * 255).round().clamp(0, 255).to(torch.uint8)
 
 
+def build_shards(out, count: int, patch: int, shard_size: int):
+    """`degrade build-shards` of `count` PROD pairs of patch x patch into `out` (4 workers)."""
+    from click.testing import CliRunner
+
+    from degrade.cli import main as degrade_main
+
+    result = CliRunner().invoke(degrade_main, ["build-shards", "--out", str(out),
+                                               "--count", str(count), "--patch", str(patch),
+                                               "--shard-size", str(shard_size),
+                                               "--workers", "4", "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
 @pytest.fixture(scope="session")
 def gpu():
     """The helpers above, for the test modules (importlib mode: conftest is not importable)."""
     return SimpleNamespace(randomize=randomize, relative_error=relative_error,
-                           smooth_pairs=smooth_pairs, to_uint8=to_uint8)
+                           smooth_pairs=smooth_pairs, to_uint8=to_uint8,
+                           build_shards=build_shards)

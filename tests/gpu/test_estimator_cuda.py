@@ -12,15 +12,8 @@ from click.testing import CliRunner
 
 
 @pytest.fixture(scope="module")
-def est_shards(tmp_path_factory):
-    from degrade.cli import main as degrade_main
-
-    out = tmp_path_factory.mktemp("est") / "shards"
-    result = CliRunner().invoke(degrade_main, ["build-shards", "--out", str(out), "--count", "64",
-                                               "--patch", "64", "--shard-size", "16",
-                                               "--workers", "4", "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out
+def est_shards(tmp_path_factory, gpu):
+    return gpu.build_shards(tmp_path_factory.mktemp("est") / "shards", 64, 64, 16)
 
 
 def test_train_eval_and_estimate_on_cuda_match_the_cpu(est_shards, tmp_path):

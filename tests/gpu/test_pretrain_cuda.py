@@ -12,21 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def gpu_shards(tmp_path_factory):
-    from degrade.cli import main as degrade_main
-
-    out = tmp_path_factory.mktemp("shards") / "shards"
-    result = CliRunner().invoke(degrade_main, ["build-shards", "--out", str(out), "--count", "48",
-                                               "--patch", "96", "--shard-size", "12",
-                                               "--workers", "4", "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out
+def gpu_shards(tmp_path_factory, gpu):
+    return gpu.build_shards(tmp_path_factory.mktemp("shards") / "shards", 48, 96, 12)
 
 
 def trainer_command(*args, timeout: float = 240) -> subprocess.CompletedProcess:
