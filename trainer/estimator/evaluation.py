@@ -10,12 +10,12 @@ probability the estimator gives every op.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from trainer.estimator.inference import image_tiles, predict_tiles
+from trainer.estimator.inference import image_tiles, predict_tiles_with_families
 from trainer.estimator.labels import (LabelError, check_pool_covered, labels_from_record,
                                       op_levels, pool_of_shards)
 from trainer.estimator.scoring import family_scores, mean_abs, subset_auroc, youden_threshold
@@ -34,6 +34,9 @@ class EvalData:
     length: np.ndarray
     probability: np.ndarray
     predicted_level: np.ndarray
+    # the estimator's own family outputs ({family: N probabilities}); families without one
+    # are scored by their most probable member
+    family_probability: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _truth(record: dict, ops: list[str]):
@@ -66,13 +69,20 @@ def collect(model, shard_dir, tile: int, device: str = "cpu", limit: int | None 
             truth = _truth(sample["record"], model.ops)
         except LabelError as error:
             raise LabelError(f"{shard_dir}: sample {sample.get('key')}: {error}") from None
-        logits, levels = predict_tiles(model, image_tiles(sample["lq"], tile), device)
-        rows.append((*truth, 1.0 / (1.0 + np.exp(-logits)), levels))
+        logits, levels, families = predict_tiles_with_families(
+            model, image_tiles(sample["lq"], tile), device)
+        rows.append((*truth, _sigmoid(logits), levels, _sigmoid(families)))
     if not rows:
         raise LabelError(f"{shard_dir}: no samples")
     columns = list(zip(*rows))
+    families = np.stack(columns[6])
     return EvalData(list(model.ops), *(np.stack(c) for c in columns[:3]),
-                    np.array(columns[3]), *(np.stack(c) for c in columns[4:]))
+                    np.array(columns[3]), *(np.stack(c) for c in columns[4:6]),
+                    {name: families[:, i] for i, name in enumerate(model.families)})
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
 
 
 def _natural_errors(data: EvalData, column: int, rows: np.ndarray) -> np.ndarray:
@@ -115,7 +125,8 @@ def op_report(data: EvalData, column: int) -> dict:
 
 
 def family_report(data: EvalData) -> dict:
-    """Per family: AUROC (scored by the most probable member) and the pooled level MAE, over
+    """Per family: AUROC (scored by the estimator's family output, else by the most probable
+    member) and the pooled level MAE, over
     all images, single-op images, and single-op images above the floor."""
     from degrade.registry import OPS
     from trainer.tasks import TASKS
@@ -126,7 +137,8 @@ def family_report(data: EvalData) -> dict:
     everything = np.ones_like(visible)
     out = {}
     for family, (present, score, seen) in family_scores(data.ops, TASKS, data.present,
-                                                        data.probability, visible).items():
+                                                        data.probability, visible,
+                                                        data.family_probability).items():
         columns = [data.ops.index(name) for name in TASKS[family] if name in data.ops]
         cells = {"all": (present, ~present, everything),
                  "single": (present & single, ~present & single, everything),
@@ -148,7 +160,8 @@ def decision_thresholds(data: EvalData) -> dict:
     visible = np.ones_like(data.present)
     return {family: youden_threshold(present, score)
             for family, (present, score, _) in family_scores(data.ops, TASKS, data.present,
-                                                             data.probability, visible).items()}
+                                                             data.probability, visible,
+                                                             data.family_probability).items()}
 
 
 def _pooled_mae(data: EvalData, columns: list[int], rows: np.ndarray,

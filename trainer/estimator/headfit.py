@@ -55,8 +55,9 @@ def collect_features(model, batches: Iterator, count: int, device: str = "cpu",
 def _loss(model, head, features, presence, level, weight: float) -> torch.Tensor:
     from trainer.estimator.training import estimator_loss
 
-    logits, levels = model.read_head(head(features))
-    return estimator_loss(logits, levels, presence, level, weight)[0]
+    output = head(features)
+    return estimator_loss(*model.read_head(output), presence, level, weight,
+                          model.read_families(output), model.family_presence(presence))[0]
 
 
 def refit_head(model, features, presence, level, fit: HeadFit) -> dict:

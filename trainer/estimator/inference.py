@@ -69,17 +69,24 @@ def image_tiles(image: np.ndarray, tile: int) -> torch.Tensor:
     return batch.permute(0, 3, 1, 2).float().div_(255.0)
 
 
-@torch.no_grad()
 def predict_tiles(model, tiles: torch.Tensor, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
     """(mean logit, mean level) over the tiles, two float arrays of len(model.ops); a level no
     higher than the op can mean (JPEG stops at quality 1; ops never redrawn beyond their sampled
     range at its top)."""
+    return predict_tiles_with_families(model, tiles, device)[:2]
+
+
+@torch.no_grad()
+def predict_tiles_with_families(model, tiles: torch.Tensor, device: str = "cpu"):
+    """predict_tiles plus the mean family logit over the tiles, len(model.families) (empty
+    for estimators saved before family outputs)."""
     from trainer.estimator.wide import level_ceilings
 
-    logits, levels = model(tiles.to(device))
+    logits, levels, families = model.forward_with_families(tiles.to(device))
     ceilings = level_ceilings(tuple(model.ops), float(getattr(model, "level_span", 1.0)))
     return (logits.mean(dim=0).cpu().numpy(),
-            np.minimum(levels.mean(dim=0).cpu().numpy(), ceilings))
+            np.minimum(levels.mean(dim=0).cpu().numpy(), ceilings),
+            families.mean(dim=0).cpu().numpy())
 
 
 def to_estimates(ops, logits: np.ndarray, levels: np.ndarray) -> list[OpEstimate]:

@@ -18,6 +18,11 @@ Two things the naive "conv stack + global pooling" misses are built in:
   quantiles of a full-resolution noise residual per brightness bin, in log2, see
   `noise_curve`) feeds the head. Estimators saved before it carry the older "noise profile"
   (`noise_bins`, block energies) and still load.
+- A family's presence ("some noise") is its own output: per-op logits spread a noisy image's
+  probability over noise ops that look alike, so their maximum undersells the family. One more
+  logit per family of two or more ops (trainer.tasks: noise, blur), trained on "any member
+  present". Estimators saved before it have no `families` and score a family by its most
+  probable member.
 A strided trunk (four stride-2 stages) sees wider structure (blur, rain, haze) and is
 average-pooled. Pooled features are averages or quantiles, so the image size hardly shifts
 them.
@@ -49,6 +54,15 @@ DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1), (1, 2), (2, 1), (1, -2), (2, -1))
 DIRECTION_LAGS = (1, 2, 3)
 
 
+def default_families(ops: Sequence[str]) -> dict[str, list[str]]:
+    """The task families (trainer.tasks.TASKS) with two or more members among `ops` (a family
+    of one op is that op's own logit)."""
+    from trainer.tasks import TASKS
+
+    families = {name: [op for op in members if op in ops] for name, members in TASKS.items()}
+    return {name: members for name, members in families.items() if len(members) >= 2}
+
+
 def _block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
     """3x3 convolution, batch norm (a short CPU training converges much faster with it), ReLU."""
     return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1,
@@ -64,7 +78,8 @@ class DegradationEstimator(nn.Module):
                  trunk: Sequence[int] = (32, 64, 96, 128), hidden: int = 256,
                  noise_bins: int = 0, curve_bins: int = CURVE_BINS,
                  level_span: float = LEVEL_SPAN,
-                 direction_lags: Sequence[int] = DIRECTION_LAGS):
+                 direction_lags: Sequence[int] = DIRECTION_LAGS,
+                 families: dict[str, Sequence[str]] | None = None):
         super().__init__()
         if not level_span >= 1.0:
             raise ValueError(f"level_span must be at least 1 (the sampled range), got {level_span}")
@@ -72,11 +87,23 @@ class DegradationEstimator(nn.Module):
         self.noise_bins, self.curve_bins = noise_bins, curve_bins
         self.level_span = float(level_span)
         self.direction_lags = tuple(int(lag) for lag in direction_lags)
+        self.families = default_families(self.ops) if families is None else {
+            name: [op for op in members] for name, members in families.items()}
+        unknown = sorted({op for members in self.families.values() for op in members}
+                         - set(self.ops))
+        if unknown:
+            raise ValueError(f"families name ops outside the estimator's: {', '.join(unknown)}")
+        membership = torch.zeros(len(self.ops), len(self.families))
+        for column, members in enumerate(self.families.values()):
+            for op in members:
+                membership[self.ops.index(op), column] = 1.0
+        self.register_buffer("membership", membership, persistent=False)
         self.config = {"arch": "degradation-estimator", "ops": self.ops, "stem": stem,
                        "phase": phase, "trunk": list(trunk), "hidden": hidden,
                        "noise_bins": noise_bins, "curve_bins": curve_bins,
                        "level_span": self.level_span,
-                       "direction_lags": list(self.direction_lags)}
+                       "direction_lags": list(self.direction_lags),
+                       "families": self.families}
         self.stem = nn.Sequential(_block(6, stem), _block(stem, stem))
         self.phase = nn.Conv2d(stem, phase, 1)
         stages, channels = [], stem
@@ -87,7 +114,7 @@ class DegradationEstimator(nn.Module):
         features = (2 * stem + phase * GRID * GRID + channels + 4 * noise_bins
                     + curve_features(curve_bins) + direction_features(self.direction_lags))
         self.head = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(inplace=True),
-                                  nn.Linear(hidden, 2 * len(self.ops)))
+                                  nn.Linear(hidden, 2 * len(self.ops) + len(self.families)))
 
     @classmethod
     def from_config(cls, config: dict) -> "DegradationEstimator":
@@ -95,18 +122,33 @@ class DegradationEstimator(nn.Module):
             raise ValueError(f"not an estimator config (arch {config.get('arch')!r})")
         # estimators saved before the noise profile (curve) existed lack noise_bins (curve_bins),
         # those saved before levels beyond the sampled range lack level_span, and those saved
-        # before the direction profile lack direction_lags
+        # before the direction profile lack direction_lags, before family outputs families
         return cls(config["ops"], config["stem"], config["phase"], config["trunk"],
                    config["hidden"], config.get("noise_bins", 0), config.get("curve_bins", 0),
-                   config.get("level_span", 1.0), config.get("direction_lags", ()))
+                   config.get("level_span", 1.0), config.get("direction_lags", ()),
+                   config.get("families", {}))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.read_head(self.head(self.features(x)))
 
+    def forward_with_families(self, x: torch.Tensor):
+        """(presence logits, levels, family logits B x len(families))."""
+        output = self.head(self.features(x))
+        return (*self.read_head(output), self.read_families(output))
+
     def read_head(self, output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The head's output -> (presence logits, levels in [0, level_span])."""
-        logits, levels = output.chunk(2, dim=1)
+        count = len(self.ops)
+        logits, levels = output[:, :count], output[:, count:2 * count]
         return logits, self.level_span * torch.sigmoid(levels)
+
+    def read_families(self, output: torch.Tensor) -> torch.Tensor:
+        """The head's output -> family presence logits, B x len(families) (B x 0 without)."""
+        return output[:, 2 * len(self.ops):]
+
+    def family_presence(self, presence: torch.Tensor) -> torch.Tensor:
+        """B x ops presence labels -> B x families: 1 where any member op is present."""
+        return (presence @ self.membership.to(presence.dtype) > 0).to(presence.dtype)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """B x F pooled features, the head's input (see the module docstring)."""

@@ -68,14 +68,18 @@ def mean_abs(errors: np.ndarray) -> float | None:
 
 
 def family_scores(ops: Sequence[str], families: dict[str, Sequence[str]], present: np.ndarray,
-                  probability: np.ndarray, visible: np.ndarray):
+                  probability: np.ndarray, visible: np.ndarray,
+                  own: dict[str, np.ndarray] | None = None):
     """{family: (present, score, visible)} for families with an op in `ops`: present if any
-    member op is, scored by the most probable member, visible if a present member is above
+    member op is, scored by the family's own probability where `own` has one (an estimator's
+    family output), else by the most probable member; visible if a present member is above
     its visibility floor."""
+    own = own or {}
     out = {}
     for family, members in families.items():
         columns = [ops.index(name) for name in members if name in ops]
         if columns:
-            out[family] = (present[:, columns].any(axis=1), probability[:, columns].max(axis=1),
+            score = own[family] if family in own else probability[:, columns].max(axis=1)
+            out[family] = (present[:, columns].any(axis=1), score,
                            (present[:, columns] & visible[:, columns]).any(axis=1))
     return out

@@ -99,10 +99,15 @@ class EstimatorTrainConfig:
 LEGACY_IDENTITY = {"level_span": 1.0, "wide_share": 0.0}
 
 
-def estimator_loss(logits, levels, presence, target_levels, level_weight: float):
-    """(total, bce, masked level L1): L1 only where the op is present."""
+def estimator_loss(logits, levels, presence, target_levels, level_weight: float,
+                   family_logits=None, family_presence=None):
+    """(total, bce, masked level L1): L1 only where the op is present; the BCE is over the
+    op logits and, when given, the family logits (one mean over both)."""
+    if family_logits is not None and family_logits.shape[1]:
+        logits = torch.cat([logits, family_logits], dim=1)
+        presence = torch.cat([presence, family_presence], dim=1)
     bce = F.binary_cross_entropy_with_logits(logits, presence)
-    mask = presence
+    mask = presence[:, :levels.shape[1]]
     l1 = ((levels - target_levels).abs() * mask).sum() / mask.sum().clamp(min=1.0)
     return bce + level_weight * l1, bce, l1
 
@@ -323,9 +328,10 @@ def _run_steps(model, optimizer, config: EstimatorTrainConfig, ops: list[str],
             presence, level = presence.to(config.device), level.to(config.device)
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * _schedule(step, config)
-            logits, predicted = model(lq)
+            logits, predicted, families = model.forward_with_families(lq)
             total, bce, l1 = estimator_loss(logits, predicted, presence, level,
-                                            config.level_weight)
+                                            config.level_weight, families,
+                                            model.family_presence(presence))
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             optimizer.step()
