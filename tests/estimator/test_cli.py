@@ -50,6 +50,9 @@ def test_estimate_reports_each_image_a_summary_and_skips_unreadable(tmp_path, tr
     assert [len(image["ops"]) for image in report["images"]] == [7, 7]
     assert report["skipped"][0]["path"].endswith("broken.png") and report["skipped"][0]["reason"]
     assert set(report["summary"]) == {op["op"] for op in report["images"][0]["ops"]}
+    for image in report["images"]:  # the family outputs, noise and blur
+        assert set(image["families"]) == {"noise", "blur"}
+        assert all(0 <= p <= 1 for p in image["families"].values())
 
 
 def test_estimate_skips_a_too_small_image_and_refuses_a_missing_path(tmp_path, trained,
@@ -80,6 +83,8 @@ def test_eval_writes_report_and_chart(tmp_path, trained, prod_shards):
     assert {"all", "single", "single_above_floor", "by_length", "by_ops_after"} <= set(jpeg)
     assert "noise" in report["families"] and "targets met" in result.output
     assert {"auroc", "mae", "positives"} <= set(report["families"]["noise"]["single"])
+    assert report["families"]["noise"]["scored_by"] == "family output"
+    assert report["families"]["jpeg"]["scored_by"] == "most probable member"
     assert set(report["thresholds"]) == set(report["families"])
     assert (out / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     again = run("estimator", "eval", trained, "--data", prod_shards, "--out", out)

@@ -234,3 +234,29 @@ def test_a_flat_image_gives_a_finite_direction_profile():
 
     profile = direction_profile(torch.full((2, 3, 16, 16), 0.5))
     assert torch.isfinite(profile).all() and (profile == 0).all()
+
+
+def test_family_outputs_for_the_task_families_of_two_or_more_ops():
+    model = DegradationEstimator(CANONICAL_ORDER, stem=8, phase=4, trunk=(8, 16), hidden=32)
+    assert model.families == {"blur": ["gaussian_blur", "motion_blur"],
+                              "noise": ["gaussian_noise", "poisson_noise", "speckle_noise"]}
+    assert model.head[-1].out_features == 2 * 7 + 2
+    logits, levels, families = model.forward_with_families(torch.rand(3, 3, 16, 16))
+    assert logits.shape == levels.shape == (3, 7) and families.shape == (3, 2)
+    output = torch.arange(16.0)[None]
+    assert model.read_head(output)[0].tolist() == [list(range(7))]
+    assert model.read_families(output).tolist() == [[14.0, 15.0]]
+    presence = torch.zeros(3, 7)
+    presence[0, CANONICAL_ORDER.index("poisson_noise")] = 1  # noise
+    presence[1, CANONICAL_ORDER.index("motion_blur")] = 1  # blur
+    presence[1, CANONICAL_ORDER.index("speckle_noise")] = 1  # and noise
+    presence[2, CANONICAL_ORDER.index("jpeg")] = 1  # neither
+    assert model.family_presence(presence).tolist() == [[0, 1], [1, 1], [0, 0]]
+    # files saved before family outputs have none; a pool of one op per family has none either
+    before = {k: v for k, v in model.config.items() if k != "families"}
+    assert DegradationEstimator.from_config(before).families == {}
+    assert DegradationEstimator.from_config(before).head[-1].out_features == 14
+    assert DegradationEstimator(["jpeg", "rain"]).families == {}
+    assert DegradationEstimator.from_config(model.config).families == model.families
+    with pytest.raises(ValueError, match="outside the estimator's: haze"):
+        DegradationEstimator(["jpeg"], families={"x": ["jpeg", "haze"]})

@@ -86,3 +86,23 @@ def test_decision_thresholds_score_each_family_by_its_best_member():
     # noise scores (best member): 0.7, 0.4 present; 0.3, 0.2 absent
     assert chosen["noise"] == {"threshold": 0.4, "tpr": 1.0, "fpr": 0.0}
     assert chosen["jpeg"] == {"threshold": 0.9, "tpr": 1.0, "fpr": 0.0}
+
+
+def test_a_family_with_its_own_output_is_scored_by_it():
+    from trainer.estimator.evaluation import EvalData, decision_thresholds, family_report
+
+    ops = ["gaussian_noise", "poisson_noise", "jpeg"]
+    present = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0]], bool)
+    probability = np.array([[0.7, 0.1, 0.2], [0.2, 0.4, 0.1], [0.3, 0.3, 0.9], [0.1, 0.2, 0.8]])
+    # the members' maximum ranks both noisy images above both clean ones; the family's own
+    # output ranks noisy image 1 (0.2) under clean image 2 (0.5): the report follows the output
+    own = {"noise": np.array([0.9, 0.2, 0.5, 0.1])}
+    data = EvalData(ops, present, present.astype(float), np.zeros((4, 3), int), np.ones(4, int),
+                    probability, probability, own)
+    assert decision_thresholds(data)["noise"] == {"threshold": 0.9, "tpr": 0.5, "fpr": 0.0}
+    assert family_report(data)["noise"]["all"]["auroc"] == 0.75  # 3 of the 4 pairs in order
+    by_member = EvalData(ops, present, present.astype(float), np.zeros((4, 3), int),
+                         np.ones(4, int), probability, probability)
+    assert family_report(by_member)["noise"]["all"]["auroc"] == 1.0
+    assert family_report(data)["noise"]["scored_by"] == "family output"
+    assert family_report(by_member)["noise"]["scored_by"] == "most probable member"

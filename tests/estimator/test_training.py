@@ -172,3 +172,18 @@ def test_bad_options_are_named(tmp_path, prod_shards, overrides, error, message)
 def test_a_folder_without_manifest_is_refused(tmp_path):
     with pytest.raises(EstimatorTrainError, match="no manifest.json"):
         train_estimator(EstimatorTrainConfig(str(tmp_path), str(tmp_path / "run")))
+
+
+def test_the_family_logits_join_the_presence_loss():
+    logits = torch.zeros(2, 3)
+    presence = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    families = torch.tensor([[20.0], [-20.0]])  # right and sure: adds almost nothing
+    plain = estimator_loss(logits, torch.zeros(2, 3), presence, torch.zeros(2, 3), 2.0)
+    joined = estimator_loss(logits, torch.zeros(2, 3), presence, torch.zeros(2, 3), 2.0,
+                            families, torch.tensor([[1.0], [0.0]]))
+    # one mean over 3 op logits at log 2 and 1 family logit at ~0 per image
+    assert joined[1].item() == pytest.approx(plain[1].item() * 3 / 4, rel=1e-6)
+    wrong = estimator_loss(logits, torch.zeros(2, 3), presence, torch.zeros(2, 3), 2.0,
+                           families, torch.tensor([[0.0], [1.0]]))
+    assert wrong[1].item() > 4 * plain[1].item()
+    assert joined[2].item() == plain[2].item()  # the level term is the ops' alone

@@ -20,8 +20,9 @@ def estimate(estimator_path, images, json_path, threshold, device):
     `trainer estimator train` or its .safetensors).
 
     Prints, per image, the ops found with their probability and level in natural units
-    (noise sigma on 0-255, JPEG quality, blur sigma in pixels...), then one summary line:
-    how many images carry each degradation. Any size works: images larger than the training
+    (noise sigma on 0-255, JPEG quality, blur sigma in pixels...) and the task families its
+    family outputs find (noise, blur: "some noise" even where the noise ops look alike), then
+    one summary line: how many images carry each degradation. Any size works: images larger than the training
     patch are read as 8x8-grid-aligned tiles whose estimates are averaged. Unreadable images
     are skipped and listed with the reason.
 
@@ -33,8 +34,8 @@ def estimate(estimator_path, images, json_path, threshold, device):
     from pipelines.files import write_text_atomically
     from trainer.commands.restore import list_images
     from trainer.estimator.files import load_estimator
-    from trainer.estimator.inference import (UnusableImageError, estimate_image, folder_summary,
-                                             found)
+    from trainer.estimator.inference import (UnusableImageError, estimate_image_with_families,
+                                             folder_summary, found)
 
     model, metadata = load_estimator(estimator_path, device)  # KitErrors: the boundary's line
     paths = list_images(images)
@@ -42,15 +43,19 @@ def estimate(estimator_path, images, json_path, threshold, device):
     results, skipped = [], []
     for path in paths:
         try:
-            estimates = estimate_image(model, load_image(path), tile, device)
+            estimates, families = estimate_image_with_families(model, load_image(path), tile,
+                                                               device)
         except (SourceError, UnusableImageError) as error:  # skipped; anything else: the boundary
             skipped.append({"path": str(path), "reason": str(error)})
             click.echo(f"{path}: skipped ({error})", err=True)
             continue
-        results.append((path, estimates))
+        results.append((path, estimates, families))
         hits = found(estimates, threshold)
-        click.echo(f"{path}: " + (", ".join(e.describe() for e in hits) or "nothing found"))
-    counts, line = folder_summary([e for _, e in results], len(skipped), model.ops, threshold)
+        family_hits = [f"{name} {p:.2f}" for name, p in families.items() if p >= threshold]
+        click.echo(f"{path}: " + (", ".join(e.describe() for e in hits) or "nothing found")
+                   + (f" (families: {', '.join(family_hits)})" if family_hits else ""))
+    counts, line = folder_summary([e for _, e, _ in results], len(skipped), model.ops,
+                                  threshold)
     click.echo(line)
     if json_path:
         report = _json_report(results, skipped, counts, threshold)
@@ -62,6 +67,7 @@ def estimate(estimator_path, images, json_path, threshold, device):
 def _json_report(results, skipped, counts, threshold) -> dict:
     return {"threshold": threshold,
             "images": [{"path": str(path), "ops": [e.to_json() for e in estimates],
-                        "found": [e.op for e in estimates if e.probability >= threshold]}
-                       for path, estimates in results],
+                        "found": [e.op for e in estimates if e.probability >= threshold],
+                        "families": {name: round(p, 4) for name, p in families.items()}}
+                       for path, estimates, families in results],
             "skipped": skipped, "summary": counts}

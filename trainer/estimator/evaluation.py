@@ -143,7 +143,8 @@ def family_report(data: EvalData) -> dict:
         cells = {"all": (present, ~present, everything),
                  "single": (present & single, ~present & single, everything),
                  "single_above_floor": (seen & single, ~present & single, visible)}
-        out[family] = {}
+        out[family] = {"scored_by": "family output" if family in data.family_probability
+                       else "most probable member"}
         for name, (positives, negatives, counted) in cells.items():
             value, n_pos, n_neg = subset_auroc(present, score, positives, negatives)
             out[family][name] = {"auroc": value, "positives": n_pos, "negatives": n_neg,

@@ -102,8 +102,18 @@ def to_estimates(ops, logits: np.ndarray, levels: np.ndarray) -> list[OpEstimate
 def estimate_image(model, image: np.ndarray, tile: int = DEFAULT_TILE,
                    device: str = "cpu") -> list[OpEstimate]:
     """Every op's estimate for one uint8 RGB image of any size (>= 16x16)."""
-    logits, levels = predict_tiles(model, image_tiles(image, tile), device)
-    return to_estimates(model.ops, logits, levels)
+    return estimate_image_with_families(model, image, tile, device)[0]
+
+
+def estimate_image_with_families(model, image: np.ndarray, tile: int = DEFAULT_TILE,
+                                 device: str = "cpu") -> tuple[list[OpEstimate], dict[str, float]]:
+    """estimate_image plus {family: probability} from the estimator's family outputs (empty
+    for estimators saved before them)."""
+    logits, levels, families = predict_tiles_with_families(model, image_tiles(image, tile),
+                                                            device)
+    probabilities = 1.0 / (1.0 + np.exp(-families.astype(np.float64)))
+    return (to_estimates(model.ops, logits, levels),
+            {name: float(p) for name, p in zip(model.families, probabilities)})
 
 
 def found(estimates: list[OpEstimate], threshold: float = THRESHOLD) -> list[OpEstimate]:
