@@ -7,8 +7,8 @@ median pair. An estimator that misses PolyU's noise might miss real noise (a dom
 noise that faint under that JPEG (a limit it also has on its own synthetic data). This prints,
 for centre crops of clean photographs: Gaussian noise of sigma S, then JPEG quality 75 (as
 PolyU), against the same crops under JPEG 75 alone; per S, the standard deviation of the
-difference (PolyU's own figure of faintness), the mean noise-family score (the highest
-noise-op probability), the share at or above 0.5, and the AUROC of noisy above clean.
+difference (PolyU's own figure of faintness), the mean noise-family score (the estimator's
+noise family output, or its highest noise-op probability), the share at or above 0.5, and the AUROC of noisy above clean.
 
 Example:
   python bench/estimator_polyu_twin.py /work/shared/data/cbsd68 \\
@@ -32,9 +32,14 @@ NOISE_OPS = ("gaussian_noise", "poisson_noise", "speckle_noise")
 
 
 def noise_score(model, image: np.ndarray, tile: int) -> float:
-    from trainer.estimator.inference import estimate_image
+    """The estimator's noise family output, or (estimators without one) its most probable
+    noise op."""
+    from trainer.estimator.inference import estimate_image_with_families
 
-    return max(e.probability for e in estimate_image(model, image, tile) if e.op in NOISE_OPS)
+    estimates, families = estimate_image_with_families(model, image, tile)
+    if "noise" in families:
+        return families["noise"]
+    return max(e.probability for e in estimates if e.op in NOISE_OPS)
 
 
 def auroc(positives, negatives) -> float:
