@@ -187,3 +187,22 @@ def test_the_family_logits_join_the_presence_loss():
                            families, torch.tensor([[0.0], [1.0]]))
     assert wrong[1].item() > 4 * plain[1].item()
     assert joined[2].item() == plain[2].item()  # the level term is the ops' alone
+
+
+def test_a_record_it_cannot_label_stops_training_with_one_line_from_any_worker(
+        prod_shards, monkeypatch):
+    import pipelines.reader
+    from trainer.estimator.labels import BatchLabeller, LabelError
+
+    ops = shard_ops(str(prod_shards))
+    labeller = BatchLabeller(ops)
+    bad = {"record": [{"ops": [{"name": "no_such_op", "params": {}}]}]}
+    assert labeller(bad)["label_error"] == "the record names an unknown op 'no_such_op'"
+    # the labeller runs in the loader's workers: its batch carries the error to the trainer
+    batch = labeller(dict(bad, lq=torch.zeros(1, 3, 16, 16, dtype=torch.uint8),
+                          gt=torch.zeros(1, 3, 16, 16, dtype=torch.uint8)))
+    monkeypatch.setattr(pipelines.reader, "train_loader", lambda *args, **kwargs: [batch])
+    config = EstimatorTrainConfig(str(prod_shards), "unused", batch=1, patch=16)
+    with pytest.raises(LabelError) as caught:
+        next(batch_source(config, ops)(0))
+    assert str(caught.value) == "the record names an unknown op 'no_such_op'"

@@ -59,13 +59,18 @@ def batch_labels(records: Iterable[Mapping], ops: Sequence[str]) -> tuple[np.nda
 
 class BatchLabeller:
     """batch -> the batch with "presence" and "level" (batch_labels of its records) added: a
-    picklable map for the shard loader, so the labels are derived in its worker processes."""
+    picklable map for the shard loader, so the labels are derived in its worker processes.
+    Records it cannot label give "label_error" (the LabelError's line) instead: raised in a
+    worker, the error would reach the training process wrapped in the worker's traceback."""
 
     def __init__(self, ops: Sequence[str]):
         self.ops = list(ops)
 
     def __call__(self, batch: dict) -> dict:
-        presence, level = batch_labels(batch["record"], self.ops)
+        try:
+            presence, level = batch_labels(batch["record"], self.ops)
+        except LabelError as error:
+            return dict(batch, label_error=str(error))
         return dict(batch, presence=presence, level=level)
 
 

@@ -144,6 +144,8 @@ def batch_source(config: EstimatorTrainConfig, ops: list[str]):
 
     def source(start: int):
         for step, batch in enumerate(itertools.islice(endless(), start, None), start=start):
+            if "label_error" in batch:
+                raise LabelError(batch["label_error"])
             rng = np.random.default_rng(sample_seed(config.seed, step, ESTIMATOR_CROP))
             lq, presence, level = redraw_wide(
                 batch["lq"], batch["gt"], batch["presence"], batch["level"], beyond,
