@@ -43,11 +43,11 @@ def noise_score(model, image: np.ndarray, tile: int) -> float:
 
 
 def auroc(positives, negatives) -> float:
-    from scipy.stats import rankdata
+    """AUROC of `positives` scored above `negatives` (the estimator's own scorer)."""
+    from trainer.estimator.scoring import auroc as scored
 
-    ranks = rankdata(np.concatenate([positives, negatives]))
-    n1, n0 = len(positives), len(negatives)
-    return float((ranks[:n1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    labels = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+    return float(scored(labels, np.r_[positives, negatives]))
 
 
 def polyu_row(model, folder: Path, tile: int) -> str:

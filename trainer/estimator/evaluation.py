@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.estimator.inference import image_tiles, predict_tiles_with_families
+from trainer.estimator.inference import image_tiles, predict_tiles_with_families, probabilities
 from trainer.estimator.labels import (LabelError, check_pool_covered, labels_from_record,
                                       op_levels, pool_of_shards)
 from trainer.estimator.scoring import family_scores, mean_abs, subset_auroc, youden_threshold
@@ -71,7 +71,7 @@ def collect(model, shard_dir, tile: int, device: str = "cpu", limit: int | None 
             raise LabelError(f"{shard_dir}: sample {sample.get('key')}: {error}") from None
         logits, levels, families = predict_tiles_with_families(
             model, image_tiles(sample["lq"], tile), device)
-        rows.append((*truth, _sigmoid(logits), levels, _sigmoid(families)))
+        rows.append((*truth, probabilities(logits), levels, probabilities(families)))
     if not rows:
         raise LabelError(f"{shard_dir}: no samples")
     columns = list(zip(*rows))
@@ -79,10 +79,6 @@ def collect(model, shard_dir, tile: int, device: str = "cpu", limit: int | None 
     return EvalData(list(model.ops), *(np.stack(c) for c in columns[:3]),
                     np.array(columns[3]), *(np.stack(c) for c in columns[4:6]),
                     {name: families[:, i] for i, name in enumerate(model.families)})
-
-
-def _sigmoid(logits: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
 
 
 def _natural_errors(data: EvalData, column: int, rows: np.ndarray) -> np.ndarray:

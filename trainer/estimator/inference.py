@@ -89,14 +89,18 @@ def predict_tiles_with_families(model, tiles: torch.Tensor, device: str = "cpu")
             families.mean(dim=0).cpu().numpy())
 
 
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    """Presence logits -> probabilities (float64)."""
+    return 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+
+
 def to_estimates(ops, logits: np.ndarray, levels: np.ndarray) -> list[OpEstimate]:
     """Per-op estimates, natural-unit values from degrade's severities."""
     from degrade.registry import OPS
 
-    probabilities = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
     return [OpEstimate(name, float(p), float(lv), OPS[name].severity.natural(float(lv)),
                        OPS[name].severity.unit)
-            for name, p, lv in zip(ops, probabilities, levels)]
+            for name, p, lv in zip(ops, probabilities(logits), levels)]
 
 
 def estimate_image(model, image: np.ndarray, tile: int = DEFAULT_TILE,
@@ -111,9 +115,8 @@ def estimate_image_with_families(model, image: np.ndarray, tile: int = DEFAULT_T
     for estimators saved before them)."""
     logits, levels, families = predict_tiles_with_families(model, image_tiles(image, tile),
                                                             device)
-    probabilities = 1.0 / (1.0 + np.exp(-families.astype(np.float64)))
     return (to_estimates(model.ops, logits, levels),
-            {name: float(p) for name, p in zip(model.families, probabilities)})
+            {name: float(p) for name, p in zip(model.families, probabilities(families))})
 
 
 def found(estimates: list[OpEstimate], threshold: float = THRESHOLD) -> list[OpEstimate]:
