@@ -8,7 +8,8 @@ noise that faint under that JPEG (a limit it also has on its own synthetic data)
 for centre crops of clean photographs: Gaussian noise of sigma S, then JPEG quality 75 (as
 PolyU), against the same crops under JPEG 75 alone; per S, the standard deviation of the
 difference (PolyU's own figure of faintness), the mean noise-family score (the estimator's
-noise family output, or its highest noise-op probability), the share at or above 0.5, and the AUROC of noisy above clean.
+noise family output, or its highest noise-op probability), the share at or above 0.5, and
+the AUROC of noisy above clean.
 
 Example:
   python bench/estimator_polyu_twin.py /work/shared/data/cbsd68 \\

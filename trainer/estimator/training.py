@@ -280,7 +280,7 @@ def _train_in_locked_folder(config: EstimatorTrainConfig, ops: list[str],
     start = _prepare_folder(config, resume)
     torch.manual_seed(config.seed)
     if torch.device(config.device).type == "cuda":
-        torch.backends.cudnn.benchmark = True  # one input shape throughout: pick the fastest kernels
+        torch.backends.cudnn.benchmark = True  # one input shape: pick the fastest kernels
     model = _model_to_train(config, ops, Path(config.out), start).to(config.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
