@@ -52,6 +52,26 @@ def test_batches_are_grid_aligned_crops_with_record_labels(prod_shards):
     assert (presence.sum(dim=1) >= 1).all()  # min_length 1: every chain holds an op
 
 
+def test_channels_last_on_the_cpu_changes_the_layout_and_not_the_estimate():
+    from trainer.estimator.model import DegradationEstimator
+    from trainer.estimator.training import memory_format
+
+    lq = torch.randint(0, 256, (2, 3, 32, 24), dtype=torch.uint8,
+                       generator=torch.Generator().manual_seed(0))
+    x = model_input(lq, "cpu")
+    assert memory_format("cpu") is torch.channels_last
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    torch.manual_seed(0)
+    model = DegradationEstimator(["rain", "jpeg"], stem=8, phase=4, trunk=(8, 16), hidden=32)
+    model.eval()
+    with torch.no_grad():
+        plain = model(x.contiguous())
+        model.to(memory_format=torch.channels_last)
+        last = model(x)
+    for a, b in zip(plain, last):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
 def test_labels_derived_in_loader_workers_are_the_records_labels(prod_shards):
     import numpy as np
 
