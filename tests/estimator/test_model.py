@@ -260,3 +260,61 @@ def test_family_outputs_for_the_task_families_of_two_or_more_ops():
     assert DegradationEstimator.from_config(model.config).families == model.families
     with pytest.raises(ValueError, match="outside the estimator's: haze"):
         DegradationEstimator(["jpeg"], families={"x": ["jpeg", "haze"]})
+
+
+def test_line_kernels_ignore_linear_intensity_and_map_onto_each_other_under_turns_and_flips():
+    from trainer.estimator.model import line_kernels
+
+    kernels = line_kernels(16, 9, 1.5).numpy()[:, 0].astype(np.float64)
+    size = kernels.shape[-1]
+    ys, xs = np.mgrid[0:size, 0:size]
+    for kernel in kernels:
+        assert abs(kernel.sum()) < 1e-6
+        assert abs((kernel * (0.3 * ys - 0.7 * xs)).sum()) < 1e-5  # a ramp gives nothing
+    for k in range(16):
+        np.testing.assert_allclose(np.rot90(kernels[k]), kernels[(k + 8) % 16], atol=1e-6)
+        np.testing.assert_allclose(kernels[k][:, ::-1], kernels[-k % 16], atol=1e-6)
+
+
+@pytest.mark.parametrize("angle_step", [0, 3, 8, 12])
+def test_a_rain_streak_answers_most_to_the_line_kernel_of_its_angle(angle_step):
+    from degrade.rain import _render_streaks, streak_direction
+    from trainer.estimator.model import line_kernels, line_responses
+
+    # one streak drawn by the rain op's own renderer through the centre, at kernel k's angle
+    dy, dx = streak_direction(180.0 * angle_step / 16)
+    streak = _render_streaks(48, 48, np.array([24]), np.array([24]),
+                             np.array([1.0], np.float32), 21, dy, dx)
+    image = torch.from_numpy(0.4 + 0.3 * np.repeat(streak[None], 3, axis=0))[None].float()
+    responses = line_responses(image, line_kernels())[0, :, 24, 24]
+    assert int(responses.argmax()) == angle_step
+    # up to 4 x the streak's contrast (0.3: all of it on an axis, less where bilinear weights
+    # spread the streak over two pixels), every angle beyond the two neighbours far less
+    assert 0.6 < responses.max().item() < 1.2 + 1e-5
+    assert responses.max() > 5 * responses.abs().sort().values[-4]
+
+
+def test_line_responses_equal_scipys_correlation_with_nearest_edges():
+    from scipy.ndimage import correlate
+    from trainer.estimator.model import line_kernels, line_responses
+
+    image = np.random.default_rng(4).uniform(0, 1, (3, 24, 40))
+    kernels = line_kernels(8, 7, 1.0)
+    ours = line_responses(torch.from_numpy(image)[None].float(), kernels)[0].numpy()
+    grey = image.mean(axis=0)
+    for k, kernel in enumerate(kernels.numpy()[:, 0].astype(np.float64)):
+        np.testing.assert_allclose(ours[k], 4 * correlate(grey, kernel, mode="nearest"),
+                                   atol=1e-5)
+
+
+def test_the_line_bank_feeds_the_trunk_and_older_estimators_load_without_it():
+    model = DegradationEstimator(["rain"], stem=8, phase=4, trunk=(8, 16), hidden=32)
+    assert model.config["line_angles"] == 16 and model.trunk[0][0].in_channels == 8 + 16
+    older = DegradationEstimator.from_config(
+        {k: v for k, v in model.config.items() if k != "line_angles"})
+    assert older.line_angles == 0 and older.trunk[0][0].in_channels == 8
+    assert "lines" not in model.state_dict()  # fixed filters, not weights
+    with torch.no_grad():
+        assert model(torch.rand(2, 3, 24, 16))[0].shape == (2, 1)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        DegradationEstimator(["rain"], line_angles=6)

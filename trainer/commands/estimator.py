@@ -27,7 +27,7 @@ def estimator():
 @click.argument("shards", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("runs/estimator"), show_default=True, help="Run folder.")
-@click.option("--steps", type=int, default=3600, show_default=True, help="Optimiser steps.")
+@click.option("--steps", type=int, default=4200, show_default=True, help="Optimiser steps.")
 @click.option("--batch", type=int, default=16, show_default=True, help="Images per step.")
 @click.option("--patch", type=int, default=128, show_default=True,
               help="Training crop (a multiple of 8, at most the shards' image size); also "
@@ -58,7 +58,7 @@ def train(shards, out, steps, batch, patch, lr, seed, level_span, wide_share, he
 
     The estimator covers the shards' op pool: per op, a presence probability and the level
     of its strongest occurrence. Writes OUT/metrics.jsonl, OUT/checkpoints/ and, at the end,
-    OUT/model.safetensors. The default (3600 steps of 16 crops of 128x128, the shard
+    OUT/model.safetensors. The default (4200 steps of 16 crops of 128x128, the shard
     size the examples build) is about 30 minutes on one idle CPU core.
 
     Levels are degrade's linear levels: 1 is the top of the range PROD samples. Shards only

@@ -23,14 +23,20 @@ Two things the naive "conv stack + global pooling" misses are built in:
   logit per family of two or more ops (trainer.tasks: noise, blur), trained on "any member
   present". Estimators saved before it have no `families` and score a family by its most
   probable member.
+- Rain streaks and motion smears are thin straight lines at one angle: a fixed bank of line
+  kernels (`line_kernels`: 16 angles, 9 pixels long, a ridge detector) filters the grey image at
+  full resolution and its responses join the stem's features at the trunk's input, so the
+  trunk sees where each angle's lines are. Estimators saved before it have no `line_angles`.
 A strided trunk (four stride-2 stages) sees wider structure (blur, rain, haze) and is
 average-pooled. Pooled features are averages or quantiles, so the image size hardly shifts
 them.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -52,6 +58,13 @@ LEVEL_SPAN = 3.0
 # knight's moves), a set that flips and quarter turns map onto itself.
 DIRECTIONS = ((0, 1), (1, 0), (1, 1), (1, -1), (1, 2), (2, 1), (1, -2), (2, -1))
 DIRECTION_LAGS = (1, 2, 3)
+# The line bank: thin straight segments at LINE_ANGLES angles over 180 degrees (16: quarter turns
+# and flips map the set onto itself), LINE_LENGTH pixels long, each minus the mean of its two
+# parallel neighbours LINE_GAP pixels to either side (a ridge detector that ignores constant and
+# linear intensity).
+LINE_ANGLES = 16
+LINE_LENGTH = 9
+LINE_GAP = 1.5
 
 
 def default_families(ops: Sequence[str]) -> dict[str, list[str]]:
@@ -79,7 +92,8 @@ class DegradationEstimator(nn.Module):
                  noise_bins: int = 0, curve_bins: int = CURVE_BINS,
                  level_span: float = LEVEL_SPAN,
                  direction_lags: Sequence[int] = DIRECTION_LAGS,
-                 families: dict[str, Sequence[str]] | None = None):
+                 families: dict[str, Sequence[str]] | None = None,
+                 line_angles: int = LINE_ANGLES):
         super().__init__()
         if not level_span >= 1.0:
             raise ValueError(f"level_span must be at least 1 (the sampled range), got {level_span}")
@@ -87,6 +101,10 @@ class DegradationEstimator(nn.Module):
         self.noise_bins, self.curve_bins = noise_bins, curve_bins
         self.level_span = float(level_span)
         self.direction_lags = tuple(int(lag) for lag in direction_lags)
+        self.line_angles = int(line_angles)
+        if self.line_angles % 4:
+            raise ValueError(f"line_angles must be a multiple of 4 (closed under quarter turns "
+                             f"and flips), got {line_angles}")
         self.families = default_families(self.ops) if families is None else {
             name: [op for op in members] for name, members in families.items()}
         unknown = sorted({op for members in self.families.values() for op in members}
@@ -103,10 +121,12 @@ class DegradationEstimator(nn.Module):
                        "noise_bins": noise_bins, "curve_bins": curve_bins,
                        "level_span": self.level_span,
                        "direction_lags": list(self.direction_lags),
-                       "families": self.families}
+                       "families": self.families, "line_angles": self.line_angles}
         self.stem = nn.Sequential(_block(6, stem), _block(stem, stem))
         self.phase = nn.Conv2d(stem, phase, 1)
-        stages, channels = [], stem
+        if self.line_angles:
+            self.register_buffer("lines", line_kernels(self.line_angles), persistent=False)
+        stages, channels = [], stem + self.line_angles
         for width in trunk:
             stages += [_block(channels, width, stride=2), _block(width, width)]
             channels = width
@@ -122,11 +142,12 @@ class DegradationEstimator(nn.Module):
             raise ValueError(f"not an estimator config (arch {config.get('arch')!r})")
         # estimators saved before the noise profile (curve) existed lack noise_bins (curve_bins),
         # those saved before levels beyond the sampled range lack level_span, and those saved
-        # before the direction profile lack direction_lags, before family outputs families
+        # before the direction profile lack direction_lags, before family outputs families,
+        # before the line bank line_angles
         return cls(config["ops"], config["stem"], config["phase"], config["trunk"],
                    config["hidden"], config.get("noise_bins", 0), config.get("curve_bins", 0),
                    config.get("level_span", 1.0), config.get("direction_lags", ()),
-                   config.get("families", {}))
+                   config.get("families", {}), config.get("line_angles", 0))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.read_head(self.head(self.features(x)))
@@ -154,8 +175,11 @@ class DegradationEstimator(nn.Module):
         """B x F pooled features, the head's input (see the module docstring)."""
         detail = high_pass(x)
         features = self.stem(torch.cat([x - 0.5, detail], dim=1))
+        wide = features
+        if self.line_angles:
+            wide = torch.cat([features, line_responses(x, self.lines)], dim=1)
         pooled = [features.mean(dim=(2, 3)), features.std(dim=(2, 3)),
-                  grid_phase_pool(self.phase(features)), self.trunk(features).mean(dim=(2, 3))]
+                  grid_phase_pool(self.phase(features)), self.trunk(wide).mean(dim=(2, 3))]
         if self.noise_bins:
             pooled.append(noise_profile(x, detail, self.noise_bins))
         if self.curve_bins:
@@ -289,6 +313,45 @@ def direction_profile(x: torch.Tensor, lags: Sequence[int] = DIRECTION_LAGS) -> 
     kurtosis = (residual ** 4).mean(dim=(-2, -1)) / (energy * energy)
     pooled.append(torch.log(kurtosis.clamp(min=1.0))[:, None] / 3.0)  # >= 1 unless all zero
     return torch.cat(pooled, dim=1)
+
+
+def line_kernels(angles: int = LINE_ANGLES, length: int = LINE_LENGTH,
+                 gap: float = LINE_GAP) -> torch.Tensor:
+    """angles x 1 x S x S float32: kernel k is a segment of `length` unit-spaced samples through
+    the centre at k * 180 / angles degrees from vertical (the rain op's convention), splatted
+    with bilinear weights and divided by `length`, minus half of the same segment moved `gap`
+    pixels to either side, perpendicular to it. Each kernel sums to 0 and is symmetric through
+    its centre, so constant and linear intensity give 0; a thin line along the kernel's
+    direction gives the largest response. Rotating kernel k by a quarter turn gives kernel
+    k + angles / 2 (mod angles), mirroring it left-right gives kernel -k (mod angles)."""
+    half = math.ceil(math.hypot((length - 1) / 2, gap)) + 1  # the farthest sample, + bilinear
+    size = 2 * half + 1
+    kernels = np.zeros((angles, 1, size, size), np.float64)
+    for k in range(angles):
+        theta = math.pi * k / angles
+        along_y, along_x = math.cos(theta), math.sin(theta)
+        for offset, weight in ((0.0, 1.0), (gap, -0.5), (-gap, -0.5)):
+            for i in range(length):
+                t = i - (length - 1) / 2
+                y = half + t * along_y - offset * along_x
+                x = half + t * along_x + offset * along_y
+                y0, x0 = math.floor(y), math.floor(x)
+                fy, fx = y - y0, x - x0
+                for dy, wy in ((0, 1.0 - fy), (1, fy)):
+                    for dx, wx in ((0, 1.0 - fx), (1, fx)):
+                        kernels[k, 0, y0 + dy, x0 + dx] += weight * wy * wx / length
+    return torch.from_numpy(kernels.astype(np.float32))
+
+
+@torch.no_grad()
+def line_responses(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """B x angles x H x W: the grey image (channel mean) filtered by each line kernel, edges
+    replicated, times 4 (a thin streak of contrast c gives about 4c, comparable to the stem's
+    input scale). Rain streaks and motion smears are thin lines at one angle; the trunk sees
+    where each angle's lines are. Data, not weights: no gradient flows through it."""
+    pad = kernels.shape[-1] // 2
+    grey = F.pad(x.mean(dim=1, keepdim=True), (pad, pad, pad, pad), mode="replicate")
+    return 4.0 * F.conv2d(grey, kernels)
 
 
 def histogram_quantile(histograms: torch.Tensor, q: float) -> torch.Tensor:

@@ -46,7 +46,7 @@ class EstimatorTrainError(KitError):
 class EstimatorTrainConfig:
     shards: str
     out: str
-    steps: int = 3600
+    steps: int = 4200
     batch: int = 16
     patch: int = 128
     lr: float = 5e-3
