@@ -79,6 +79,9 @@ ESTIMATOR_CROP = register_stream("estimator_crop", 150, use="the grid-aligned cr
 ESTIMATOR_WIDE = register_stream("estimator_wide", 151, use="which samples of the estimator's "
                                                          "training batch `index` are redrawn as "
                                                          "one op beyond the sampled range, and how")
+ESTIMATOR_SINGLE = register_stream("estimator_single", 152, use="which samples of the estimator's "
+                                                             "training batch `index` are redrawn "
+                                                             "as one op of the pool, and how")
 MIXED_TEST = register_stream("mixed_test", 300, 32, use="a mixed test image's degradations, one "
                                                       "per (task families, strength); "
                                                       "trainer.mixtures.stream_member")

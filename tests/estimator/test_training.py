@@ -104,12 +104,29 @@ def test_a_share_of_each_batch_is_redrawn_beyond_the_sampled_range(prod_shards):
     assert torch.equal(again[0], lq) and torch.equal(again[2], level)
 
 
+def test_a_share_of_each_batch_is_redrawn_as_one_op_of_the_pool(prod_shards):
+    ops = shard_ops(str(prod_shards))
+    config = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.0,
+                                  single_share=0.5)
+    plain = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.0)
+    lq, presence, level = next(batch_source(config, ops)(0))
+    lq_plain, presence_plain, _ = next(batch_source(plain, ops)(0))
+    redrawn = [i for i in range(8) if not torch.equal(lq[i], lq_plain[i])]
+    assert config.single_count == 4 and len(redrawn) == 4
+    for i in redrawn:  # one op alone, at a level inside the sampled range
+        assert presence[i].sum() == 1 and 0.0 <= level[i].max() <= 1.0
+    kept = [i for i in range(8) if i not in redrawn]
+    assert torch.equal(presence[kept], presence_plain[kept])
+    again = next(batch_source(config, ops)(0))  # the same batch for the same seed and step
+    assert torch.equal(again[0], lq) and torch.equal(again[2], level)
+
+
 def test_runs_from_before_the_wide_redraws_still_resume(tmp_path, prod_shards, trained):
     old = tmp_path / "old"
     shutil.copytree(trained, old)
     saved = json.loads((old / "run.json").read_text())
-    for key in ("level_span", "wide_share"):
-        saved.pop(key)
+    for key in ("level_span", "wide_share", "single_share"):
+        saved.pop(key, None)
     (old / "run.json").write_text(json.dumps(saved))
     (old / "model.safetensors").unlink()
     legacy = EstimatorTrainConfig(str(prod_shards), str(old), steps=4, batch=4, patch=32,
@@ -180,6 +197,7 @@ def test_refuses_to_mix_runs_and_to_resume_other_options(prod_shards, trained):
     ({"patch": 64}, EstimatorTrainError, "smaller than the training patch"),
     ({"steps": 0}, ConfigError, "steps: must be at least 1"),
     ({"wide_share": 1.5}, ConfigError, "wide_share: must be in"),
+    ({"single_share": -0.1}, ConfigError, "single_share: must be in"),
     ({"level_span": 0.5}, ConfigError, "level_span: must be at least 1"),
     ({"head_crops": -1}, ConfigError, "head_crops: must be >= 0")])
 def test_bad_options_are_named(tmp_path, prod_shards, overrides, error, message):

@@ -41,6 +41,10 @@ def estimator():
               help="Share of each batch redrawn as one settable op (Gaussian noise, JPEG) at a "
                    "level from its visibility floor to --level-span, beyond the shards' ranges "
                    "(0: shards only).")
+@click.option("--single-share", type=float, default=0.0, show_default=True,
+              help="Share of each batch redrawn as its clean crop under one op of the pool, "
+                   "drawn as PROD draws it (shards hold chains of 1-N ops; single ops are "
+                   "rare in them).")
 @click.option("--head-crops", type=int, default=8192, show_default=True,
               help="Fresh crops whose frozen features the head is refitted on after the "
                    "steps (about 2 CPU minutes; 0: keep the head as trained).")
@@ -52,8 +56,8 @@ def estimator():
               help="Checkpoint interval in steps.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def train(shards, out, steps, batch, patch, lr, seed, level_span, wide_share, head_crops, device,
-          workers, threads, ckpt_every, resume, quiet):
+def train(shards, out, steps, batch, patch, lr, seed, level_span, wide_share, single_share,
+          head_crops, device, workers, threads, ckpt_every, resume, quiet):
     """Train an estimator on SHARDS (a build-shards folder; its records are the labels).
 
     The estimator covers the shards' op pool: per op, a presence probability and the level
@@ -86,7 +90,8 @@ def train(shards, out, steps, batch, patch, lr, seed, level_span, wide_share, he
         raise click.BadParameter("CUDA is not available on this machine", param_hint="'--device'")
     config = EstimatorTrainConfig(str(shards), str(out), steps=steps, batch=batch, patch=patch,
                                   lr=lr, seed=seed, level_span=level_span,
-                                  wide_share=wide_share, head_crops=head_crops, device=device,
+                                  wide_share=wide_share, single_share=single_share,
+                                  head_crops=head_crops, device=device,
                                   workers=workers,
                                   ckpt_every=ckpt_every, progress=not quiet)
     result = train_estimator(config, resume=resume)  # errors: one line from the boundary

@@ -4,8 +4,8 @@ checkpoints, and exact resume (the batch stream is deterministic and skipped to 
 
 Inputs keep JPEG's 8x8 grid: whole shard samples are read (flips and quarter turns of a square
 whose side is a multiple of 8 keep the grid on multiples of 8), then cropped at offsets that
-are multiples of 8. A share of each batch is redrawn beyond the sampled range (`wide`).
-After the steps the head is refitted on frozen features of another pass over the shards
+are multiples of 8. A share of each batch is redrawn as one op of the pool alone (`singles`),
+and a share beyond the sampled range (`wide`). After the steps the head is refitted on frozen features of another pass over the shards
 (`headfit`).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from degrade.errors import ConfigError, KitError
-from degrade.seeding import ESTIMATOR_CROP, ESTIMATOR_WIDE, sample_seed
+from degrade.seeding import ESTIMATOR_CROP, ESTIMATOR_SINGLE, ESTIMATOR_WIDE, sample_seed
 from pipelines.files import remove_stale_temporaries, write_text_atomically
 from pipelines.folderlock import folder_lock
 from trainer import checkpoint as ckpt
@@ -31,6 +31,7 @@ from trainer.estimator.files import estimator_metadata, save_estimator
 from trainer.estimator.headfit import HeadFit, collect_features, refit_head
 from trainer.estimator.labels import BatchLabeller, LabelError, pool_of_shards
 from trainer.estimator.model import GRID, LEVEL_SPAN, DegradationEstimator, parameter_count
+from trainer.estimator.singles import redraw_single
 from trainer.estimator.wide import redraw_wide, wide_ops
 
 METRICS_NAME = "metrics.jsonl"
@@ -54,6 +55,7 @@ class EstimatorTrainConfig:
     level_weight: float = 2.0
     level_span: float = LEVEL_SPAN
     wide_share: float = 0.125
+    single_share: float = 0.0
     head_crops: int = 8192
     seed: int = 0
     device: str = "cpu"
@@ -79,24 +81,31 @@ class EstimatorTrainConfig:
                                             f"{self.level_span}")
         if self.head_crops < 0:
             raise ConfigError("head_crops", f"must be >= 0, got {self.head_crops}")
-        if not 0.0 <= self.wide_share <= 1.0:
-            raise ConfigError("wide_share", f"must be in [0, 1], got {self.wide_share}")
+        for name in ("wide_share", "single_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(name, f"must be in [0, 1], got {getattr(self, name)}")
 
     @property
     def wide_count(self) -> int:
         """Images of each batch redrawn beyond the sampled range."""
         return int(round(self.wide_share * self.batch))
 
+    @property
+    def single_count(self) -> int:
+        """Images of each batch redrawn as one op of the pool (trainer.estimator.singles)."""
+        return int(round(self.single_share * self.batch))
+
     def identity(self) -> dict:
         """The fields a resumed run must share with the original (the head refit comes after
         every step, from the last checkpoint, so a resumed run may change `head_crops`)."""
         fields = asdict(self)
         return {k: fields[k] for k in ("steps", "batch", "patch", "lr", "weight_decay",
-                                       "level_weight", "level_span", "wide_share", "seed")}
+                                       "level_weight", "level_span", "wide_share", "single_share",
+                                       "seed")}
 
 
 # what runs saved before a field existed trained with (so that they still resume)
-LEGACY_IDENTITY = {"level_span": 1.0, "wide_share": 0.0}
+LEGACY_IDENTITY = {"level_span": 1.0, "wide_share": 0.0, "single_share": 0.0}
 
 
 def estimator_loss(logits, levels, presence, target_levels, level_weight: float,
@@ -147,8 +156,12 @@ def batch_source(config: EstimatorTrainConfig, ops: list[str]):
             if "label_error" in batch:
                 raise LabelError(batch["label_error"])
             rng = np.random.default_rng(sample_seed(config.seed, step, ESTIMATOR_CROP))
+            lq, presence, level = redraw_single(
+                batch["lq"], batch["gt"], batch["presence"], batch["level"], ops,
+                config.single_count,
+                np.random.default_rng(sample_seed(config.seed, step, ESTIMATOR_SINGLE)))
             lq, presence, level = redraw_wide(
-                batch["lq"], batch["gt"], batch["presence"], batch["level"], beyond,
+                lq, batch["gt"], presence, level, beyond,
                 config.wide_count,
                 np.random.default_rng(sample_seed(config.seed, step, ESTIMATOR_WIDE)))
             yield (aligned_crop(lq, config.patch, rng), torch.from_numpy(presence),
