@@ -89,8 +89,10 @@ def test_labels_derived_in_loader_workers_are_the_records_labels(prod_shards):
 
 def test_a_share_of_each_batch_is_redrawn_beyond_the_sampled_range(prod_shards):
     ops = shard_ops(str(prod_shards))
-    config = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.25)
-    plain = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.0)
+    config = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.25,
+                                  single_share=0.0)
+    plain = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.0,
+                                 single_share=0.0)
     lq, presence, level = next(batch_source(config, ops)(0))
     lq_plain, presence_plain, _ = next(batch_source(plain, ops)(0))
     redrawn = [i for i in range(8) if not torch.equal(lq[i], lq_plain[i])]
@@ -108,7 +110,8 @@ def test_a_share_of_each_batch_is_redrawn_as_one_op_of_the_pool(prod_shards):
     ops = shard_ops(str(prod_shards))
     config = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.0,
                                   single_share=0.5)
-    plain = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.0)
+    plain = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.0,
+                                 single_share=0.0)
     lq, presence, level = next(batch_source(config, ops)(0))
     lq_plain, presence_plain, _ = next(batch_source(plain, ops)(0))
     redrawn = [i for i in range(8) if not torch.equal(lq[i], lq_plain[i])]
@@ -131,7 +134,7 @@ def test_runs_from_before_the_wide_redraws_still_resume(tmp_path, prod_shards, t
     (old / "model.safetensors").unlink()
     legacy = EstimatorTrainConfig(str(prod_shards), str(old), steps=4, batch=4, patch=32,
                                   ckpt_every=2, progress=False, level_span=1.0, wide_share=0.0,
-                                  head_crops=0)
+                                  single_share=0.0, head_crops=0)
     train_estimator(legacy, resume=True)  # no "started with other options"
     with pytest.raises(EstimatorTrainError, match="level_span"):
         train_estimator(EstimatorTrainConfig(str(prod_shards), str(old), steps=4, batch=4,

@@ -127,7 +127,8 @@ def training_commands(shards: Path, model_file: Path, out: Path) -> dict[str, tu
                    "lora", "--steps", "1", "--batch", "1", "--patch", "16",
                    "--test-count", "1", "--device", "cpu", "--out", out),
         "estimator train": ("trainer", "estimator", "train", shards, "--steps", "1", "--batch",
-                            "2", "--patch", "16", "--device", "cpu", "--out", out),
+                            "2", "--patch", "16", "--head-crops", "8", "--device", "cpu",
+                            "--out", out),
     }
 
 

@@ -5,8 +5,8 @@ checkpoints, and exact resume (the batch stream is deterministic and skipped to 
 Inputs keep JPEG's 8x8 grid: whole shard samples are read (flips and quarter turns of a square
 whose side is a multiple of 8 keep the grid on multiples of 8), then cropped at offsets that
 are multiples of 8. A share of each batch is redrawn as one op of the pool alone (`singles`),
-and a share beyond the sampled range (`wide`). After the steps the head is refitted on frozen features of another pass over the shards
-(`headfit`).
+and a share beyond the sampled range (`wide`). After the steps the head is refitted on frozen
+features of another pass over the shards (`headfit`).
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class EstimatorTrainConfig:
     level_weight: float = 2.0
     level_span: float = LEVEL_SPAN
     wide_share: float = 0.125
-    single_share: float = 0.0
+    single_share: float = 0.5
     head_crops: int = 8192
     seed: int = 0
     device: str = "cpu"
