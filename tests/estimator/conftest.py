@@ -33,3 +33,17 @@ def trained(tmp_path_factory, prod_shards):
     train_estimator(EstimatorTrainConfig(str(prod_shards), str(out), steps=4, batch=4, patch=32, head_crops=8,
                                          ckpt_every=2, progress=False))
     return out
+
+
+@pytest.fixture
+def uint8_batch():
+    """A factory of (gt, lq, presence, level): uint8 B x 3 x side x side clean images as the
+    shards store them, lq half as bright, labels of a chain of all 7 ops at level 0.5."""
+    import numpy as np
+    import torch
+
+    def make(count=4, side=32, seed=0):
+        rng = np.random.default_rng(seed)
+        gt = torch.from_numpy(rng.integers(51, 205, (count, 3, side, side), dtype=np.uint8))
+        return gt, gt // 2, np.ones((count, 7), np.float32), np.full((count, 7), 0.5, np.float32)
+    return make

@@ -12,15 +12,8 @@ from degrade.registry import CANONICAL_ORDER, OPS
 from trainer.estimator.singles import redraw_single
 
 
-def _batch(count=4, side=32, seed=0):
-    """uint8 gt and lq (as the shards store them) with labels of a chain of every op."""
-    rng = np.random.default_rng(seed)
-    gt = torch.from_numpy(rng.integers(51, 205, (count, 3, side, side), dtype=np.uint8))
-    return gt, gt // 2, np.ones((count, 7), np.float32), np.full((count, 7), 0.5, np.float32)
-
-
-def test_a_redraw_is_the_clean_image_under_gaussian_noise_of_the_labelled_sigma():
-    gt, lq, presence, level = _batch(count=64, side=64)
+def test_a_redraw_is_the_clean_image_under_gaussian_noise_of_the_labelled_sigma(uint8_batch):
+    gt, lq, presence, level = uint8_batch(count=64, side=64)
     new_lq, new_presence, new_level = redraw_single(lq, gt, presence, level, ["gaussian_noise"],
                                                     5, np.random.default_rng(1))
     changed = [i for i in range(64) if not torch.equal(new_lq[i], lq[i])]
@@ -34,11 +27,12 @@ def test_a_redraw_is_the_clean_image_under_gaussian_noise_of_the_labelled_sigma(
         assert np.std(residual) == pytest.approx(np.hypot(sigma, 0.29), rel=0.1, abs=0.3)
     unchanged = [i for i in range(64) if i not in changed]
     assert np.array_equal(new_presence[unchanged], presence[unchanged])
-    assert (presence == 1).all() and torch.equal(lq, _batch(count=64, side=64)[1])  # inputs kept
+    # the inputs are kept
+    assert (presence == 1).all() and torch.equal(lq, uint8_batch(count=64, side=64)[1])
 
 
-def test_a_jpeg_redraw_matches_an_independent_encoder_at_the_labelled_quality():
-    gt, lq, presence, level = _batch(count=3, side=32)
+def test_a_jpeg_redraw_matches_an_independent_encoder_at_the_labelled_quality(uint8_batch):
+    gt, lq, presence, level = uint8_batch(count=3, side=32)
     new_lq, new_presence, new_level = redraw_single(lq, gt, presence, level, ["jpeg"], 3,
                                                     np.random.default_rng(2))
     severity = OPS["jpeg"].severity
@@ -53,8 +47,8 @@ def test_a_jpeg_redraw_matches_an_independent_encoder_at_the_labelled_quality():
         assert np.abs(ours - reference).mean() < 1.5  # two libjpeg builds: rounding differs
 
 
-def test_every_op_of_the_pool_is_drawn_about_equally_often():
-    gt, lq, presence, level = _batch(count=16, side=16)
+def test_every_op_of_the_pool_is_drawn_about_equally_often(uint8_batch):
+    gt, lq, presence, level = uint8_batch(count=16, side=16)
     ops = list(CANONICAL_ORDER)
     counts = np.zeros(len(ops))
     rng = np.random.default_rng(3)
@@ -67,8 +61,8 @@ def test_every_op_of_the_pool_is_drawn_about_equally_often():
     assert np.all(np.abs(counts - expected) < 45), counts
 
 
-def test_a_redraw_takes_8_bit_images_only_and_no_count_leaves_the_batch_alone():
-    gt, lq, presence, level = _batch()
+def test_a_redraw_takes_8_bit_images_only_and_no_count_leaves_the_batch_alone(uint8_batch):
+    gt, lq, presence, level = uint8_batch()
     with pytest.raises(ValueError, match="uint8"):
         redraw_single(lq.float() / 255, gt, presence, level, ["jpeg"], 1,
                       np.random.default_rng(0))

@@ -87,37 +87,23 @@ def test_labels_derived_in_loader_workers_are_the_records_labels(prod_shards):
         assert np.array_equal(batch["level"], level) and presence.any()
 
 
-def test_a_share_of_each_batch_is_redrawn_beyond_the_sampled_range(prod_shards):
+@pytest.mark.parametrize("share,count,settable,low,top", [
+    ("wide_share", 2, ("gaussian_noise", "jpeg"), 0.09, 3.0),  # from the floor up to the span
+    ("single_share", 4, None, 0.0, 1.0)])  # one op of the pool, inside the sampled range
+def test_a_share_of_each_batch_is_redrawn_as_one_op_alone(prod_shards, share, count, settable,
+                                                          low, top):
     ops = shard_ops(str(prod_shards))
-    config = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.25,
-                                  single_share=0.0)
-    plain = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.0,
-                                 single_share=0.0)
+    shares = {"wide_share": 0.0, "single_share": 0.0}
+    config = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32,
+                                  **dict(shares, **{share: count / 8}))
+    plain = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, **shares)
     lq, presence, level = next(batch_source(config, ops)(0))
     lq_plain, presence_plain, _ = next(batch_source(plain, ops)(0))
     redrawn = [i for i in range(8) if not torch.equal(lq[i], lq_plain[i])]
-    assert config.wide_count == 2 and len(redrawn) == 2
-    for i in redrawn:  # one settable op alone, at a level from its floor up to the span
-        assert presence[i].sum() == 1
-        op = ops[int(presence[i].argmax())]
-        assert op in ("gaussian_noise", "jpeg")
-        assert 0.09 < level[i].max() <= 3.0
-    again = next(batch_source(config, ops)(0))  # the same batch for the same seed and step
-    assert torch.equal(again[0], lq) and torch.equal(again[2], level)
-
-
-def test_a_share_of_each_batch_is_redrawn_as_one_op_of_the_pool(prod_shards):
-    ops = shard_ops(str(prod_shards))
-    config = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.0,
-                                  single_share=0.5)
-    plain = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, wide_share=0.0,
-                                 single_share=0.0)
-    lq, presence, level = next(batch_source(config, ops)(0))
-    lq_plain, presence_plain, _ = next(batch_source(plain, ops)(0))
-    redrawn = [i for i in range(8) if not torch.equal(lq[i], lq_plain[i])]
-    assert config.single_count == 4 and len(redrawn) == 4
-    for i in redrawn:  # one op alone, at a level inside the sampled range
-        assert presence[i].sum() == 1 and 0.0 <= level[i].max() <= 1.0
+    assert config.wide_count + config.single_count == count and len(redrawn) == count
+    for i in redrawn:  # one op alone, at a level from `low` up to `top`
+        assert presence[i].sum() == 1 and low <= level[i].max() <= top
+        assert settable is None or ops[int(presence[i].argmax())] in settable
     kept = [i for i in range(8) if i not in redrawn]
     assert torch.equal(presence[kept], presence_plain[kept])
     again = next(batch_source(config, ops)(0))  # the same batch for the same seed and step

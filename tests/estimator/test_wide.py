@@ -27,15 +27,8 @@ def test_the_settable_ops_of_the_default_pool_and_their_ranges():
     assert settable_ceiling("jpeg", 1.2) == 1.2  # inside the limit: the span itself
 
 
-def _batch(count=4, side=32, seed=0):
-    """uint8 gt and lq (as the shards store them) with labels."""
-    rng = np.random.default_rng(seed)
-    gt = torch.from_numpy(rng.integers(51, 205, (count, 3, side, side), dtype=np.uint8))
-    return gt, gt // 2, np.ones((count, 7), np.float32), np.full((count, 7), 0.5, np.float32)
-
-
-def test_a_redraw_is_the_clean_image_under_one_op_labelled_with_its_level():
-    gt, lq, presence, level = _batch(count=64, side=64)
+def test_a_redraw_is_the_clean_image_under_one_op_labelled_with_its_level(uint8_batch):
+    gt, lq, presence, level = uint8_batch(count=64, side=64)
     noise = WideOp("gaussian_noise", 0, 2.0, 2.0)  # sigma 60 exactly
     new_lq, new_presence, new_level = redraw_wide(lq, gt, presence, level, [noise], 3,
                                                   np.random.default_rng(1))
@@ -49,11 +42,12 @@ def test_a_redraw_is_the_clean_image_under_one_op_labelled_with_its_level():
         assert np.std(residual) == pytest.approx(60, rel=0.12)
     unchanged = [i for i in range(64) if i not in changed]
     assert np.array_equal(new_presence[unchanged], presence[unchanged])
-    assert (presence == 1).all() and torch.equal(lq, _batch(count=64, side=64)[1])  # inputs kept
+    # the inputs are kept
+    assert (presence == 1).all() and torch.equal(lq, uint8_batch(count=64, side=64)[1])
 
 
-def test_a_jpeg_redraw_matches_an_independent_encoder_at_the_labelled_quality():
-    gt, lq, presence, level = _batch(count=2, side=32)
+def test_a_jpeg_redraw_matches_an_independent_encoder_at_the_labelled_quality(uint8_batch):
+    gt, lq, presence, level = uint8_batch(count=2, side=32)
     jpeg = WideOp("jpeg", 5, 1.25, 1.25)  # quality 12.5 -> snapped to 12 or 13
     new_lq, _, new_level = redraw_wide(lq, gt, presence, level, [jpeg], 2,
                                        np.random.default_rng(0))
@@ -68,15 +62,15 @@ def test_a_jpeg_redraw_matches_an_independent_encoder_at_the_labelled_quality():
     assert np.abs(ours - reference).mean() < 1.5  # two libjpeg builds: rounding differs
 
 
-def test_a_redraw_takes_8_bit_images_only():
-    gt, lq, presence, level = _batch()
+def test_a_redraw_takes_8_bit_images_only(uint8_batch):
+    gt, lq, presence, level = uint8_batch()
     with pytest.raises(ValueError, match="uint8"):
         redraw_wide(lq.float() / 255, gt, presence, level, wide_ops(["jpeg"], 3.0), 1,
                     np.random.default_rng(0))
 
 
-def test_no_ops_or_no_count_leaves_the_batch_alone():
-    gt, lq, presence, level = _batch()
+def test_no_ops_or_no_count_leaves_the_batch_alone(uint8_batch):
+    gt, lq, presence, level = uint8_batch()
     same = redraw_wide(lq, gt, presence, level, [], 2, np.random.default_rng(0))
     assert same[0] is lq
     same = redraw_wide(lq, gt, presence, level, wide_ops(["jpeg"], 3.0), 0,

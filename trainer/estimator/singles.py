@@ -1,6 +1,7 @@
 """Single-op training samples: some images of each training batch are redrawn as their clean
-crop under one op of the pool, with params from the op's own sampler (PROD's ranges), labelled
-with that op alone at its level.
+crop under one op alone, labelled with that op alone at its level. `redraw_samples` is the
+shared mechanics; `redraw_single` draws the op from the whole pool with PROD's own params
+(`wide.redraw_wide` draws beyond PROD's ranges).
 
 Shards hold PROD chains of 1 to N ops, so an image degraded by one op alone is rare in training
 (1 / N of the chains, split over K ops), while single degradations are what the estimator's
@@ -8,36 +9,54 @@ targets measure and what a photograph most often carries.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from degrade.imageconv import float_to_uint8, uint8_to_float
 
+# rng -> (column of the op in the estimator's list, op name, params, label level)
+OpDraw = Callable[[np.random.Generator], tuple[int, str, dict, float]]
+
+
+def redraw_samples(lq: torch.Tensor, gt: torch.Tensor, presence: np.ndarray, level: np.ndarray,
+                   count: int, rng: np.random.Generator, draw: OpDraw, caller: str):
+    """Replace `count` samples of the batch (chosen by `rng`) by their clean image `gt` under
+    the op `draw(rng)` gives; their labels become that op alone at its level. `lq` and `gt`
+    are uint8 B x 3 x H x W, as the shards store them. Returns new (lq, presence, level); the
+    inputs are not modified."""
+    from degrade.registry import OPS
+
+    if count <= 0:
+        return lq, presence, level
+    if lq.dtype != torch.uint8 or gt.dtype != torch.uint8:
+        raise ValueError(f"{caller} takes uint8 images, got {lq.dtype} and {gt.dtype}")
+    lq, presence, level = lq.clone(), presence.copy(), level.copy()
+    for sample in rng.permutation(lq.shape[0])[:count]:
+        column, name, params, value = draw(rng)
+        clean = uint8_to_float(np.ascontiguousarray(gt[sample].permute(1, 2, 0).numpy()))
+        degraded = float_to_uint8(OPS[name].apply(clean, params))
+        lq[sample] = torch.from_numpy(degraded).permute(2, 0, 1)
+        presence[sample] = 0.0
+        level[sample] = 0.0
+        presence[sample, column] = 1.0
+        level[sample, column] = value
+    return lq, presence, level
+
 
 def redraw_single(lq: torch.Tensor, gt: torch.Tensor, presence: np.ndarray, level: np.ndarray,
                   ops: Sequence[str], count: int, rng: np.random.Generator):
-    """Replace `count` samples of the batch (chosen by `rng`) by their clean image `gt` under
-    one op of `ops` (the estimator's op list, chosen uniformly) with params drawn as PROD draws
-    them; their labels become that op alone at its level. `lq` and `gt` are uint8
-    B x 3 x H x W, as the shards store them. Returns new (lq, presence, level); the inputs are
-    not modified."""
+    """`redraw_samples` with one op of `ops` (the estimator's op list, chosen uniformly) and
+    params drawn as PROD draws them, labelled at the op's level."""
     from degrade.registry import OPS
 
-    if not ops or count <= 0:
+    def draw(rng):
+        column = int(rng.integers(len(ops)))
+        op = OPS[ops[column]]
+        params = op.sample_params(rng, tuple(gt.shape[2:]) + (3,))
+        return column, ops[column], params, op.severity.level(params)
+
+    if not ops:
         return lq, presence, level
-    if lq.dtype != torch.uint8 or gt.dtype != torch.uint8:
-        raise ValueError(f"redraw_single takes uint8 images, got {lq.dtype} and {gt.dtype}")
-    lq, presence, level = lq.clone(), presence.copy(), level.copy()
-    for sample in rng.permutation(lq.shape[0])[:count]:
-        index = int(rng.integers(len(ops)))
-        op = OPS[ops[index]]
-        clean = uint8_to_float(np.ascontiguousarray(gt[sample].permute(1, 2, 0).numpy()))
-        params = op.sample_params(rng, clean.shape)
-        lq[sample] = torch.from_numpy(float_to_uint8(op.apply(clean, params))).permute(2, 0, 1)
-        presence[sample] = 0.0
-        level[sample] = 0.0
-        presence[sample, index] = 1.0
-        level[sample, index] = op.severity.level(params)
-    return lq, presence, level
+    return redraw_samples(lq, gt, presence, level, count, rng, draw, "redraw_single")

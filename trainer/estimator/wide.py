@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from degrade.imageconv import float_to_uint8, uint8_to_float
+from trainer.estimator.singles import redraw_samples
 
 
 @dataclass(frozen=True)
@@ -65,27 +65,16 @@ def level_ceilings(ops: tuple[str, ...], level_span: float) -> np.ndarray:
 
 def redraw_wide(lq: torch.Tensor, gt: torch.Tensor, presence: np.ndarray, level: np.ndarray,
                 ops: Sequence[WideOp], count: int, rng: np.random.Generator):
-    """Replace `count` samples of the batch (chosen by `rng`) by their clean image `gt` under
-    one op of `ops` at a level drawn uniformly from its range; their labels become that op
-    alone at that level. `lq` and `gt` are uint8 B x 3 x H x W, as the shards store them.
-    Returns new (lq, presence, level); the inputs are not modified."""
+    """`singles.redraw_samples` with one op of `ops` at a level drawn uniformly from its range,
+    labelled at that level."""
     from degrade.registry import OPS
 
-    if not ops or count <= 0:
-        return lq, presence, level
-    if lq.dtype != torch.uint8 or gt.dtype != torch.uint8:
-        raise ValueError(f"redraw_wide takes uint8 images, got {lq.dtype} and {gt.dtype}")
-    lq, presence, level = lq.clone(), presence.copy(), level.copy()
-    for sample in rng.permutation(lq.shape[0])[:count]:
+    def draw(rng):
         op = ops[int(rng.integers(len(ops)))]
         severity = OPS[op.name].severity
         natural = severity.snap(severity.natural(rng.uniform(op.low, op.high)))
-        params = severity.params_at(natural, rng)
-        clean = uint8_to_float(np.ascontiguousarray(gt[sample].permute(1, 2, 0).numpy()))
-        degraded = OPS[op.name].apply(clean, params)
-        lq[sample] = torch.from_numpy(float_to_uint8(degraded)).permute(2, 0, 1)
-        presence[sample] = 0.0
-        level[sample] = 0.0
-        presence[sample, op.index] = 1.0
-        level[sample, op.index] = severity.linear_level(natural)
-    return lq, presence, level
+        return op.index, op.name, severity.params_at(natural, rng), severity.linear_level(natural)
+
+    if not ops:
+        return lq, presence, level
+    return redraw_samples(lq, gt, presence, level, count, rng, draw, "redraw_wide")
