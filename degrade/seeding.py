@@ -82,6 +82,9 @@ ESTIMATOR_WIDE = register_stream("estimator_wide", 151, use="which samples of th
 ESTIMATOR_SINGLE = register_stream("estimator_single", 152, use="which samples of the estimator's "
                                                              "training batch `index` are redrawn "
                                                              "as one op of the pool, and how")
+ESTIMATOR_CAMERA = register_stream("estimator_camera", 153, use="which samples of the estimator's "
+                                                             "head-refit batch `index` are redrawn "
+                                                             "as camera-like noise then JPEG")
 MIXED_TEST = register_stream("mixed_test", 300, 32, use="a mixed test image's degradations, one "
                                                       "per (task families, strength); "
                                                       "trainer.mixtures.stream_member")

@@ -22,7 +22,8 @@ def test_stream_numbers_keep_the_values_they_had_before_they_had_names():
                        "study_task_train": (20, 20), "study_task_test": (40, 10),
                        "study_run": (50, 50), "task_redraw": (101, 7),
                        "estimator_crop": (150, 1), "estimator_wide": (151, 1),
-                       "estimator_single": (152, 1), "level_degrade": (160, 1),
+                       "estimator_single": (152, 1), "estimator_camera": (153, 1),
+                       "level_degrade": (160, 1),
                        "level_test": (161, 1), "mixed_test": (300, 32)}
     assert sample_seed(0, 5, CHAIN) == sample_seed(0, 5) == 692901463183070792
     assert sample_seed(0, 0, TASK_REDRAW, 0) == 6995782103485612395  # stream number 101

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -233,3 +234,18 @@ def test_a_record_it_cannot_label_stops_training_with_one_line_from_any_worker(
     with pytest.raises(LabelError) as caught:
         next(batch_source(config, ops)(0))
     assert str(caught.value) == "the record names an unknown op 'no_such_op'"
+
+
+def test_the_head_refits_batches_hold_a_camera_like_share(prod_shards, trained):
+    ops = shard_ops(str(prod_shards))
+    shares = {"wide_share": 0.0, "single_share": 0.0}
+    config = EstimatorTrainConfig(str(prod_shards), "unused", batch=8, patch=32, **shares)
+    lq, presence, _ = next(batch_source(config, ops, camera_share=0.5)(0))
+    lq_plain, _, _ = next(batch_source(config, ops)(0))
+    redrawn = [i for i in range(8) if not torch.equal(lq[i], lq_plain[i])]
+    assert len(redrawn) == 4
+    for i in redrawn:  # Gaussian noise then JPEG, or JPEG alone, labelled with what it holds
+        assert sorted(ops[j] for j in np.flatnonzero(presence[i])) in (
+            ["gaussian_noise", "jpeg"], ["jpeg"])
+    _, metadata = load_estimator(trained)
+    assert metadata["training"]["head_refit"]["camera_share"] == 0.0  # the default, recorded

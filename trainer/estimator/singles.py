@@ -1,7 +1,8 @@
 """Single-op training samples: some images of each training batch are redrawn as their clean
 crop under one op alone, labelled with that op alone at its level. `redraw_samples` is the
-shared mechanics; `redraw_single` draws the op from the whole pool with PROD's own params
-(`wide.redraw_wide` draws beyond PROD's ranges).
+shared mechanics (a short chain of drawn steps, labelled with them); `redraw_single` draws one
+op from the whole pool with PROD's own params (`wide.redraw_wide` draws beyond PROD's ranges,
+`camera.redraw_camera` a camera's faint noise then JPEG).
 
 Shards hold PROD chains of 1 to N ops, so an image degraded by one op alone is rare in training
 (1 / N of the chains, split over K ops), while single degradations are what the estimator's
@@ -16,14 +17,15 @@ import torch
 
 from degrade.imageconv import float_to_uint8, uint8_to_float
 
-# rng -> (column of the op in the estimator's list, op name, params, label level)
-OpDraw = Callable[[np.random.Generator], tuple[int, str, dict, float]]
+# rng -> the steps to apply in order: (column of the op in the estimator's list, op name,
+# params, label level) each
+OpDraw = Callable[[np.random.Generator], list[tuple[int, str, dict, float]]]
 
 
 def redraw_samples(lq: torch.Tensor, gt: torch.Tensor, presence: np.ndarray, level: np.ndarray,
                    count: int, rng: np.random.Generator, draw: OpDraw, caller: str):
     """Replace `count` samples of the batch (chosen by `rng`) by their clean image `gt` under
-    the op `draw(rng)` gives; their labels become that op alone at its level. `lq` and `gt`
+    the steps `draw(rng)` gives; their labels become those ops alone at their levels. `lq` and `gt`
     are uint8 B x 3 x H x W, as the shards store them. Returns new (lq, presence, level); the
     inputs are not modified."""
     from degrade.registry import OPS
@@ -34,14 +36,15 @@ def redraw_samples(lq: torch.Tensor, gt: torch.Tensor, presence: np.ndarray, lev
         raise ValueError(f"{caller} takes uint8 images, got {lq.dtype} and {gt.dtype}")
     lq, presence, level = lq.clone(), presence.copy(), level.copy()
     for sample in rng.permutation(lq.shape[0])[:count]:
-        column, name, params, value = draw(rng)
-        clean = uint8_to_float(np.ascontiguousarray(gt[sample].permute(1, 2, 0).numpy()))
-        degraded = float_to_uint8(OPS[name].apply(clean, params))
-        lq[sample] = torch.from_numpy(degraded).permute(2, 0, 1)
+        steps = draw(rng)
+        image = uint8_to_float(np.ascontiguousarray(gt[sample].permute(1, 2, 0).numpy()))
         presence[sample] = 0.0
         level[sample] = 0.0
-        presence[sample, column] = 1.0
-        level[sample, column] = value
+        for column, name, params, value in steps:
+            image = OPS[name].apply(image, params)
+            presence[sample, column] = 1.0
+            level[sample, column] = max(level[sample, column], value)
+        lq[sample] = torch.from_numpy(float_to_uint8(image)).permute(2, 0, 1)
     return lq, presence, level
 
 
@@ -55,7 +58,7 @@ def redraw_single(lq: torch.Tensor, gt: torch.Tensor, presence: np.ndarray, leve
         column = int(rng.integers(len(ops)))
         op = OPS[ops[column]]
         params = op.sample_params(rng, tuple(gt.shape[2:]) + (3,))
-        return column, ops[column], params, op.severity.level(params)
+        return [(column, ops[column], params, op.severity.level(params))]
 
     if not ops:
         return lq, presence, level

@@ -6,7 +6,7 @@ Inputs keep JPEG's 8x8 grid: whole shard samples are read (flips and quarter tur
 whose side is a multiple of 8 keep the grid on multiples of 8), then cropped at offsets that
 are multiples of 8. A share of each batch is redrawn as one op of the pool alone (`singles`),
 and a share beyond the sampled range (`wide`). After the steps the head is refitted on frozen
-features of another pass over the shards (`headfit`).
+features of another pass over the shards (`headfit`), a share of it camera-like (`camera`).
 """
 from __future__ import annotations
 
@@ -23,10 +23,12 @@ import torch
 import torch.nn.functional as F
 
 from degrade.errors import ConfigError, KitError
-from degrade.seeding import ESTIMATOR_CROP, ESTIMATOR_SINGLE, ESTIMATOR_WIDE, sample_seed
+from degrade.seeding import (ESTIMATOR_CAMERA, ESTIMATOR_CROP, ESTIMATOR_SINGLE, ESTIMATOR_WIDE,
+                             sample_seed)
 from pipelines.files import remove_stale_temporaries, write_text_atomically
 from pipelines.folderlock import folder_lock
 from trainer import checkpoint as ckpt
+from trainer.estimator.camera import redraw_camera
 from trainer.estimator.files import estimator_metadata, save_estimator
 from trainer.estimator.headfit import HeadFit, collect_features, refit_head
 from trainer.estimator.labels import BatchLabeller, LabelError, pool_of_shards
@@ -57,6 +59,7 @@ class EstimatorTrainConfig:
     wide_share: float = 0.125
     single_share: float = 0.5
     head_crops: int = 8192
+    head_camera_share: float = 0.0
     seed: int = 0
     device: str = "cpu"
     workers: int = 0
@@ -81,7 +84,7 @@ class EstimatorTrainConfig:
                                             f"{self.level_span}")
         if self.head_crops < 0:
             raise ConfigError("head_crops", f"must be >= 0, got {self.head_crops}")
-        for name in ("wide_share", "single_share"):
+        for name in ("wide_share", "single_share", "head_camera_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(name, f"must be in [0, 1], got {getattr(self, name)}")
 
@@ -97,7 +100,8 @@ class EstimatorTrainConfig:
 
     def identity(self) -> dict:
         """The fields a resumed run must share with the original (the head refit comes after
-        every step, from the last checkpoint, so a resumed run may change `head_crops`)."""
+        every step, from the last checkpoint, so a resumed run may change `head_crops` and
+        `head_camera_share`)."""
         fields = asdict(self)
         return {k: fields[k] for k in ("steps", "batch", "patch", "lr", "weight_decay",
                                        "level_weight", "level_span", "wide_share", "single_share",
@@ -136,11 +140,12 @@ def aligned_crop(images: torch.Tensor, patch: int, rng: np.random.Generator) -> 
     return images[..., y:y + patch, x:x + patch]
 
 
-def batch_source(config: EstimatorTrainConfig, ops: list[str]):
+def batch_source(config: EstimatorTrainConfig, ops: list[str], camera_share: float = 0.0):
     """`source(start)`: (lq uint8 B x 3 x patch x patch, presence, level) batches from batch
     number `start` on; endless, the same for the same seed and worker count. Images stay
     8-bit until `model_input` (a quarter of the bytes to move, and scaled on the device);
-    labels are derived in the loader's workers."""
+    labels are derived in the loader's workers. `camera_share` of each batch is redrawn
+    camera-like (the head refit's batches)."""
     from pipelines.reader import train_loader
 
     def endless() -> Iterator[dict]:
@@ -164,6 +169,9 @@ def batch_source(config: EstimatorTrainConfig, ops: list[str]):
                 lq, batch["gt"], presence, level, beyond,
                 config.wide_count,
                 np.random.default_rng(sample_seed(config.seed, step, ESTIMATOR_WIDE)))
+            lq, presence, level = redraw_camera(
+                lq, batch["gt"], presence, level, ops, int(round(camera_share * config.batch)),
+                np.random.default_rng(sample_seed(config.seed, step, ESTIMATOR_CAMERA)))
             yield (aligned_crop(lq, config.patch, rng), torch.from_numpy(presence),
                    torch.from_numpy(level))
     return source
@@ -321,8 +329,10 @@ def _train_in_locked_folder(config: EstimatorTrainConfig, ops: list[str],
 
 def _refit_head(model, config: EstimatorTrainConfig, ops: list[str]) -> dict:
     """The head refitted on features of `head_crops` crops of another pass over the shards (the
-    stream of seed + 1: no need to read through the training steps' batches to reach it)."""
-    batches = batch_source(replace(config, seed=config.seed + 1), ops)(0)
+    stream of seed + 1: no need to read through the training steps' batches to reach it), a
+    `head_camera_share` of them camera-like."""
+    batches = batch_source(replace(config, seed=config.seed + 1), ops,
+                           config.head_camera_share)(0)
     features = collect_features(model, batches, config.head_crops, config.device,
                                 config.progress)
     return refit_head(model, *features, HeadFit(level_weight=config.level_weight,
@@ -332,7 +342,7 @@ def _refit_head(model, config: EstimatorTrainConfig, ops: list[str]) -> dict:
 def _training_info(config: EstimatorTrainConfig, head: dict | None = None) -> dict:
     info = {"shards": str(config.shards), **config.identity()}
     if head is not None:
-        info["head_refit"] = head
+        info["head_refit"] = dict(head, camera_share=config.head_camera_share)
     return {"training": info}
 
 

@@ -73,7 +73,8 @@ def redraw_wide(lq: torch.Tensor, gt: torch.Tensor, presence: np.ndarray, level:
         op = ops[int(rng.integers(len(ops)))]
         severity = OPS[op.name].severity
         natural = severity.snap(severity.natural(rng.uniform(op.low, op.high)))
-        return op.index, op.name, severity.params_at(natural, rng), severity.linear_level(natural)
+        return [(op.index, op.name, severity.params_at(natural, rng),
+                 severity.linear_level(natural))]
 
     if not ops:
         return lq, presence, level
