@@ -188,6 +188,7 @@ def test_refuses_to_mix_runs_and_to_resume_other_options(prod_shards, trained):
     ({"steps": 0}, ConfigError, "steps: must be at least 1"),
     ({"wide_share": 1.5}, ConfigError, "wide_share: must be in"),
     ({"single_share": -0.1}, ConfigError, "single_share: must be in"),
+    ({"head_camera_share": 1.5}, ConfigError, "head_camera_share: must be in"),
     ({"level_span": 0.5}, ConfigError, "level_span: must be at least 1"),
     ({"head_crops": -1}, ConfigError, "head_crops: must be >= 0")])
 def test_bad_options_are_named(tmp_path, prod_shards, overrides, error, message):
