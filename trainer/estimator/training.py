@@ -6,7 +6,8 @@ Inputs keep JPEG's 8x8 grid: whole shard samples are read (flips and quarter tur
 whose side is a multiple of 8 keep the grid on multiples of 8), then cropped at offsets that
 are multiples of 8. A share of each batch is redrawn as one op of the pool alone (`singles`),
 and a share beyond the sampled range (`wide`). After the steps the head is refitted on frozen
-features of another pass over the shards (`headfit`), a share of it camera-like (`camera`).
+features of another pass over the shards (`headfit`), optionally a share of it camera-like
+(`camera`, off by default).
 """
 from __future__ import annotations
 
