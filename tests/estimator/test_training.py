@@ -189,6 +189,7 @@ def test_refuses_to_mix_runs_and_to_resume_other_options(prod_shards, trained):
     ({"wide_share": 1.5}, ConfigError, "wide_share: must be in"),
     ({"single_share": -0.1}, ConfigError, "single_share: must be in"),
     ({"head_camera_share": 1.5}, ConfigError, "head_camera_share: must be in"),
+    ({"camera_share": -0.5}, ConfigError, "camera_share: must be in"),
     ({"level_span": 0.5}, ConfigError, "level_span: must be at least 1"),
     ({"head_crops": -1}, ConfigError, "head_crops: must be >= 0")])
 def test_bad_options_are_named(tmp_path, prod_shards, overrides, error, message):
@@ -250,3 +251,23 @@ def test_the_head_refits_batches_hold_a_camera_like_share(prod_shards, trained):
             ["gaussian_noise", "jpeg"], ["jpeg"])
     _, metadata = load_estimator(trained)
     assert metadata["training"]["head_refit"]["camera_share"] == 0.0  # the default, recorded
+
+
+def test_the_steps_draw_the_configured_camera_share_and_a_resume_keeps_it(
+        prod_shards, tmp_path, monkeypatch):
+    import trainer.estimator.training as training
+
+    shares, real = [], training.batch_source
+
+    def spy(config, ops, camera_share=0.0):
+        shares.append(camera_share)
+        return real(config, ops, camera_share)
+
+    monkeypatch.setattr(training, "batch_source", spy)
+    base = dict(steps=1, batch=2, patch=32, head_crops=0, progress=False)
+    out = tmp_path / "run"
+    train_estimator(EstimatorTrainConfig(str(prod_shards), str(out), camera_share=0.5, **base))
+    assert shares == [0.5]
+    assert json.loads((out / "run.json").read_text())["camera_share"] == 0.5
+    with pytest.raises(EstimatorTrainError, match="other camera_share"):
+        train_estimator(EstimatorTrainConfig(str(prod_shards), str(out), **base), resume=True)

@@ -45,15 +45,17 @@ def estimator():
               help="Share of each batch redrawn as its clean crop under one op of the pool, "
                    "drawn as PROD draws it (shards hold chains of 1-N ops, so one op alone is "
                    "rare in them; 0: shards only).")
+@click.option("--camera-share", type=float, default=0.0, show_default=True,
+              help="Share of each batch redrawn as a camera makes a photograph: half faint "
+                   "correlated, mostly grey noise (sigma 2-10) then JPEG 60-95, half JPEG alone "
+                   "(real photographs' noise; docs/estimator.md, ninth run).")
 @click.option("--head-crops", type=int, default=8192, show_default=True,
               help="Fresh crops whose frozen features the head is refitted on after the "
                    "steps (about 2 CPU minutes; 0: keep the head as trained).")
 @click.option("--head-camera-share", type=float, default=0.0, show_default=True,
-              help="Share of the head-refit crops redrawn as a camera makes them: half faint "
-                   "Gaussian noise (sigma 2-10) then JPEG 60-95, half JPEG alone. 0.25 reported "
-                   "15 of PolyU's 100 noisy photographs as noisy instead of 1, at a small cost "
-                   "on synthetic noise (docs/estimator.md); with --resume it refits a finished "
-                   "run's head.")
+              help="Share of the head-refit crops redrawn camera-like, as --camera-share "
+                   "draws them; with --resume it refits a finished run's head "
+                   "(docs/estimator.md).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--workers", type=int, default=0, show_default=True,
               help="Data-loading processes (0: in the training process).")
@@ -63,7 +65,7 @@ def estimator():
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(shards, out, steps, batch, patch, lr, seed, level_span, wide_share, single_share,
-          head_crops, head_camera_share, device, workers, threads, ckpt_every, resume, quiet):
+          camera_share, head_crops, head_camera_share, device, workers, threads, ckpt_every, resume, quiet):
     """Train an estimator on SHARDS (a build-shards folder; its records are the labels).
 
     The estimator covers the shards' op pool: per op, a presence probability and the level
@@ -101,7 +103,7 @@ def train(shards, out, steps, batch, patch, lr, seed, level_span, wide_share, si
     config = EstimatorTrainConfig(str(shards), str(out), steps=steps, batch=batch, patch=patch,
                                   lr=lr, seed=seed, level_span=level_span,
                                   wide_share=wide_share, single_share=single_share,
-                                  head_crops=head_crops, head_camera_share=head_camera_share,
+                                  camera_share=camera_share, head_crops=head_crops, head_camera_share=head_camera_share,
                                   device=device,
                                   workers=workers,
                                   ckpt_every=ckpt_every, progress=not quiet)

@@ -20,16 +20,25 @@ from degrade.imageconv import float_to_uint8, uint8_to_float
 # rng -> the steps to apply in order: (column of the op in the estimator's list, op name,
 # params, label level) each
 OpDraw = Callable[[np.random.Generator], list[tuple[int, str, dict, float]]]
+# (float image, step name, params) -> the image after the step
+StepApply = Callable[[np.ndarray, str, dict], np.ndarray]
+
+
+def apply_pool_op(image: np.ndarray, name: str, params: dict) -> np.ndarray:
+    """A step that is an op of the pool: the op's own apply."""
+    from degrade.registry import OPS
+
+    return OPS[name].apply(image, params)
 
 
 def redraw_samples(lq: torch.Tensor, gt: torch.Tensor, presence: np.ndarray, level: np.ndarray,
-                   count: int, rng: np.random.Generator, draw: OpDraw, caller: str):
+                   count: int, rng: np.random.Generator, draw: OpDraw, caller: str,
+                   apply_step: StepApply = apply_pool_op):
     """Replace `count` samples of the batch (chosen by `rng`) by their clean image `gt` under
-    the steps `draw(rng)` gives; their labels become those ops alone at their levels. `lq` and `gt`
-    are uint8 B x 3 x H x W, as the shards store them. Returns new (lq, presence, level); the
-    inputs are not modified."""
-    from degrade.registry import OPS
-
+    the steps `draw(rng)` gives, each applied by `apply_step` (the pool's ops by default); their
+    labels become the steps' columns alone at their levels. `lq` and `gt` are uint8
+    B x 3 x H x W, as the shards store them. Returns new (lq, presence, level); the inputs are
+    not modified."""
     if count <= 0:
         return lq, presence, level
     if lq.dtype != torch.uint8 or gt.dtype != torch.uint8:
@@ -41,7 +50,7 @@ def redraw_samples(lq: torch.Tensor, gt: torch.Tensor, presence: np.ndarray, lev
         presence[sample] = 0.0
         level[sample] = 0.0
         for column, name, params, value in steps:
-            image = OPS[name].apply(image, params)
+            image = apply_step(image, name, params)
             presence[sample, column] = 1.0
             level[sample, column] = max(level[sample, column], value)
         lq[sample] = torch.from_numpy(float_to_uint8(image)).permute(2, 0, 1)

@@ -59,6 +59,7 @@ class EstimatorTrainConfig:
     level_span: float = LEVEL_SPAN
     wide_share: float = 0.125
     single_share: float = 0.5
+    camera_share: float = 0.0
     head_crops: int = 8192
     head_camera_share: float = 0.0
     seed: int = 0
@@ -85,7 +86,8 @@ class EstimatorTrainConfig:
                                             f"{self.level_span}")
         if self.head_crops < 0:
             raise ConfigError("head_crops", f"must be >= 0, got {self.head_crops}")
-        for name in ("wide_share", "single_share", "head_camera_share"):
+        for name in ("wide_share", "single_share", "camera_share",
+                     "head_camera_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(name, f"must be in [0, 1], got {getattr(self, name)}")
 
@@ -106,11 +108,12 @@ class EstimatorTrainConfig:
         fields = asdict(self)
         return {k: fields[k] for k in ("steps", "batch", "patch", "lr", "weight_decay",
                                        "level_weight", "level_span", "wide_share", "single_share",
-                                       "seed")}
+                                       "camera_share", "seed")}
 
 
 # what runs saved before a field existed trained with (so that they still resume)
-LEGACY_IDENTITY = {"level_span": 1.0, "wide_share": 0.0, "single_share": 0.0}
+LEGACY_IDENTITY = {"level_span": 1.0, "wide_share": 0.0, "single_share": 0.0,
+                   "camera_share": 0.0}
 
 
 def estimator_loss(logits, levels, presence, target_levels, level_weight: float,
@@ -146,7 +149,7 @@ def batch_source(config: EstimatorTrainConfig, ops: list[str], camera_share: flo
     number `start` on; endless, the same for the same seed and worker count. Images stay
     8-bit until `model_input` (a quarter of the bytes to move, and scaled on the device);
     labels are derived in the loader's workers. `camera_share` of each batch is redrawn
-    camera-like (the head refit's batches)."""
+    camera-like (the config's for the steps, its head-refit share for the head refit)."""
     from pipelines.reader import train_loader
 
     def endless() -> Iterator[dict]:
@@ -358,7 +361,7 @@ def _run_steps(model, optimizer, config: EstimatorTrainConfig, ops: list[str],
     last = _last_logged_loss(out / METRICS_NAME)  # a resumed finished run runs no step
     model.train()
     try:
-        batches = batch_source(config, ops)(start)
+        batches = batch_source(config, ops, config.camera_share)(start)
         for step in range(start, config.steps):
             lq, presence, level = next(batches)
             lq = model_input(lq, config.device)
