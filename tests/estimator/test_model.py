@@ -318,38 +318,3 @@ def test_the_line_bank_feeds_the_trunk_and_older_estimators_load_without_it():
         assert model(torch.rand(2, 3, 24, 16))[0].shape == (2, 1)
     with pytest.raises(ValueError, match="multiple of 4"):
         DegradationEstimator(["rain"], line_angles=6)
-
-
-def _curve_median(x: torch.Tensor, occupied_bin: int) -> float:
-    """The noise curve's median (scaled log2 |residual|) in the one brightness bin in use."""
-    from trainer.estimator.model import CURVE_BINS, noise_curve
-
-    return float(noise_curve(x)[0, :2 * CURVE_BINS].reshape(CURVE_BINS, 2)[occupied_bin, 1])
-
-
-def test_the_coarse_noise_curve_reads_white_noise_halved_and_sees_spread_noise():
-    import torch.nn.functional as F
-
-    from trainer.estimator.camera import camera_noise
-
-    flat = np.full((256, 256, 3), 0.5, np.float32)
-
-    def curves(spread):
-        x = torch.from_numpy(camera_noise(flat, 8.0, spread, 0.3, seed=1)).permute(2, 0, 1)[None]
-        return _curve_median(x, 4), _curve_median(F.avg_pool2d(x, 2), 4)
-
-    fine, coarse = curves(0.0)
-    # averaging 2x2 independent pixels halves the noise's std: one log2 step, 1/3 scaled
-    assert fine - coarse == pytest.approx(1 / 3, abs=0.03)
-    fine, coarse = curves(1.0)
-    # noise spread by a 1 px Gaussian: the full-resolution residual loses most of it (3 log2
-    # steps under white noise of the same std), the 2x2 averages far less
-    assert coarse - fine > 0.5
-    model = DegradationEstimator(["gaussian_noise"], stem=8, phase=4, trunk=(8, 16), hidden=32)
-    assert model.config["curve_scales"] == [1, 2]
-    older = DegradationEstimator.from_config(
-        {k: v for k, v in model.config.items() if k != "curve_scales"})
-    assert older.curve_scales == (1,)
-    assert older.head[0].in_features == model.head[0].in_features - 8 * 3
-    with pytest.raises(ValueError, match="curve_scales must be divisors of 8"):
-        DegradationEstimator(["jpeg"], curve_scales=(3,))

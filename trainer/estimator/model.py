@@ -17,11 +17,7 @@ Two things the naive "conv stack + global pooling" misses are built in:
   like the square root of brightness; speckle: like brightness): a "noise curve" (robust
   quantiles of a full-resolution noise residual per brightness bin, in log2, see
   `noise_curve`) feeds the head. Estimators saved before it carry the older "noise profile"
-  (`noise_bins`, block energies) and still load. The curve is read at full resolution and on
-  the image averaged over 2x2 pixels (`curve_scales`): a camera's noise is spread over
-  neighbouring pixels by demosaicing, and a full-resolution residual, which cancels what is
-  smooth over 3 pixels, barely sees it; averaged, neighbours become one pixel and the noise
-  shows again. Estimators saved before it read full resolution only.
+  (`noise_bins`, block energies) and still load.
 - A family's presence ("some noise") is its own output: per-op logits spread a noisy image's
   probability over noise ops that look alike, so their maximum undersells the family. One more
   logit per family of two or more ops (trainer.tasks: noise, blur), trained on "any member
@@ -49,7 +45,6 @@ GRID = 8
 NOISE_QUANTILE = 0.25
 CURVE_BINS = 8
 CURVE_QUANTILES = (0.25, 0.5)
-CURVE_SCALES = (1, 2)  # full resolution and 2x2 averages (a camera's spread noise)
 # Immerkaer's noise-estimation mask [[1,-2,1],[-2,4,-2],[1,-2,1]], divided by 6 so that
 # i.i.d. noise of std s gives a residual of std s; it cancels constant and linear intensity.
 IMMERKAER_SCALE = 6.0
@@ -98,8 +93,7 @@ class DegradationEstimator(nn.Module):
                  level_span: float = LEVEL_SPAN,
                  direction_lags: Sequence[int] = DIRECTION_LAGS,
                  families: dict[str, Sequence[str]] | None = None,
-                 line_angles: int = LINE_ANGLES,
-                 curve_scales: Sequence[int] = CURVE_SCALES):
+                 line_angles: int = LINE_ANGLES):
         super().__init__()
         if not level_span >= 1.0:
             raise ValueError(f"level_span must be at least 1 (the sampled range), got {level_span}")
@@ -108,10 +102,6 @@ class DegradationEstimator(nn.Module):
         self.level_span = float(level_span)
         self.direction_lags = tuple(int(lag) for lag in direction_lags)
         self.line_angles = int(line_angles)
-        self.curve_scales = tuple(int(scale) for scale in curve_scales)
-        if not self.curve_scales or any(scale < 1 or GRID % scale for scale in self.curve_scales):
-            raise ValueError(f"curve_scales must be divisors of {GRID} (the JPEG grid), got "
-                             f"{list(curve_scales)}")
         if self.line_angles % 4:
             raise ValueError(f"line_angles must be a multiple of 4 (closed under quarter turns "
                              f"and flips), got {line_angles}")
@@ -131,8 +121,7 @@ class DegradationEstimator(nn.Module):
                        "noise_bins": noise_bins, "curve_bins": curve_bins,
                        "level_span": self.level_span,
                        "direction_lags": list(self.direction_lags),
-                       "families": self.families, "line_angles": self.line_angles,
-                       "curve_scales": list(self.curve_scales)}
+                       "families": self.families, "line_angles": self.line_angles}
         self.stem = nn.Sequential(_block(6, stem), _block(stem, stem))
         self.phase = nn.Conv2d(stem, phase, 1)
         if self.line_angles:
@@ -143,7 +132,7 @@ class DegradationEstimator(nn.Module):
             channels = width
         self.trunk = nn.Sequential(*stages)
         features = (2 * stem + phase * GRID * GRID + channels + 4 * noise_bins
-                    + curve_features(curve_bins) * len(self.curve_scales) + direction_features(self.direction_lags))
+                    + curve_features(curve_bins) + direction_features(self.direction_lags))
         self.head = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(inplace=True),
                                   nn.Linear(hidden, 2 * len(self.ops) + len(self.families)))
 
@@ -154,12 +143,11 @@ class DegradationEstimator(nn.Module):
         # estimators saved before the noise profile (curve) existed lack noise_bins (curve_bins),
         # those saved before levels beyond the sampled range lack level_span, and those saved
         # before the direction profile lack direction_lags, before family outputs families,
-        # before the line bank line_angles, before the coarse noise curve curve_scales
+        # before the line bank line_angles
         return cls(config["ops"], config["stem"], config["phase"], config["trunk"],
                    config["hidden"], config.get("noise_bins", 0), config.get("curve_bins", 0),
                    config.get("level_span", 1.0), config.get("direction_lags", ()),
-                   config.get("families", {}), config.get("line_angles", 0),
-                   config.get("curve_scales", (1,)))
+                   config.get("families", {}), config.get("line_angles", 0))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.read_head(self.head(self.features(x)))
@@ -195,8 +183,7 @@ class DegradationEstimator(nn.Module):
         if self.noise_bins:
             pooled.append(noise_profile(x, detail, self.noise_bins))
         if self.curve_bins:
-            pooled += [noise_curve(x if scale == 1 else F.avg_pool2d(x, scale), self.curve_bins)
-                       for scale in self.curve_scales]
+            pooled.append(noise_curve(x, self.curve_bins))
         if self.direction_lags:
             pooled.append(direction_profile(x, self.direction_lags))
         return torch.cat(pooled, dim=1)
