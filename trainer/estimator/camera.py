@@ -9,7 +9,7 @@ neighbours and it is mostly shared by the three channels. PolyU's real noisy sho
 reference, median image): standard deviation 3.9 on 0-255, neighbour correlation 0.64 and 0.26
 at one and two pixels (white noise blurred by a Gaussian of about 0.75 px), 23% of the variance
 in colour. White noise that faint is what JPEG quantises away; correlated noise survives it, and
-is what a photograph carries. Measured trade-offs in docs/estimator.md, eighth and ninth runs.
+is what a photograph carries. Measured trade-offs in docs/estimator.md, ninth run.
 """
 from __future__ import annotations
 

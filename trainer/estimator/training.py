@@ -5,9 +5,9 @@ checkpoints, and exact resume (the batch stream is deterministic and skipped to 
 Inputs keep JPEG's 8x8 grid: whole shard samples are read (flips and quarter turns of a square
 whose side is a multiple of 8 keep the grid on multiples of 8), then cropped at offsets that
 are multiples of 8. A share of each batch is redrawn as one op of the pool alone (`singles`),
-and a share beyond the sampled range (`wide`). After the steps the head is refitted on frozen
-features of another pass over the shards (`headfit`), optionally a share of it camera-like
-(`camera`, off by default).
+a share beyond the sampled range (`wide`) and, optionally, a share as a camera makes a
+photograph (`camera`, off by default). After the steps the head is refitted on frozen features
+of another pass over the shards (`headfit`), optionally a share of it camera-like too.
 """
 from __future__ import annotations
 
