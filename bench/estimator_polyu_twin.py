@@ -5,12 +5,13 @@ The PolyU pairs in ../shared/data are JPEG files at quality 75 (noisy shot and c
 alike), and their noise is faint: lq - gt has a standard deviation of about 4 (0-255) in the
 median pair. An estimator that misses PolyU's noise might miss real noise (a domain gap) or any
 noise that faint under that JPEG (a limit it also has on its own synthetic data). This prints,
-for centre crops of clean photographs: Gaussian noise of sigma S, then JPEG quality 75 (as
-PolyU), against the same crops under JPEG 75 alone, with white noise (the pool's op) and with
+for centre crops of clean photographs: noise of sigma S, then JPEG quality 75 (as PolyU),
+against the same crops under JPEG 75 alone, with white Gaussian noise (the pool's op) and with
 a camera's noise as PolyU's measures (trainer.estimator.camera: neighbours correlated by a
-0.75 px Gaussian, 35% of it per channel); per S, the standard deviation of the difference (PolyU's own figure of faintness), the mean noise-family score (the estimator's
-noise family output, or its highest noise-op probability), the share at or above 0.5, and
-the AUROC of noisy above clean.
+0.75 px Gaussian, 35% of it per channel); per S, the standard deviation of the difference
+(PolyU's own figure of faintness), the mean noise-family score (the estimator's noise family
+output, or its highest noise-op probability), the share at or above 0.5, and the AUROC of
+noisy above clean.
 
 Example:
   python bench/estimator_polyu_twin.py /work/shared/data/cbsd68 \\

@@ -67,7 +67,8 @@ def estimator():
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def train(shards, out, steps, batch, patch, lr, seed, level_span, wide_share, single_share,
-          camera_share, head_crops, head_camera_share, device, workers, threads, ckpt_every, resume, quiet):
+          camera_share, head_crops, head_camera_share, device, workers, threads, ckpt_every,
+          resume, quiet):
     """Train an estimator on SHARDS (a build-shards folder; its records are the labels).
 
     The estimator covers the shards' op pool: per op, a presence probability and the level
@@ -105,7 +106,8 @@ def train(shards, out, steps, batch, patch, lr, seed, level_span, wide_share, si
     config = EstimatorTrainConfig(str(shards), str(out), steps=steps, batch=batch, patch=patch,
                                   lr=lr, seed=seed, level_span=level_span,
                                   wide_share=wide_share, single_share=single_share,
-                                  camera_share=camera_share, head_crops=head_crops, head_camera_share=head_camera_share,
+                                  camera_share=camera_share, head_crops=head_crops,
+                                  head_camera_share=head_camera_share,
                                   device=device,
                                   workers=workers,
                                   ckpt_every=ckpt_every, progress=not quiet)
