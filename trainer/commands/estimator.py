@@ -49,7 +49,7 @@ def estimator():
               help="Share of each batch redrawn as a camera makes a photograph: half faint "
                    "noise spread over neighbouring pixels, mostly grey (sigma 2-10), then JPEG "
                    "60-95, half JPEG alone. 0.25 reported 8 of PolyU's 100 real noisy "
-                   "photographs as noisy instead of 1, at a cost on images with long chains "
+                   "photographs as noisy instead of 0-1, at a cost on images with long chains "
                    "(docs/estimator.md, ninth run).")
 @click.option("--head-crops", type=int, default=8192, show_default=True,
               help="Fresh crops whose frozen features the head is refitted on after the "
