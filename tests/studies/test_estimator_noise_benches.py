@@ -1,0 +1,69 @@
+"""bench/estimator_polyu_twin.py and bench/estimator_photo_threshold.py end to end on a generated
+data folder with an untrained estimator, and the threshold rule."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture(scope="module")
+def estimator(tmp_path_factory):
+    from degrade.registry import CANONICAL_ORDER
+    from trainer.estimator.files import save_estimator
+    from trainer.estimator.model import DegradationEstimator
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("est") / "estimator.safetensors"
+    return save_estimator(path, DegradationEstimator(list(CANONICAL_ORDER)),
+                          {"training": {"patch": 32}})
+
+
+@pytest.fixture(scope="module")
+def photo_threshold(load_module):
+    return load_module(BENCH / "estimator_photo_threshold.py", "photo_threshold_script")
+
+
+def test_the_threshold_calls_the_chosen_share_of_the_calibration_photographs(photo_threshold):
+    rng = np.random.default_rng(0)
+    calibration = {name: rng.random(200) for name in
+                   ("as they are", "jpeg 95", "jpeg 90", "jpeg 75", "jpeg 60")}
+    thresholds = photo_threshold.set_thresholds(calibration, 0.05)
+    everything = np.concatenate(list(calibration.values()))
+    camera = np.r_[calibration["jpeg 75"], calibration["jpeg 60"]]
+    assert thresholds["0.5 (the default)"] == 0.5
+    assert (everything >= thresholds["all variants"]).mean() == pytest.approx(0.05, abs=0.002)
+    assert (camera >= thresholds["camera qualities (jpeg 75, 60)"]).mean() == pytest.approx(
+        0.05, abs=0.003)
+
+
+def test_photo_threshold_prints_a_row_per_threshold(photo_threshold, data_folder, estimator):
+    result = CliRunner().invoke(photo_threshold.main, [
+        str(data_folder / "bsds500" / "train"), "--check", str(data_folder / "cbsd68"),
+        "--estimator", str(estimator), "--polyu", str(data_folder / "polyu_real_noise")])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("| ")]
+    assert [row.split(" | ")[0] for row in rows[1:]] == [
+        "| 0.5 (the default)", "| all variants", "| camera qualities (jpeg 75, 60)"]
+    assert all(len(row.split(" | ")) == 9 for row in rows)
+
+
+def test_polyu_twin_prints_every_row(load_module, data_folder, estimator):
+    main = load_module(BENCH / "estimator_polyu_twin.py", "polyu_twin_bench").main
+    result = CliRunner().invoke(main, [str(data_folder / "cbsd68"), "--estimator", str(estimator),
+                                       "--polyu", str(data_folder / "polyu_real_noise"),
+                                       "--count", "3", "--side", "48"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert sum(line.startswith("| white Gaussian sigma") for line in lines) == 7
+    assert sum(line.startswith("| camera sigma") for line in lines) == 7
+    assert sum(line.startswith("| PolyU (real, 100 pairs)") for line in lines) == 2
+    assert any(line.startswith("A threshold at PolyU's median noisy score") for line in lines)
+    qualities = [line.split(" | ")[0] for line in lines if line[2:4].isdigit()]
+    assert qualities == ["| 60", "| 75", "| 85", "| 88", "| 89", "| 90", "| 91", "| 92", "| 95",
+                         "| 97"]
