@@ -20,7 +20,8 @@ standard deviation left after a plane fit; the median over images. PolyU's rows 
 shots with their references (the mean of many shots, cleaner than any single photograph) and
 with SRC's clean crops under JPEG 75 alone (clean photographs at the camera's quality). A last
 table gives the other side of any threshold: SRC's clean crops under JPEG alone at the qualities
-cameras save at, how many of them the estimator calls noisy, and how many it finds JPEG in.
+cameras save at, how many of them the estimator calls noisy, and how many it finds JPEG in; the
+crops on the 8x8 grid of their JPEG sources (a photograph re-saved) and 4 px off it (cropped).
 
 Example:
   python bench/estimator_polyu_twin.py /work/shared/data/cbsd68 \\
@@ -54,6 +55,20 @@ def noise_score(model, image: np.ndarray, tile: int) -> float:
     if "noise" in families:
         return families["noise"]
     return max(e.probability for e in estimates if e.op in NOISE_OPS)
+
+
+def grid_crops(folder: Path, count: int, side: int, shift: int) -> list[np.ndarray]:
+    """Central side x side crops whose corner is `shift` px past a multiple of 8: at 0 on the
+    8x8 grid of a JPEG source (re-saving it recompresses on the same grid), else off it."""
+    from pipelines.sources import find_sources, load_image
+
+    crops = []
+    for path in find_sources(folder)[:count]:
+        image = load_image(path)
+        top = (image.shape[0] - side - shift) // 2 // 8 * 8 + shift
+        left = (image.shape[1] - side - shift) // 2 // 8 * 8 + shift
+        crops.append(np.ascontiguousarray(image[top:top + side, left:left + side]))
+    return crops
 
 
 def jpeg_probability(model, image: np.ndarray, tile: int) -> float:
@@ -178,14 +193,18 @@ def main(estimator_path, src, polyu, count, side):
                   f"{flat_auroc(flat, references_flat):.3f} |")
     if polyu is not None:
         print("\n".join(polyu_rows(model, polyu, tile, references, references_flat)))
-    print("\n| clean, JPEG alone at quality | mean noise score | share >= 0.5 | mean JPEG "
-          "probability | share >= 0.5 |\n|---|---|---|---|---|")
+    print("\n| clean, JPEG alone at quality | crops | mean noise score | share >= 0.5 | "
+          "mean JPEG probability | share >= 0.5 |\n|---|---|---|---|---|---|")
+    placed = {"on the source's grid": grid_crops(src, count, side, 0),
+              "4 px off it": grid_crops(src, count, side, 4)}
     for quality in CLEAN_QUALITIES:
-        images = [degrade_at(crop, "jpeg", quality, seed=i) for i, crop in enumerate(crops)]
-        scores = np.array([noise_score(model, image, tile) for image in images])
-        jpeg = np.array([jpeg_probability(model, image, tile) for image in images])
-        print(f"| {quality} | {scores.mean():.3f} | {(scores >= 0.5).mean():.2f} | "
-              f"{jpeg.mean():.3f} | {(jpeg >= 0.5).mean():.2f} |")
+        for placement, clean in placed.items():
+            images = [degrade_at(crop, "jpeg", quality, seed=i) for i, crop in enumerate(clean)]
+            scores = np.array([noise_score(model, image, tile) for image in images])
+            jpeg = np.array([jpeg_probability(model, image, tile) for image in images])
+            print(f"| {quality} | {placement} | {scores.mean():.3f} | "
+                  f"{(scores >= 0.5).mean():.2f} | {jpeg.mean():.3f} | "
+                  f"{(jpeg >= 0.5).mean():.2f} |")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,22 @@ def test_polyu_twin_prints_every_row(load_module, data_folder, estimator):
     assert sum(line.startswith("| camera sigma") for line in lines) == 7
     assert sum(line.startswith("| PolyU (real, 100 pairs)") for line in lines) == 2
     assert any(line.startswith("A threshold at PolyU's median noisy score") for line in lines)
-    qualities = [line.split(" | ")[0] for line in lines if line[2:4].isdigit()]
-    assert qualities == ["| 60", "| 75", "| 85", "| 88", "| 89", "| 90", "| 91", "| 92", "| 95",
-                         "| 97"]
+    rows = [line.split(" | ")[:2] for line in lines if line[2:4].isdigit()]
+    assert [row[0] for row in rows[::2]] == ["| 60", "| 75", "| 85", "| 88", "| 89", "| 90",
+                                             "| 91", "| 92", "| 95", "| 97"]
+    assert [row[1] for row in rows[:2]] == ["on the source's grid", "4 px off it"]
+
+
+def test_grid_crops_sit_on_the_grid_or_off_it_by_the_shift(load_module, tmp_path):
+    import cv2
+
+    grid_crops = load_module(BENCH / "estimator_polyu_twin.py", "polyu_twin_crops").grid_crops
+    y, x = np.mgrid[0:61, 0:75]
+    coordinates = np.dstack([y, x, np.zeros_like(y)]).astype(np.uint8)  # a pixel says where
+    assert cv2.imwrite(str(tmp_path / "image.png"), coordinates[:, :, ::-1])
+    for shift in (0, 3, 4):
+        (crop,) = grid_crops(tmp_path, 1, 16, shift)
+        top, left = int(crop[0, 0, 0]), int(crop[0, 0, 1])
+        assert crop.shape == (16, 16, 3)
+        assert top % 8 == shift and left % 8 == shift
+        assert abs(top + 8 - 30.5) <= 8 and abs(left + 8 - 37.5) <= 8  # central

@@ -26,6 +26,11 @@ def estimate(estimator_path, images, json_path, threshold, device):
     patch are read as 8x8-grid-aligned tiles whose estimates are averaged. Unreadable images
     are skipped and listed with the reason.
 
+    Faint camera noise (sigma under about 3 after the camera's JPEG) is ranked above clean
+    but rarely reaches 0.5, and a clean JPEG re-saved at quality 90-92 on its own 8x8 grid
+    is called noisy about one time in six: docs/estimator.md has both measured, and a
+    threshold set on clean photographs (bench/estimator_photo_threshold.py).
+
     \b
     Example:
       trainer estimate runs/estimator photos/ --json estimates.json
