@@ -58,3 +58,19 @@ def single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def untrained_estimator(tmp_path_factory) -> Path:
+    """An estimator file over the default pool with seeded random weights (patch 32): for the
+    scripts that only need one to run."""
+    import torch
+
+    from degrade.registry import CANONICAL_ORDER
+    from trainer.estimator.files import save_estimator
+    from trainer.estimator.model import DegradationEstimator
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("est") / "estimator.safetensors"
+    return save_estimator(path, DegradationEstimator(list(CANONICAL_ORDER)),
+                          {"training": {"patch": 32}})

@@ -18,23 +18,11 @@ def compose(load_module):
     return load_module(SCRIPT, "compose_script").main
 
 
-@pytest.fixture(scope="module")
-def estimator(tmp_path_factory):
-    from degrade.registry import CANONICAL_ORDER
-    from trainer.estimator.files import save_estimator
-    from trainer.estimator.model import DegradationEstimator
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("est") / "estimator.safetensors"
-    return save_estimator(path, DegradationEstimator(list(CANONICAL_ORDER)),
-                          {"training": {"patch": 32}})
-
-
-def test_test_configuration_end_to_end(compose, data_folder, estimator, tmp_path):
+def test_test_configuration_end_to_end(compose, data_folder, untrained_estimator, tmp_path):
     out, report = tmp_path / "run", tmp_path / "docs" / "composition.md"
     result = CliRunner().invoke(compose, ["--data", str(data_folder), "--estimator",
-                                          str(estimator), "--config", "test", "--out", str(out),
-                                          "--report", str(report)])
+                                          str(untrained_estimator), "--config", "test",
+                                          "--out", str(out), "--report", str(report)])
     assert result.exit_code == 0, result.output
     results = json.loads((out / "results.json").read_text())
     assert results["adapters"] == ["blur", "jpeg", "noise", "rain"]
@@ -61,7 +49,7 @@ def test_test_configuration_end_to_end(compose, data_folder, estimator, tmp_path
     # --reuse: nothing trained again, the same models, so the same scores
     rerun = tmp_path / "rerun"
     result = CliRunner().invoke(compose, ["--data", str(data_folder), "--estimator",
-                                          str(estimator), "--config", "test", "--out",
+                                          str(untrained_estimator), "--config", "test", "--out",
                                           str(rerun), "--work", str(out / "work"), "--reuse",
                                           "--report", str(tmp_path / "rerun.md")])
     assert result.exit_code == 0, result.output
@@ -71,9 +59,9 @@ def test_test_configuration_end_to_end(compose, data_folder, estimator, tmp_path
     assert "Reused from an earlier run" in (tmp_path / "rerun.md").read_text()
 
 
-def test_missing_inputs_are_one_line_usage_errors(compose, estimator, tmp_path):
+def test_missing_inputs_are_one_line_usage_errors(compose, untrained_estimator, tmp_path):
     result = CliRunner().invoke(compose, ["--data", str(tmp_path / "absent"), "--estimator",
-                                          str(estimator), "--out", str(tmp_path / "run")])
+                                          str(untrained_estimator), "--out", str(tmp_path / "run")])
     assert result.exit_code == 2 and "does not exist" in result.output
     result = CliRunner().invoke(compose, ["--data", str(tmp_path)])
     assert result.exit_code == 2 and "--estimator" in result.output

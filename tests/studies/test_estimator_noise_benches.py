@@ -6,22 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-@pytest.fixture(scope="module")
-def estimator(tmp_path_factory):
-    from degrade.registry import CANONICAL_ORDER
-    from trainer.estimator.files import save_estimator
-    from trainer.estimator.model import DegradationEstimator
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("est") / "estimator.safetensors"
-    return save_estimator(path, DegradationEstimator(list(CANONICAL_ORDER)),
-                          {"training": {"patch": 32}})
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +29,12 @@ def test_the_threshold_calls_the_chosen_share_of_the_calibration_photographs(pho
         0.05, abs=0.003)
 
 
-def test_photo_threshold_prints_a_row_per_threshold(photo_threshold, data_folder, estimator):
+def test_photo_threshold_prints_a_row_per_threshold(photo_threshold, data_folder,
+                                                   untrained_estimator):
     result = CliRunner().invoke(photo_threshold.main, [
         str(data_folder / "bsds500" / "train"), "--check", str(data_folder / "cbsd68"),
-        "--estimator", str(estimator), "--polyu", str(data_folder / "polyu_real_noise")])
+        "--estimator", str(untrained_estimator),
+        "--polyu", str(data_folder / "polyu_real_noise")])
     assert result.exit_code == 0, result.output
     rows = [line for line in result.output.splitlines() if line.startswith("| ")]
     assert [row.split(" | ")[0] for row in rows[1:]] == [
@@ -53,9 +42,10 @@ def test_photo_threshold_prints_a_row_per_threshold(photo_threshold, data_folder
     assert all(len(row.split(" | ")) == 9 for row in rows)
 
 
-def test_polyu_twin_prints_every_row(load_module, data_folder, estimator):
+def test_polyu_twin_prints_every_row(load_module, data_folder, untrained_estimator):
     main = load_module(BENCH / "estimator_polyu_twin.py", "polyu_twin_bench").main
-    result = CliRunner().invoke(main, [str(data_folder / "cbsd68"), "--estimator", str(estimator),
+    result = CliRunner().invoke(main, [str(data_folder / "cbsd68"),
+                                       "--estimator", str(untrained_estimator),
                                        "--polyu", str(data_folder / "polyu_real_noise"),
                                        "--count", "3", "--side", "48"])
     assert result.exit_code == 0, result.output
