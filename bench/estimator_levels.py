@@ -27,7 +27,10 @@ if str(REPO) not in sys.path:
 SWEEPS = {"gaussian_noise": tuple(range(5, 80, 5)), "jpeg": tuple(range(10, 100, 10))}
 
 
-def centre_crops(folder: Path, count: int, side: int) -> list[np.ndarray]:
+def centre_crops(folder: Path, count: int, side: int, shift: int = 0) -> list[np.ndarray]:
+    """Central side x side crops of the first `count` images of `folder`, their corner `shift`
+    px past a multiple of 8: at 0 on the 8x8 grid of a JPEG source (as re-saving it keeps
+    it), else off it (as cropping does)."""
     from pipelines.sources import find_sources, load_image
 
     files = find_sources(folder)
@@ -36,7 +39,8 @@ def centre_crops(folder: Path, count: int, side: int) -> list[np.ndarray]:
     crops = []
     for path in files[:count]:
         image = load_image(path)
-        top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
+        top = (image.shape[0] - side - shift) // 2 // 8 * 8 + shift
+        left = (image.shape[1] - side - shift) // 2 // 8 * 8 + shift
         crops.append(np.ascontiguousarray(image[top:top + side, left:left + side]))
     return crops
 

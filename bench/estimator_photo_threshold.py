@@ -41,12 +41,13 @@ def variant_scores(model, folder: Path, tile: int, count: int) -> dict[str, np.n
     if not paths:
         raise click.BadParameter(f"{folder}: no images", param_hint="folder")
     scores: dict[str, list[float]] = {"as they are": []}
-    for seed, path in enumerate(paths):
-        image = load_image(path)
-        scores["as they are"].append(noise_score(model, image, tile))
-        for quality in QUALITIES:
-            scores.setdefault(f"jpeg {quality}", []).append(
-                noise_score(model, degrade_at(image, "jpeg", quality, seed=seed), tile))
+    with click.progressbar(paths, label=f"scoring {folder}", file=sys.stderr) as bar:
+        for seed, path in enumerate(bar):
+            image = load_image(path)
+            scores["as they are"].append(noise_score(model, image, tile))
+            for quality in QUALITIES:
+                scores.setdefault(f"jpeg {quality}", []).append(
+                    noise_score(model, degrade_at(image, "jpeg", quality, seed=seed), tile))
     return {variant: np.array(values) for variant, values in scores.items()}
 
 
@@ -54,10 +55,13 @@ def polyu_scores(model, folder: Path, tile: int) -> tuple[np.ndarray, np.ndarray
     from bench.estimator_polyu_twin import noise_score
     from pipelines.sources import find_sources, load_image
 
-    noisy = find_sources(folder / "lq")
-    return (np.array([noise_score(model, load_image(path), tile) for path in noisy]),
-            np.array([noise_score(model, load_image(folder / "gt" / path.name), tile)
-                      for path in noisy]))
+    noisy, references = [], []
+    with click.progressbar(find_sources(folder / "lq"), label=f"scoring {folder}",
+                           file=sys.stderr) as bar:
+        for path in bar:
+            noisy.append(noise_score(model, load_image(path), tile))
+            references.append(noise_score(model, load_image(folder / "gt" / path.name), tile))
+    return np.array(noisy), np.array(references)
 
 
 def set_thresholds(calibration: dict[str, np.ndarray], false_positive: float) -> dict[str, float]:

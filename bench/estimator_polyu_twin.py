@@ -41,7 +41,7 @@ if str(REPO) not in sys.path:
 
 SIGMAS = (2, 3, 4, 5, 6, 8, 10)
 QUALITY = 75
-CLEAN_QUALITIES = (60, 75, 85, 88, 89, 90, 91, 92, 95, 97)  # cameras save at 75-95
+CLEAN_QUALITIES = (60, 75, 85, 88, 89, 90, 91, 92, 95, 97)  # cameras save at 75-98
 POLYU_SPREAD, POLYU_CHROMA = 0.75, 0.35  # PolyU's lag-1 correlation 0.64, 23% off grey
 NOISE_OPS = ("gaussian_noise", "poisson_noise", "speckle_noise")
 
@@ -55,20 +55,6 @@ def noise_score(model, image: np.ndarray, tile: int) -> float:
     if "noise" in families:
         return families["noise"]
     return max(e.probability for e in estimates if e.op in NOISE_OPS)
-
-
-def grid_crops(folder: Path, count: int, side: int, shift: int) -> list[np.ndarray]:
-    """Central side x side crops whose corner is `shift` px past a multiple of 8: at 0 on the
-    8x8 grid of a JPEG source (re-saving it recompresses on the same grid), else off it."""
-    from pipelines.sources import find_sources, load_image
-
-    crops = []
-    for path in find_sources(folder)[:count]:
-        image = load_image(path)
-        top = (image.shape[0] - side - shift) // 2 // 8 * 8 + shift
-        left = (image.shape[1] - side - shift) // 2 // 8 * 8 + shift
-        crops.append(np.ascontiguousarray(image[top:top + side, left:left + side]))
-    return crops
 
 
 def jpeg_probability(model, image: np.ndarray, tile: int) -> float:
@@ -140,6 +126,25 @@ def polyu_rows(model, folder: Path, tile: int, photographs: np.ndarray,
     ]
 
 
+def clean_jpeg_rows(model, tile: int, on_grid: list[np.ndarray],
+                    off_grid: list[np.ndarray]) -> list[str]:
+    """The table of clean crops under JPEG alone at CLEAN_QUALITIES, on and off their JPEG
+    sources' grid: noise score and JPEG probability, mean and share at or above 0.5."""
+    from trainer.finetune.level_data import degrade_at
+
+    rows = ["| clean, JPEG alone at quality | crops | mean noise score | share >= 0.5 | "
+            "mean JPEG probability | share >= 0.5 |", "|---|---|---|---|---|---|"]
+    for quality in CLEAN_QUALITIES:
+        for placement, clean in (("on the source's grid", on_grid), ("4 px off it", off_grid)):
+            images = [degrade_at(crop, "jpeg", quality, seed=i) for i, crop in enumerate(clean)]
+            scores = np.array([noise_score(model, image, tile) for image in images])
+            jpeg = np.array([jpeg_probability(model, image, tile) for image in images])
+            rows.append(f"| {quality} | {placement} | {scores.mean():.3f} | "
+                        f"{(scores >= 0.5).mean():.2f} | {jpeg.mean():.3f} | "
+                        f"{(jpeg >= 0.5).mean():.2f} |")
+    return rows
+
+
 @click.command()
 @click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--estimator", "estimator_path", required=True,
@@ -193,18 +198,8 @@ def main(estimator_path, src, polyu, count, side):
                   f"{flat_auroc(flat, references_flat):.3f} |")
     if polyu is not None:
         print("\n".join(polyu_rows(model, polyu, tile, references, references_flat)))
-    print("\n| clean, JPEG alone at quality | crops | mean noise score | share >= 0.5 | "
-          "mean JPEG probability | share >= 0.5 |\n|---|---|---|---|---|---|")
-    placed = {"on the source's grid": grid_crops(src, count, side, 0),
-              "4 px off it": grid_crops(src, count, side, 4)}
-    for quality in CLEAN_QUALITIES:
-        for placement, clean in placed.items():
-            images = [degrade_at(crop, "jpeg", quality, seed=i) for i, crop in enumerate(clean)]
-            scores = np.array([noise_score(model, image, tile) for image in images])
-            jpeg = np.array([jpeg_probability(model, image, tile) for image in images])
-            print(f"| {quality} | {placement} | {scores.mean():.3f} | "
-                  f"{(scores >= 0.5).mean():.2f} | {jpeg.mean():.3f} | "
-                  f"{(jpeg >= 0.5).mean():.2f} |")
+    off_grid = centre_crops(src, count, side, shift=4)
+    print("\n".join(clean_jpeg_rows(model, tile, crops, off_grid)))
 
 
 if __name__ == "__main__":

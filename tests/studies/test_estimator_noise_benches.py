@@ -60,15 +60,15 @@ def test_polyu_twin_prints_every_row(load_module, data_folder, untrained_estimat
     assert [row[1] for row in rows[:2]] == ["on the source's grid", "4 px off it"]
 
 
-def test_grid_crops_sit_on_the_grid_or_off_it_by_the_shift(load_module, tmp_path):
+def test_centre_crops_sit_on_the_grid_or_off_it_by_the_shift(load_module, tmp_path):
     import cv2
 
-    grid_crops = load_module(BENCH / "estimator_polyu_twin.py", "polyu_twin_crops").grid_crops
+    centre_crops = load_module(BENCH / "estimator_levels.py", "levels_bench").centre_crops
     y, x = np.mgrid[0:61, 0:75]
     coordinates = np.dstack([y, x, np.zeros_like(y)]).astype(np.uint8)  # a pixel says where
     assert cv2.imwrite(str(tmp_path / "image.png"), coordinates[:, :, ::-1])
     for shift in (0, 3, 4):
-        (crop,) = grid_crops(tmp_path, 1, 16, shift)
+        (crop,) = centre_crops(tmp_path, 1, 16, shift)
         top, left = int(crop[0, 0, 0]), int(crop[0, 0, 1])
         assert crop.shape == (16, 16, 3)
         assert top % 8 == shift and left % 8 == shift
