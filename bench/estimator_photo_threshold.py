@@ -27,6 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.estimator_polyu_twin import polyu_folder  # noqa: E402 (after the path setup)
+
 QUALITIES = (95, 90, 75, 60)
 CAMERA_QUALITIES = ("jpeg 75", "jpeg 60")  # PolyU's camera saved at 75
 
@@ -83,7 +85,7 @@ def set_thresholds(calibration: dict[str, np.ndarray], false_positive: float) ->
 @click.option("--estimator", "estimator_path", required=True,
               type=click.Path(exists=True, path_type=Path), help="An estimator run or file.")
 @click.option("--polyu", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              required=True, help="The PolyU folder (lq/, gt/).")
+              required=True, callback=polyu_folder, help="The PolyU folder (lq/, gt/).")
 @click.option("--false-positive", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               default=0.05, show_default=True, help="Share of clean photographs called noisy.")
 @click.option("--count", type=int, default=100, show_default=True,

@@ -46,6 +46,21 @@ POLYU_SPREAD, POLYU_CHROMA = 0.75, 0.35  # PolyU's lag-1 correlation 0.64, 23% o
 NOISE_OPS = ("gaussian_noise", "poisson_noise", "speckle_noise")
 
 
+def polyu_folder(context, parameter, folder: Path | None) -> Path | None:
+    """A click callback: a PolyU folder must hold lq/ and gt/."""
+    missing = [name for name in ("lq", "gt") if folder is not None and not (folder / name).is_dir()]
+    if missing:
+        raise click.BadParameter(f"{folder}: no {' or '.join(m + '/' for m in missing)} inside "
+                                 "(a PolyU folder holds lq/ and gt/)")
+    if folder is not None:
+        unpaired = sorted({p.name for p in (folder / "lq").iterdir()}
+                          - {p.name for p in (folder / "gt").iterdir()})
+        if unpaired:
+            raise click.BadParameter(f"{folder / 'lq' / unpaired[0]}: no reference of that name "
+                                     f"in {folder / 'gt'} ({len(unpaired)} unpaired)")
+    return folder
+
+
 def noise_score(model, image: np.ndarray, tile: int) -> float:
     """The estimator's noise family output, or (estimators without one) its most probable
     noise op."""
@@ -150,7 +165,7 @@ def clean_jpeg_rows(model, tile: int, on_grid: list[np.ndarray],
 @click.option("--estimator", "estimator_path", required=True,
               type=click.Path(exists=True, path_type=Path), help="An estimator run or file.")
 @click.option("--polyu", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="The PolyU folder (lq/, gt/), for its own row.")
+              callback=polyu_folder, help="The PolyU folder (lq/, gt/), for its own row.")
 @click.option("--count", type=int, default=32, show_default=True, help="Photographs used.")
 @click.option("--side", type=int, default=256, show_default=True, help="Centre crop side.")
 def main(estimator_path, src, polyu, count, side):

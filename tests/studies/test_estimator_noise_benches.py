@@ -73,3 +73,25 @@ def test_centre_crops_sit_on_the_grid_or_off_it_by_the_shift(load_module, tmp_pa
         assert crop.shape == (16, 16, 3)
         assert top % 8 == shift and left % 8 == shift
         assert abs(top + 8 - 30.5) <= 8 and abs(left + 8 - 37.5) <= 8  # central
+
+
+@pytest.mark.parametrize("script", ["estimator_polyu_twin.py", "estimator_photo_threshold.py"])
+def test_a_polyu_folder_without_pairs_is_one_usage_line(load_module, script, data_folder,
+                                                        untrained_estimator, tmp_path):
+    import shutil
+
+    main = load_module(BENCH / script, script.replace(".py", "_bad_polyu")).main
+    polyu = tmp_path / "polyu"
+    shutil.copytree(data_folder / "polyu_real_noise", polyu)
+    (polyu / "gt" / "cam_003.png").unlink()
+    common = ["--estimator", str(untrained_estimator), "--polyu", str(polyu)]
+    if script == "estimator_photo_threshold.py":
+        common += ["--check", str(data_folder / "cbsd68")]
+    result = CliRunner().invoke(main, [str(data_folder / "cbsd68"), *common])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == (
+        f"Error: Invalid value for '--polyu': {polyu / 'lq' / 'cam_003.png'}: no reference of "
+        f"that name in {polyu / 'gt'} (1 unpaired)")
+    shutil.rmtree(polyu / "gt")
+    result = CliRunner().invoke(main, [str(data_folder / "cbsd68"), *common])
+    assert result.exit_code == 2 and "no gt/ inside" in result.output
