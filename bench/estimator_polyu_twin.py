@@ -52,9 +52,11 @@ def polyu_folder(context, parameter, folder: Path | None) -> Path | None:
     if missing:
         raise click.BadParameter(f"{folder}: no {' or '.join(m + '/' for m in missing)} inside "
                                  "(a PolyU folder holds lq/ and gt/)")
-    if folder is not None:
-        unpaired = sorted({p.name for p in (folder / "lq").iterdir()}
-                          - {p.name for p in (folder / "gt").iterdir()})
+    if folder is not None:  # images only: a README beside them is not an unpaired shot
+        from pipelines.sources import find_sources
+
+        unpaired = sorted({p.name for p in find_sources(folder / "lq")}
+                          - {p.name for p in find_sources(folder / "gt")})
         if unpaired:
             raise click.BadParameter(f"{folder / 'lq' / unpaired[0]}: no reference of that name "
                                      f"in {folder / 'gt'} ({len(unpaired)} unpaired)")

@@ -84,6 +84,7 @@ def test_a_polyu_folder_without_pairs_is_one_usage_line(load_module, script, dat
     polyu = tmp_path / "polyu"
     shutil.copytree(data_folder / "polyu_real_noise", polyu)
     (polyu / "gt" / "cam_003.png").unlink()
+    (polyu / "lq" / "README.txt").write_text("not an image, not a shot\n")
     common = ["--estimator", str(untrained_estimator), "--polyu", str(polyu)]
     if script == "estimator_photo_threshold.py":
         common += ["--check", str(data_folder / "cbsd68")]
